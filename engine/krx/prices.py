@@ -1,0 +1,94 @@
+"""The KRX tick grid (since 2023-01-25) and the ±30% daily price limits. Prices are integer KRW."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+# (upper bound exclusive, tick) pairs; the last tick applies to every higher price.
+_TICKS: tuple[tuple[int, int], ...] = (
+    (2_000, 1),
+    (5_000, 5),
+    (20_000, 10),
+    (50_000, 50),
+    (200_000, 100),
+    (500_000, 500),
+)
+_TOP_TICK = 1_000
+
+
+def tick_size(price: int) -> int:
+    """Tick for a stock trading at `price` (KOSPI and KOSDAQ share the table)."""
+    for bound, tick in _TICKS:
+        if price < bound:
+            return tick
+    return _TOP_TICK
+
+
+def is_on_tick(price: int) -> bool:
+    return price > 0 and price % tick_size(price) == 0
+
+
+def round_down(price: int) -> int:
+    """Largest valid price <= price."""
+    if price < 1:
+        return 0
+    return price - price % tick_size(price)
+
+
+def round_up(price: int) -> int:
+    """Smallest valid price >= price."""
+    if is_on_tick(price):
+        return price
+    p = price - price % tick_size(price) + tick_size(price)
+    return p if is_on_tick(p) else round_up(p)
+
+
+def next_up(price: int) -> int:
+    """The valid price one tick above a valid price."""
+    return round_up(price + 1)
+
+
+def next_down(price: int) -> int:
+    """The valid price one tick below a valid price (0 when there is none)."""
+    return round_down(price - 1)
+
+
+def nearest_valid(price: int) -> tuple[int, int]:
+    """The valid prices on either side of an off-grid price (equal when it is on the grid)."""
+    return round_down(price), round_up(price)
+
+
+@dataclass(frozen=True, slots=True)
+class DailyLimits:
+    lower: int
+    upper: int
+
+    def contains(self, price: int) -> bool:
+        return self.lower <= price <= self.upper
+
+
+def daily_limits(base_price: int) -> DailyLimits:
+    """±30% of the base price (normally the previous close), rounded inward to the tick grid."""
+    # Integer arithmetic: float rounding must not move a limit by a tick.
+    upper = round_down(base_price * 13 // 10)
+    lower = round_up(-(-base_price * 7 // 10))
+    return DailyLimits(lower=max(lower, 1), upper=upper)
+
+
+def check_limit_price(price: int, base_price: int) -> str | None:
+    """None when `price` may be sent as a limit price, else a message naming valid prices."""
+    if price <= 0:
+        return f"price must be a positive number of KRW, got {price}"
+    limits = daily_limits(base_price)
+    if not limits.contains(price):
+        return (
+            f"price {price:,} is outside today's limits: valid prices are "
+            f"{limits.lower:,} to {limits.upper:,} KRW"
+        )
+    if not is_on_tick(price):
+        low, high = nearest_valid(price)
+        return (
+            f"price {price:,} is off the tick grid (tick {tick_size(low):,} KRW here): "
+            f"nearest valid prices are {low:,} and {high:,}"
+        )
+    return None

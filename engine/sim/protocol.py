@@ -1,0 +1,255 @@
+"""Wire protocol of the simulated exchange, shared by its server and the engine's sim adapter.
+
+Transport: one HTTP port on 127.0.0.1.
+
+WebSocket `GET /ws`, JSON text frames.
+  client -> server, tagged by "op":
+    {"op":"subscribe","symbols":["005930",...]}      one Ack or Error per symbol
+    {"op":"unsubscribe","symbols":[...]}             one Ack or Error per symbol
+    {"op":"condition_subscribe","name":"momentum"}   Ack, then a Condition "enter" per current
+                                                     member, then live enter/leave events
+    {"op":"condition_unsubscribe","name":"momentum"} Ack
+    {"op":"account_subscribe"}                       Ack; OrderEvents for the account follow
+    {"op":"ping","id":7}                             Pong
+  server -> client, tagged by "type":
+    Ticks (several trades per frame; each row a positional array to keep frames small and
+    decoding cheap), Ack, Error, Condition, OrderEvent, Heartbeat (every few seconds, so a
+    silent dead socket is noticed), Pong.
+
+HTTP, JSON bodies:
+    GET    /health                      {"status":"ok"}
+    GET    /symbols                     [SymbolInfo]
+    GET    /conditions                  [ConditionInfo]
+    POST   /orders          OrderRequest -> 200 OrderInfo (accepted or rejected: a reject is an
+                                           outcome, not a transport error); 400 ErrorBody when
+                                           the body is malformed. A client_order_id seen before
+                                           returns the existing order with duplicate=true and
+                                           never creates a second one.
+    GET    /orders?status=open|all      [OrderInfo]
+    GET    /orders?client_order_id=X    [OrderInfo] (zero or one)
+    GET    /orders/{order_id}           OrderInfo | 404 ErrorBody
+    DELETE /orders/{order_id}           200 OrderInfo (status cancelled) | 404 | 409 ErrorBody
+    GET    /account                     Account
+  test and demo controls (a simulator may be driven; a broker cannot):
+    POST   /admin/condition_events  {"name":..,"events":[{"symbol":..,"event":"enter"|"leave"}]}
+    POST   /admin/drop_connections  closes every websocket (clients must reconnect)
+    GET    /admin/stats             Stats
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import msgspec
+
+Side = Literal["buy", "sell"]
+OrderType = Literal["limit", "market"]
+OrderStatus = Literal["accepted", "partially_filled", "filled", "cancelled", "rejected"]
+OrderEventKind = Literal["accepted", "rejected", "fill", "cancelled"]
+
+# Reject codes for OrderInfo.reject_code / OrderEvent.reason.
+REJECT_UNKNOWN_SYMBOL = "unknown_symbol"
+REJECT_OFF_TICK = "off_tick"
+REJECT_OUTSIDE_LIMIT = "outside_limit"
+REJECT_INSUFFICIENT_CASH = "insufficient_cash"
+REJECT_INSUFFICIENT_SHARES = "insufficient_shares"
+REJECT_BAD_QUANTITY = "bad_quantity"
+
+
+# ---- websocket, client -> server -------------------------------------------------------------
+
+
+class Subscribe(msgspec.Struct, tag_field="op", tag="subscribe"):
+    symbols: list[str]
+
+
+class Unsubscribe(msgspec.Struct, tag_field="op", tag="unsubscribe"):
+    symbols: list[str]
+
+
+class ConditionSubscribe(msgspec.Struct, tag_field="op", tag="condition_subscribe"):
+    name: str
+
+
+class ConditionUnsubscribe(msgspec.Struct, tag_field="op", tag="condition_unsubscribe"):
+    name: str
+
+
+class AccountSubscribe(msgspec.Struct, tag_field="op", tag="account_subscribe"):
+    pass
+
+
+class Ping(msgspec.Struct, tag_field="op", tag="ping"):
+    id: int
+
+
+ClientMessage = Subscribe | Unsubscribe | ConditionSubscribe | ConditionUnsubscribe | AccountSubscribe | Ping
+
+
+# ---- websocket, server -> client -------------------------------------------------------------
+
+
+class TickRow(msgspec.Struct, array_like=True, frozen=True):
+    """One trade: [symbol, ts_ns, price, qty, side, volume].
+
+    ts_ns: the sim's send time (epoch ns) so consumers can measure latency.
+    side: 1 buyer-initiated (trade at the ask), -1 seller-initiated (at the bid).
+    volume: the symbol's cumulative volume today.
+    """
+
+    symbol: str
+    ts_ns: int
+    price: int
+    qty: int
+    side: int
+    volume: int
+
+
+class Ticks(msgspec.Struct, tag_field="type", tag="ticks"):
+    data: list[TickRow]
+
+
+class Ack(msgspec.Struct, tag_field="type", tag="ack"):
+    op: str
+    symbol: str | None = None
+    name: str | None = None
+
+
+class Error(msgspec.Struct, tag_field="type", tag="error"):
+    op: str
+    code: str
+    message: str
+    symbol: str | None = None
+
+
+class Condition(msgspec.Struct, tag_field="type", tag="condition"):
+    """A symbol entering or leaving a named condition. seq counts per condition, from 1."""
+
+    name: str
+    symbol: str
+    event: Literal["enter", "leave"]
+    seq: int
+    ts_ns: int
+
+
+class OrderEvent(msgspec.Struct, tag_field="type", tag="order", kw_only=True):
+    """Account channel: what happened to an order. For a fill, fill_* describe this fill only
+    and filled_qty is the order's cumulative filled quantity after it."""
+
+    event: OrderEventKind
+    order_id: str
+    client_order_id: str
+    symbol: str
+    side: Side
+    qty: int
+    price: int | None
+    status: OrderStatus
+    filled_qty: int
+    reason: str | None = None
+    message: str | None = None
+    fill_id: str | None = None
+    fill_qty: int = 0
+    fill_price: int = 0
+    commission: int = 0
+    tax: int = 0
+    ts_ns: int
+
+
+class Heartbeat(msgspec.Struct, tag_field="type", tag="heartbeat"):
+    ts_ns: int
+
+
+class Pong(msgspec.Struct, tag_field="type", tag="pong"):
+    id: int
+
+
+ServerMessage = Ticks | Ack | Error | Condition | OrderEvent | Heartbeat | Pong
+
+
+# ---- HTTP ------------------------------------------------------------------------------------
+
+
+class SymbolInfo(msgspec.Struct, kw_only=True):
+    code: str
+    name: str
+    market: str  # "KOSPI" | "KOSDAQ"
+    prev_close: int
+    prev_high: int
+    prev_low: int
+    open: int
+    last: int
+    upper_limit: int
+    lower_limit: int
+
+
+class ConditionInfo(msgspec.Struct, kw_only=True):
+    name: str
+    description: str
+
+
+class OrderRequest(msgspec.Struct, kw_only=True):
+    client_order_id: str
+    symbol: str
+    side: Side
+    type: OrderType
+    qty: int
+    price: int | None = None
+
+
+class OrderInfo(msgspec.Struct, kw_only=True):
+    order_id: str
+    client_order_id: str
+    symbol: str
+    side: Side
+    type: OrderType
+    qty: int
+    price: int | None
+    status: OrderStatus
+    filled_qty: int
+    avg_fill_price: float
+    reject_code: str | None = None
+    message: str | None = None
+    created_ts_ns: int
+    duplicate: bool = False
+
+
+class Position(msgspec.Struct, kw_only=True):
+    symbol: str
+    qty: int
+    avg_price: float
+
+
+class Account(msgspec.Struct, kw_only=True):
+    cash: int
+    positions: list[Position]
+
+
+class ErrorBody(msgspec.Struct):
+    code: str
+    message: str
+
+
+class ConditionEventIn(msgspec.Struct):
+    symbol: str
+    event: Literal["enter", "leave"]
+
+
+class ConditionEventsRequest(msgspec.Struct):
+    name: str
+    events: list[ConditionEventIn]
+
+
+class Stats(msgspec.Struct, kw_only=True):
+    connections: int
+    # symbol -> how many websocket connections subscribe it (only symbols with >= 1).
+    subscriptions: dict[str, int]
+    orders: int
+    # Every POST /orders received, including retries that hit an existing client_order_id.
+    order_requests: int
+    duplicate_requests: int
+    ticks_sent: int
+
+
+client_encoder = msgspec.json.Encoder()
+server_message_decoder = msgspec.json.Decoder(ServerMessage)
+client_message_decoder = msgspec.json.Decoder(ClientMessage)
