@@ -30,6 +30,8 @@ HTTP, JSON bodies:
     GET    /orders/{order_id}           OrderInfo | 404 ErrorBody
     DELETE /orders/{order_id}           200 OrderInfo (status cancelled) | 404 | 409 ErrorBody
     GET    /account                     Account
+    GET    /fills                       [FillInfo] every fill of the account, oldest first
+                                        (what the account channel missed while disconnected)
   test and demo controls (a simulator may be driven; a broker cannot):
     POST   /admin/condition_events  {"name":..,"events":[{"symbol":..,"event":"enter"|"leave"}]}
     POST   /admin/drop_connections  closes every websocket (clients must reconnect)
@@ -222,6 +224,19 @@ class Position(msgspec.Struct, kw_only=True):
 class Account(msgspec.Struct, kw_only=True):
     cash: int
     positions: list[Position]
+
+
+class FillInfo(msgspec.Struct, kw_only=True):
+    fill_id: str
+    order_id: str
+    client_order_id: str
+    symbol: str
+    side: Side
+    qty: int
+    price: int
+    commission: int
+    tax: int
+    ts_ns: int
 
 
 class ErrorBody(msgspec.Struct):

@@ -1,0 +1,51 @@
+"""Running the agent: the engine owns the process; transports attach to it."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import sys
+from typing import IO
+
+from bot.commands import CommandLayer
+from bot.console.app import Console
+from bot.console.render import banner
+from engine.config import EngineConfig
+from engine.core import Engine
+
+log = logging.getLogger(__name__)
+
+
+def install_stop_signals(stop: asyncio.Event) -> None:
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+
+
+async def run_agent(config: EngineConfig, stdin: IO[str] = sys.stdin, headless: bool = False) -> int:
+    """Start the engine, serve the console until end of input or a signal, stop in order.
+
+    Headless (a container with no terminal): events are printed, and only a signal stops it.
+    """
+    engine = Engine(config)
+    stop = asyncio.Event()
+    install_stop_signals(stop)
+    await engine.start()
+    try:
+        console = Console(engine, CommandLayer(engine))
+        console.say(banner(engine.broker.paper, engine.broker.name))
+        if engine.sim is not None:
+            console.say(f"embedded sim exchange at {engine.sim.url}; data in {config.data_dir}")
+        session = asyncio.get_running_loop().create_task(
+            console.print_events() if headless else console.run(stdin), name="console")
+        stopper = asyncio.get_running_loop().create_task(stop.wait(), name="stop-signal")
+        done, _ = await asyncio.wait({session, stopper}, return_when=asyncio.FIRST_COMPLETED)
+        for task in (session, stopper):
+            task.cancel()
+        await asyncio.gather(session, stopper, return_exceptions=True)
+        if session in done and not session.cancelled() and session.exception():
+            raise session.exception()  # type: ignore[misc]
+    finally:
+        await engine.stop()
+    return 0

@@ -1,0 +1,294 @@
+"""One implementation of each command, shared by the console and Discord."""
+
+from __future__ import annotations
+
+import logging
+import shlex
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from bot.commands import parsing
+from bot.commands import results as r
+from bot.commands.context import CommandError, Invocation, Role
+from engine.auto import AutoModeError
+from engine.core import Engine
+from engine.journal import AuditRecord, OrderRecord
+from engine.orders import OrderError, OrderIntent
+from engine.strategies.registry import STRATEGIES
+from engine.subscriptions import SubscriptionError
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Arg:
+    name: str
+    help: str
+    required: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class Command:
+    name: str
+    summary: str
+    role: Role
+    args: tuple[Arg, ...] = ()
+    takes_params: bool = False  # accepts strategy parameters as name=value
+
+    @property
+    def usage(self) -> str:
+        parts = [f"/{self.name}"]
+        parts += [f"<{a.name}>" if a.required else f"[{a.name}]" for a in self.args]
+        if self.takes_params:
+            parts.append("[param=value …]")
+        return " ".join(parts)
+
+
+V, T, A = Role.VIEWER, Role.TRADER, Role.ADMIN
+SYMBOL = Arg("symbol", "KRX code, e.g. 005930")
+
+COMMANDS: tuple[Command, ...] = (
+    Command("subscribe", "follow a symbol with a strategy", T,
+            (SYMBOL, Arg("strategy", f"one of {', '.join(STRATEGIES)}", False),
+             Arg("qty", "shares per entry (default: by order budget)", False)), takes_params=True),
+    Command("cancel", "stop following a symbol", T, (SYMBOL,)),
+    Command("subscriptions", "list followed symbols", V),
+    Command("auto", "auto mode: follow a condition search", T,
+            (Arg("mode", "on or off"), Arg("condition", "condition name", False))),
+    Command("buy", "buy (limit with a price, else market)", T,
+            (SYMBOL, Arg("qty", "shares"), Arg("price", "limit price in KRW", False))),
+    Command("sell", "sell (limit with a price, else market)", T,
+            (SYMBOL, Arg("qty", "shares"), Arg("price", "limit price in KRW", False))),
+    Command("orders", "open orders", V),
+    Command("cancelorder", "cancel an open order", T, (Arg("order_id", "id from /orders"),)),
+    Command("positions", "positions and their value", V),
+    Command("pnl", "today's profit and loss", V),
+    Command("status", "engine, broker and risk state", V),
+    Command("halt", "kill switch: cancel open orders, stop trading", T,
+            (Arg("reason", "why", False),)),
+    Command("resume", "lift a halt", A),
+    Command("help", "list commands", V),
+)
+BY_NAME = {c.name: c for c in COMMANDS}
+
+
+def parse_line(line: str) -> tuple[str, dict[str, object]]:
+    """Console syntax: `/buy 005930 10 97600` or `subscribe 005930 breakout k=0.3`."""
+    try:
+        tokens = shlex.split(line)
+    except ValueError as exc:
+        raise CommandError(f"could not read that line: {exc}") from None
+    if not tokens:
+        raise CommandError("empty command; try /help")
+    name = tokens[0].lstrip("/").lower()
+    command = BY_NAME.get(name)
+    if command is None:
+        raise CommandError(f"unknown command '{tokens[0]}'; valid: "
+                           + ", ".join(f"/{c}" for c in BY_NAME))
+    args: dict[str, object] = {}
+    params: dict[str, object] = {}
+    positional = []
+    for token in tokens[1:]:
+        if "=" in token and command.takes_params:
+            key, _, value = token.partition("=")
+            params[key.strip().lower()] = value
+        else:
+            positional.append(token)
+    if command.name == "halt" and positional:
+        positional = [" ".join(positional)]
+    if len(positional) > len(command.args):
+        raise CommandError(f"too many arguments; usage: {command.usage}")
+    for arg, value in zip(command.args, positional, strict=False):
+        args[arg.name] = value
+    if params:
+        args["params"] = params
+    return name, args
+
+
+Handler = Callable[[Invocation, Mapping[str, Any]], Awaitable[r.Result]]
+
+
+class CommandLayer:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._handlers: dict[str, Handler] = {
+            "subscribe": self.subscribe, "cancel": self.cancel,
+            "subscriptions": self.subscriptions, "auto": self.auto, "buy": self.buy,
+            "sell": self.sell, "orders": self.orders, "cancelorder": self.cancelorder,
+            "positions": self.positions, "pnl": self.pnl, "status": self.status,
+            "halt": self.halt, "resume": self.resume, "help": self.help,
+        }
+
+    async def execute(self, inv: Invocation, name: str, args: Mapping[str, Any]) -> r.Result:
+        """Check the role, run the command, audit it (allowed or refused), return the result."""
+        command = BY_NAME.get(name)
+        try:
+            if command is None:
+                raise CommandError(f"unknown command '/{name}'; try /help")
+            if inv.role < command.role:
+                raise CommandError(
+                    f"/{name} needs the {command.role.name.lower()} role; you have "
+                    f"{'no role' if inv.role == Role.NONE else inv.role.name.lower()}")
+            for arg in command.args:
+                if arg.required and args.get(arg.name) in (None, ""):
+                    raise CommandError(f"missing {arg.name} ({arg.help}); usage: {command.usage}")
+            result = await self._handlers[name](inv, args)
+        except CommandError as exc:
+            await self._audit(inv, name, args, False, exc.message)
+            raise
+        except Exception as exc:  # an engine bug must not take a transport down
+            log.exception("command /%s failed", name)
+            await self._audit(inv, name, args, False, f"internal error: {type(exc).__name__}")
+            raise CommandError(f"/{name} failed inside the engine ({type(exc).__name__}); "
+                               "nothing was changed by this command; the error is logged") from exc
+        await self._audit(inv, name, args, True, type(result).__name__)
+        return result
+
+    async def execute_text(self, inv: Invocation, line: str) -> r.Result:
+        """A typed line (console): a line that does not parse is refused and audited too."""
+        try:
+            name, args = parse_line(line)
+        except CommandError as exc:
+            word = line.strip().split()[0].lstrip("/").lower() if line.strip() else ""
+            await self._audit(inv, word[:32] or "?", {"line": line.strip()[:200]}, False,
+                              exc.message)
+            raise
+        return await self.execute(inv, name, args)
+
+    async def _audit(self, inv: Invocation, name: str, args: Mapping[str, Any], ok: bool,
+                     result: str) -> None:
+        shown = " ".join(f"{k}={v}" for k, v in args.items())
+        await self.engine.journal.audit(AuditRecord(time.time_ns(), inv.actor, inv.transport,
+                                                    name, shown, ok, result))
+
+    # ---- helpers -------------------------------------------------------------------------
+
+    def _symbol(self, args: Mapping[str, Any]) -> str:
+        return parsing.symbol(args["symbol"], self.engine.instruments)
+
+    def _row(self, o: OrderRecord) -> r.OrderRow:
+        inst = self.engine.instruments.get(o.symbol)
+        return r.OrderRow(o.broker_order_id or o.client_order_id, o.client_order_id, o.symbol,
+                          inst.name if inst else o.symbol, o.side, o.type, o.qty, o.price,
+                          o.filled_qty, o.status, o.origin, o.message)
+
+    def order_intent(self, inv: Invocation, side: str, args: Mapping[str, Any]) -> OrderIntent:
+        """Validate a manual order; also used to re-validate at confirmation time."""
+        symbol = self._symbol(args)
+        qty = parsing.quantity(args["qty"])
+        raw_price = args.get("price")
+        price = None
+        if raw_price not in (None, ""):
+            price = parsing.price(raw_price, self.engine.instruments[symbol])
+        return OrderIntent(symbol, side, qty, price, f"manual:{inv.actor}",
+                           f"/{side} by {inv.actor}", f"manual:{inv.invocation_id}", is_auto=False)
+
+    # ---- commands ------------------------------------------------------------------------
+
+    async def subscribe(self, inv: Invocation, args: Mapping[str, Any]) -> r.Result:
+        symbol = self._symbol(args)
+        strategy = str(args.get("strategy") or self.engine.config.defaults.strategy).lower()
+        if strategy not in STRATEGIES:
+            raise CommandError(f"unknown strategy '{strategy}'; valid: {', '.join(STRATEGIES)}")
+        qty = parsing.quantity(args["qty"]) if args.get("qty") not in (None, "") else None
+        params = parsing.strategy_params(args.get("params") or {})
+        try:
+            res = await self.engine.subscriptions.subscribe(symbol, strategy, qty, params)
+        except SubscriptionError as exc:
+            raise CommandError(str(exc)) from None
+        rec = res.record
+        return r.Subscribed(symbol, self.engine.instruments[symbol].name, rec.strategy,
+                            dict(rec.params), rec.qty, res.created)
+
+    async def cancel(self, inv: Invocation, args: Mapping[str, Any]) -> r.Result:
+        symbol = parsing.symbol(args["symbol"], self.engine.instruments)
+        try:
+            await self.engine.subscriptions.cancel(symbol, reason=f"cancelled by {inv.actor}")
+        except SubscriptionError as exc:
+            raise CommandError(str(exc)) from None
+        return r.Cancelled(symbol, self.engine.instruments[symbol].name)
+
+    async def subscriptions(self, inv: Invocation, args: Mapping[str, Any]) -> r.Result:
+        subs = self.engine.subscriptions
+        rows = [
+            r.SubscriptionRow(s, self.engine.instruments[s].name, rec.strategy, rec.qty,
+                              rec.source, self.engine.feed.last.get(s),
+                              self.engine.portfolio.qty(s))
+            for s, rec in sorted(subs.records.items())
+        ]
+        return r.SubscriptionList(rows, self.engine.broker.max_subscriptions)
+
+    async def auto(self, inv: Invocation, args: Mapping[str, Any]) -> r.Result:
+        enable = parsing.on_off(args["mode"])
+        auto = self.engine.auto
+        try:
+            if enable:
+                condition = str(args.get("condition") or self.engine.config.defaults.condition)
+                await auto.enable(condition)
+            else:
+                await auto.disable()
+        except AutoModeError as exc:
+            raise CommandError(str(exc)) from None
+        return r.AutoState(auto.enabled, auto.condition, await self.engine.broker.conditions())
+
+    async def _order(self, inv: Invocation, side: str, args: Mapping[str, Any]) -> r.Result:
+        intent = self.order_intent(inv, side, args)
+        result = await self.engine.orders.submit(intent)
+        if result.rejection is not None:
+            raise CommandError(result.rejection.message)
+        assert result.order is not None
+        if result.order.status in ("rejected", "not_sent"):
+            raise CommandError(f"the broker rejected the order: {result.order.message}")
+        return r.OrderPlaced(self._row(result.order), result.duplicate)
+
+    async def buy(self, inv: Invocation, args: Mapping[str, Any]) -> r.Result:
+        return await self._order(inv, "buy", args)
+
+    async def sell(self, inv: Invocation, args: Mapping[str, Any]) -> r.Result:
+        return await self._order(inv, "sell", args)
+
+    async def orders(self, inv: Invocation, args: Mapping[str, Any]) -> r.Result:
+        return r.OrderList([self._row(o) for o in self.engine.orders.live_orders()])
+
+    async def cancelorder(self, inv: Invocation, args: Mapping[str, Any]) -> r.Result:
+        try:
+            rec = await self.engine.orders.cancel(str(args["order_id"]).strip(),
+                                                  reason=f"cancelled by {inv.actor}")
+        except OrderError as exc:
+            raise CommandError(str(exc)) from None
+        return r.OrderCancelled(self._row(rec))
+
+    async def positions(self, inv: Invocation, args: Mapping[str, Any]) -> r.Result:
+        p = self.engine.portfolio
+        rows = [
+            r.PositionRow(s, self.engine.instruments[s].name if s in self.engine.instruments else s,
+                          pos.qty, pos.avg_price, p.last_price(s), p.position_value(s),
+                          p.unrealized(s))
+            for s, pos in sorted(p.positions.items())
+        ]
+        return r.PositionList(rows, p.cash, p.equity())
+
+    async def pnl(self, inv: Invocation, args: Mapping[str, Any]) -> r.Result:
+        p = self.engine.portfolio
+        d = p.today
+        return r.Pnl(d.realized_gross, d.commission, d.tax, d.realized_net, p.total_unrealized(),
+                     d.trades, p.equity(), p.initial_cash)
+
+    async def status(self, inv: Invocation, args: Mapping[str, Any]) -> r.Result:
+        return r.Status(self.engine.status())
+
+    async def halt(self, inv: Invocation, args: Mapping[str, Any]) -> r.Result:
+        reason = str(args.get("reason") or "manual halt")
+        cancelled = await self.engine.halt(inv.actor, reason)
+        return r.HaltState(True, reason, cancelled)
+
+    async def resume(self, inv: Invocation, args: Mapping[str, Any]) -> r.Result:
+        if not self.engine.controls.halted:
+            raise CommandError("trading is not halted: nothing to resume")
+        await self.engine.resume(inv.actor)
+        return r.HaltState(False, "")
+
+    async def help(self, inv: Invocation, args: Mapping[str, Any]) -> r.Result:
+        return r.Help([r.HelpRow(c.usage, c.summary, inv.role >= c.role) for c in COMMANDS])

@@ -1,0 +1,139 @@
+"""What commands return: plain data, rendered by each transport (text, embeds, …)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from engine.core import EngineStatus
+
+
+@dataclass(frozen=True, slots=True)
+class Subscribed:
+    symbol: str
+    name: str
+    strategy: str
+    params: dict[str, float]
+    qty: int | None
+    created: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Cancelled:
+    symbol: str
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class SubscriptionRow:
+    symbol: str
+    name: str
+    strategy: str
+    qty: int | None
+    source: str
+    last: int | None
+    position: int
+
+
+@dataclass(frozen=True, slots=True)
+class SubscriptionList:
+    rows: list[SubscriptionRow]
+    cap: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class AutoState:
+    enabled: bool
+    condition: str | None
+    conditions: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class OrderRow:
+    order_id: str  # the broker's id when known, else the client order id
+    client_order_id: str
+    symbol: str
+    name: str
+    side: str
+    type: str
+    qty: int
+    price: int | None
+    filled_qty: int
+    status: str
+    origin: str
+    message: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class OrderPlaced:
+    order: OrderRow
+    duplicate: bool
+
+
+@dataclass(frozen=True, slots=True)
+class OrderList:
+    rows: list[OrderRow]
+
+
+@dataclass(frozen=True, slots=True)
+class OrderCancelled:
+    order: OrderRow
+
+
+@dataclass(frozen=True, slots=True)
+class PositionRow:
+    symbol: str
+    name: str
+    qty: int
+    avg_price: float
+    last: int | None
+    value: int
+    unrealized: int
+
+
+@dataclass(frozen=True, slots=True)
+class PositionList:
+    rows: list[PositionRow]
+    cash: int
+    equity: int
+
+
+@dataclass(frozen=True, slots=True)
+class Pnl:
+    realized_gross: int
+    commission: int
+    tax: int
+    realized_net: int
+    unrealized: int
+    trades: int
+    equity: int
+    initial_cash: int
+
+
+@dataclass(frozen=True, slots=True)
+class Status:
+    engine: EngineStatus
+
+
+@dataclass(frozen=True, slots=True)
+class HaltState:
+    halted: bool
+    reason: str
+    cancelled_orders: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class HelpRow:
+    usage: str
+    summary: str
+    allowed: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Help:
+    rows: list[HelpRow]
+
+
+Result = (
+    Subscribed | Cancelled | SubscriptionList | AutoState | OrderPlaced | OrderList
+    | OrderCancelled | PositionList | Pnl | Status | HaltState | Help
+)

@@ -1,0 +1,1 @@
+"""The local console transport: type commands, watch the live stream."""

@@ -1,0 +1,83 @@
+"""The console: commands typed (or piped) in, replies and the live event stream out."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import uuid
+from collections.abc import AsyncIterator
+from typing import IO, TextIO
+
+from bot.commands import CommandError, CommandLayer, Invocation, Role
+from bot.console.render import render_event, render_result
+from engine.core import Engine
+
+QUIT = ("quit", "exit", "/quit", "/exit")
+
+
+async def read_lines(stream: IO[str]) -> AsyncIterator[str]:
+    """Lines from stdin without blocking the loop; works for ttys, pipes and regular files."""
+    loop = asyncio.get_running_loop()
+    reader = asyncio.StreamReader()
+    try:
+        await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), stream)
+    except (ValueError, OSError):
+        # A regular file cannot be watched by the loop; it never blocks for long, so read it
+        # once on a worker thread.
+        for line in await asyncio.to_thread(stream.readlines):
+            yield line
+        return
+    while line := await reader.readline():
+        yield line.decode(errors="replace")
+
+
+class Console:
+    def __init__(self, engine: Engine, layer: CommandLayer, out: TextIO = sys.stdout) -> None:
+        self.engine = engine
+        self.layer = layer
+        self.out = out
+        self._events = engine.bus.subscribe()
+
+    def say(self, text: str) -> None:
+        self.out.write(text + "\n")
+        self.out.flush()
+
+    async def print_events(self) -> None:
+        while True:
+            self.say(render_event(await self._events.get()))
+
+    async def handle(self, line: str) -> None:
+        line = line.strip()
+        if not line or line.startswith("#"):
+            return
+        if line.split()[0] in ("wait", "/wait"):  # for scripts: let fills arrive
+            parts = line.split()
+            try:
+                await asyncio.sleep(min(float(parts[1]) if len(parts) > 1 else 1.0, 3600.0))
+            except ValueError:
+                self.say("error: wait takes a number of seconds, e.g. wait 2")
+            return
+        inv = Invocation("console", "console", Role.ADMIN, uuid.uuid4().hex)
+        try:
+            result = await self.layer.execute_text(inv, line)
+        except CommandError as exc:
+            self.say(f"error: {exc.message}")
+            return
+        self.say(render_result(result))
+
+    async def run(self, stdin: IO[str]) -> None:
+        """Until end of input or `quit`."""
+        printer = asyncio.get_running_loop().create_task(self.print_events(), name="console-events")
+        try:
+            self.say("type /help for commands, quit to stop")
+            async for line in read_lines(stdin):
+                if line.strip().lower() in QUIT:
+                    break
+                await self.handle(line)
+        finally:
+            await asyncio.sleep(0)  # let events already published reach the screen
+            while not self._events.empty():
+                self.say(render_event(self._events.get_nowait()))
+            printer.cancel()
+            await asyncio.gather(printer, return_exceptions=True)
+            self.engine.bus.unsubscribe(self._events)

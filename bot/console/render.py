@@ -1,0 +1,197 @@
+"""Plain-text rendering of command results and engine events for the console."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from functools import singledispatch
+
+from bot.commands import results as r
+from engine import events as ev
+from engine.portfolio import SEOUL
+
+
+def _won(value: int | float) -> str:
+    return f"{value:,.0f}"
+
+
+def _price(price: int | None) -> str:
+    return "market" if price is None else f"@ {price:,}"
+
+
+def _time(ts_ns: int) -> str:
+    return datetime.fromtimestamp(ts_ns / 1e9, SEOUL).strftime("%H:%M:%S")
+
+
+def banner(paper: bool, broker: str) -> str:
+    if paper:
+        return f"[PAPER] Tradecord on the {broker} exchange: no real money moves."
+    return f"*** LIVE TRADING on {broker}: orders use real money ***"
+
+
+@singledispatch
+def render_result(result: object) -> str:
+    return str(result)
+
+
+@render_result.register
+def _(x: r.Subscribed) -> str:
+    params = " ".join(f"{k}={v:g}" for k, v in x.params.items())
+    qty = f"{x.qty:,} shares" if x.qty else "qty by budget"
+    if not x.created:
+        return f"{x.symbol} {x.name} is already subscribed ({x.strategy}); nothing changed"
+    return f"subscribed {x.symbol} {x.name}: {x.strategy} ({qty}; {params})"
+
+
+@render_result.register
+def _(x: r.Cancelled) -> str:
+    return f"cancelled {x.symbol} {x.name}"
+
+
+@render_result.register
+def _(x: r.SubscriptionList) -> str:
+    cap = f" of {x.cap}" if x.cap else ""
+    lines = [f"{len(x.rows)}{cap} subscriptions"]
+    for s in x.rows:
+        last = f"{s.last:,}" if s.last else "-"
+        held = f" held {s.position:,}" if s.position else ""
+        lines.append(f"  {s.symbol} {s.name:<12} {s.strategy:<9} {s.source:<6} last {last}{held}")
+    return "\n".join(lines)
+
+
+@render_result.register
+def _(x: r.AutoState) -> str:
+    if x.enabled:
+        return f"auto mode ON: following condition '{x.condition}'"
+    return "auto mode OFF (symbols it added stay until cancelled)"
+
+
+def _order_line(o: r.OrderRow) -> str:
+    filled = f" filled {o.filled_qty:,}/{o.qty:,}" if o.filled_qty else ""
+    return (f"{o.order_id} {o.side.upper()} {o.qty:,} {o.symbol} {o.name} {_price(o.price)} "
+            f"[{o.status}]{filled} ({o.origin})")
+
+
+@render_result.register
+def _(x: r.OrderPlaced) -> str:
+    prefix = "already placed (same request): " if x.duplicate else "order sent: "
+    return prefix + _order_line(x.order)
+
+
+@render_result.register
+def _(x: r.OrderList) -> str:
+    if not x.rows:
+        return "no open orders"
+    return "\n".join([f"{len(x.rows)} open orders"] + ["  " + _order_line(o) for o in x.rows])
+
+
+@render_result.register
+def _(x: r.OrderCancelled) -> str:
+    return "cancelled: " + _order_line(x.order)
+
+
+@render_result.register
+def _(x: r.PositionList) -> str:
+    lines = [f"cash {_won(x.cash)} KRW, equity {_won(x.equity)} KRW"]
+    if not x.rows:
+        lines.append("no positions")
+    for p in x.rows:
+        last = f"{p.last:,}" if p.last else "-"
+        lines.append(f"  {p.symbol} {p.name:<12} {p.qty:>7,} @ {p.avg_price:,.0f}  last {last}  "
+                     f"value {_won(p.value)}  P&L {p.unrealized:+,}")
+    return "\n".join(lines)
+
+
+@render_result.register
+def _(x: r.Pnl) -> str:
+    return (f"today: realized {x.realized_net:+,} KRW (gross {x.realized_gross:+,}, commission "
+            f"{x.commission:,}, tax {x.tax:,}), unrealized {x.unrealized:+,}, {x.trades} fills; "
+            f"equity {_won(x.equity)} (started {_won(x.initial_cash)})")
+
+
+@render_result.register
+def _(x: r.Status) -> str:
+    s = x.engine
+    mode = "PAPER" if s.paper else "LIVE"
+    conn = "connected" if s.connected else "DISCONNECTED"
+    halt = f"HALTED ({s.halt_reason})" if s.halted else "trading"
+    if s.loss_blocked:
+        halt += ", daily loss limit reached"
+    auto = f"auto on ({s.auto_condition})" if s.auto_enabled else "auto off"
+    cap = f"/{s.max_subscriptions}" if s.max_subscriptions else ""
+    return (f"{mode} on {s.broker} ({conn}); {halt}; {auto}\n"
+            f"subscriptions {s.subscriptions}{cap}, open orders {s.open_orders}, positions "
+            f"{s.positions}\ncash {_won(s.cash)} (available {_won(s.available_cash)}), equity "
+            f"{_won(s.equity)}, today {s.realized_today:+,} realized {s.unrealized:+,} unrealized;"
+            f" {s.ticks:,} ticks")
+
+
+@render_result.register
+def _(x: r.HaltState) -> str:
+    if x.halted:
+        return f"HALTED: {x.reason}; {x.cancelled_orders} open orders cancelled"
+    return "trading resumed"
+
+
+@render_result.register
+def _(x: r.Help) -> str:
+    return "\n".join(f"  {h.usage:<44} {h.summary}" for h in x.rows if h.allowed)
+
+
+@singledispatch
+def render_event(event: object) -> str:
+    return str(event)
+
+
+@render_event.register
+def _(e: ev.SignalEvent) -> str:
+    return f"{_time(e.ts_ns)} SIGNAL {e.side.upper()} {e.qty:,} {e.symbol} {_price(e.price)} — {e.reason}"
+
+
+@render_event.register
+def _(e: ev.OrderAccepted) -> str:
+    return (f"{_time(e.ts_ns)} ORDER  {e.broker_order_id} {e.side.upper()} {e.qty:,} {e.symbol} "
+            f"{_price(e.price)} accepted ({e.origin})")
+
+
+@render_event.register
+def _(e: ev.OrderRejected) -> str:
+    return f"{_time(e.ts_ns)} REJECT {e.side.upper()} {e.qty:,} {e.symbol}: {e.message}"
+
+
+@render_event.register
+def _(e: ev.OrderCancelled) -> str:
+    return f"{_time(e.ts_ns)} CANCEL {e.symbol} {e.side} {e.remaining:,} left: {e.reason}"
+
+
+@render_event.register
+def _(e: ev.FillEvent) -> str:
+    pnl = f", P&L {e.realized_pnl:+,}" if e.side == "sell" else ""
+    return (f"{_time(e.ts_ns)} FILL   {e.side.upper()} {e.qty:,} {e.symbol} @ {e.price:,} "
+            f"({e.order_filled_qty:,}/{e.order_qty:,}; now hold {e.position_qty:,}{pnl})")
+
+
+@render_event.register
+def _(e: ev.AlertEvent) -> str:
+    return f"{_time(e.ts_ns)} ALERT  [{e.level.value}] {e.title}: {e.message}"
+
+
+@render_event.register
+def _(e: ev.SubscriptionChanged) -> str:
+    return f"{_time(e.ts_ns)} SUB    {e.action} {e.symbol} ({e.strategy}, {e.source}): {e.reason}"
+
+
+@render_event.register
+def _(e: ev.HaltChanged) -> str:
+    state = "HALTED" if e.halted else "RESUMED"
+    return f"{_time(e.ts_ns)} {state} by {e.actor}: {e.reason}"
+
+
+@render_event.register
+def _(e: ev.ConnectionChanged) -> str:
+    state = "connected" if e.connected else "DISCONNECTED"
+    return f"{_time(e.ts_ns)} BROKER {state}: {e.detail}"
+
+
+@render_event.register
+def _(e: ev.AutoModeChanged) -> str:
+    return f"{_time(e.ts_ns)} AUTO   {'on: ' + str(e.condition) if e.enabled else 'off'}"

@@ -1,0 +1,1 @@
+"""Broker adapters behind one interface (`engine.brokers.base.Broker`)."""

@@ -1,0 +1,82 @@
+"""Engine settings from the environment (and `.env`), validated at start-up."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from engine.envparse import Env
+from engine.risk import RiskLimits
+
+
+@dataclass(frozen=True, slots=True)
+class SimSettings:
+    """The embedded simulated exchange (or an external one at `url`)."""
+
+    url: str | None = None  # e.g. http://127.0.0.1:8765 for `python -m engine.sim`
+    seed: int = 7
+    tick_rate: float = 2.0
+    speed: float = 1.0
+    cash: int = 10_000_000
+    commission_rate: float = 0.00015
+    max_subscriptions: int = 40
+
+
+@dataclass(frozen=True, slots=True)
+class StrategyDefaults:
+    strategy: str = "breakout"
+    order_budget: int = 1_000_000  # KRW per entry when a subscription names no quantity
+    condition: str = "momentum"
+    params: dict[str, float] = field(default_factory=dict)  # for auto-mode subscriptions
+
+
+@dataclass(frozen=True, slots=True)
+class EngineConfig:
+    data_dir: Path = Path("data")
+    broker: str = "sim"
+    sim: SimSettings = field(default_factory=SimSettings)
+    risk: RiskLimits = field(default_factory=RiskLimits)
+    defaults: StrategyDefaults = field(default_factory=StrategyDefaults)
+    journal_sync: str = "normal"
+
+    @property
+    def paper(self) -> bool:
+        return self.broker == "sim"
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> EngineConfig:
+        env = Env(os.environ if environ is None else environ)
+        sim = SimSettings(
+            url=env.raw("SIM_URL"),
+            seed=env.integer("SIM_SEED", 7),
+            tick_rate=env.number("SIM_TICK_RATE", 2.0, 0.0, 10_000.0, "trades/s per symbol",
+                                 exclusive_min=True),
+            speed=env.number("SIM_SPEED", 1.0, 0.0, 1_000.0, exclusive_min=True),
+            cash=env.integer("SIM_CASH", 10_000_000, 1, "KRW"),
+            commission_rate=env.number("COMMISSION_RATE", 0.00015, 0.0, 0.01),
+            max_subscriptions=env.integer("MAX_SUBSCRIPTIONS", 40, 1, "symbols"),
+        )
+        risk = RiskLimits(
+            max_order_value=env.integer("RISK_MAX_ORDER_VALUE", 2_000_000, 1, "KRW"),
+            max_position_value=env.integer("RISK_MAX_POSITION_VALUE", 3_000_000, 1, "KRW"),
+            max_open_positions=env.integer("RISK_MAX_OPEN_POSITIONS", 5, 1),
+            daily_loss_limit=env.integer("RISK_DAILY_LOSS_LIMIT", 300_000, 1, "KRW"),
+        )
+        defaults = StrategyDefaults(
+            strategy=env.string("DEFAULT_STRATEGY", "breakout"),
+            order_budget=env.integer("ORDER_BUDGET", 1_000_000, 1, "KRW"),
+            condition=env.string("AUTO_CONDITION", "momentum"),
+            params=env.params("STRATEGY_PARAMS"),
+        )
+        config = cls(
+            data_dir=env.path("DATA_DIR", Path("data")),
+            broker=env.choice("BROKER", "sim", ("sim",)),
+            sim=sim,
+            risk=risk,
+            defaults=defaults,
+            journal_sync=env.choice("JOURNAL_SYNC", "normal", ("normal", "full")),
+        )
+        env.check()
+        return config

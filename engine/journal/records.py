@@ -1,0 +1,73 @@
+"""Rows of the journal as typed records."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+# Order statuses. "pending": the intent is journaled and may or may not have reached the broker;
+# "unknown": sending failed in a way that leaves it unclear, to be settled by reconciliation;
+# "not_sent": reconciliation found the broker never got it.
+LIVE_STATUSES = ("pending", "unknown", "accepted", "partially_filled")
+TERMINAL_STATUSES = ("filled", "cancelled", "rejected", "not_sent")
+
+
+@dataclass(slots=True)
+class OrderRecord:
+    client_order_id: str
+    intent_key: str
+    symbol: str
+    side: str
+    type: str
+    qty: int
+    price: int | None
+    origin: str  # strategy name or "manual:<actor>"
+    reason: str
+    status: str = "pending"
+    broker_order_id: str | None = None
+    filled_qty: int = 0
+    message: str | None = None
+    created_ns: int = 0
+    updated_ns: int = 0
+
+    @property
+    def live(self) -> bool:
+        return self.status in LIVE_STATUSES
+
+    @property
+    def remaining(self) -> int:
+        return self.qty - self.filled_qty
+
+
+@dataclass(frozen=True, slots=True)
+class FillRecord:
+    fill_id: str
+    client_order_id: str
+    symbol: str
+    side: str
+    qty: int
+    price: int
+    commission: int
+    tax: int
+    ts_ns: int
+
+
+@dataclass(frozen=True, slots=True)
+class SubscriptionRecord:
+    symbol: str
+    strategy: str
+    params: dict[str, Any] = field(default_factory=dict)
+    qty: int | None = None
+    source: str = "manual"
+    created_ns: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class AuditRecord:
+    ts_ns: int
+    actor: str
+    transport: str
+    command: str
+    args: str
+    ok: bool
+    result: str

@@ -1,0 +1,246 @@
+"""SQLite (WAL) journal, written from one dedicated thread so the event loop never waits on disk.
+
+Every method is a coroutine that runs its statement on the journal thread and returns when the
+transaction is committed. WAL with synchronous=NORMAL survives a killed process (the case that
+matters for "restart loses nothing"); JOURNAL_SYNC=full also survives power loss at the cost of
+an fsync per commit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sqlite3
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any, TypeVar
+
+from engine.journal.records import (
+    LIVE_STATUSES,
+    AuditRecord,
+    FillRecord,
+    OrderRecord,
+    SubscriptionRecord,
+)
+
+T = TypeVar("T")
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS orders (
+    client_order_id TEXT PRIMARY KEY,
+    intent_key      TEXT NOT NULL,
+    symbol          TEXT NOT NULL,
+    side            TEXT NOT NULL,
+    type            TEXT NOT NULL,
+    qty             INTEGER NOT NULL,
+    price           INTEGER,
+    origin          TEXT NOT NULL,
+    reason          TEXT NOT NULL,
+    status          TEXT NOT NULL,
+    broker_order_id TEXT,
+    filled_qty      INTEGER NOT NULL DEFAULT 0,
+    message         TEXT,
+    created_ns      INTEGER NOT NULL,
+    updated_ns      INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS orders_by_intent ON orders(intent_key);
+CREATE INDEX IF NOT EXISTS orders_by_status ON orders(status);
+CREATE TABLE IF NOT EXISTS fills (
+    fill_id         TEXT PRIMARY KEY,
+    client_order_id TEXT NOT NULL,
+    symbol          TEXT NOT NULL,
+    side            TEXT NOT NULL,
+    qty             INTEGER NOT NULL,
+    price           INTEGER NOT NULL,
+    commission      INTEGER NOT NULL,
+    tax             INTEGER NOT NULL,
+    ts_ns           INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS subscriptions (
+    symbol     TEXT PRIMARY KEY,
+    strategy   TEXT NOT NULL,
+    params     TEXT NOT NULL,
+    qty        INTEGER,
+    source     TEXT NOT NULL,
+    created_ns INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS state (
+    key   TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS audit (
+    id        INTEGER PRIMARY KEY AUTOINCREMENT,
+    ts_ns     INTEGER NOT NULL,
+    actor     TEXT NOT NULL,
+    transport TEXT NOT NULL,
+    command   TEXT NOT NULL,
+    args      TEXT NOT NULL,
+    ok        INTEGER NOT NULL,
+    result    TEXT NOT NULL
+);
+"""
+
+_ORDER_COLUMNS = (
+    "client_order_id, intent_key, symbol, side, type, qty, price, origin, reason, status, "
+    "broker_order_id, filled_qty, message, created_ns, updated_ns"
+)
+
+
+def _order_row(o: OrderRecord) -> tuple[Any, ...]:
+    return (o.client_order_id, o.intent_key, o.symbol, o.side, o.type, o.qty, o.price, o.origin,
+            o.reason, o.status, o.broker_order_id, o.filled_qty, o.message, o.created_ns,
+            o.updated_ns)
+
+
+def _order(row: tuple[Any, ...]) -> OrderRecord:
+    return OrderRecord(
+        client_order_id=row[0], intent_key=row[1], symbol=row[2], side=row[3], type=row[4],
+        qty=row[5], price=row[6], origin=row[7], reason=row[8], status=row[9],
+        broker_order_id=row[10], filled_qty=row[11], message=row[12], created_ns=row[13],
+        updated_ns=row[14],
+    )
+
+
+class Journal:
+    def __init__(self, path: Path, sync: str = "normal") -> None:
+        self.path = path
+        self._sync = sync
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="journal")
+        self._db: sqlite3.Connection | None = None
+
+    async def _run(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        db = self._db
+        if db is None:
+            raise RuntimeError("journal is not open")
+        return await asyncio.get_running_loop().run_in_executor(self._executor, fn, db)
+
+    async def open(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+
+        def connect() -> sqlite3.Connection:
+            db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute(f"PRAGMA synchronous={'FULL' if self._sync == 'full' else 'NORMAL'}")
+            db.executescript(_SCHEMA)
+            return db
+
+        self._db = await asyncio.get_running_loop().run_in_executor(self._executor, connect)
+
+    async def close(self) -> None:
+        db, self._db = self._db, None
+        if db is not None:
+            await asyncio.get_running_loop().run_in_executor(self._executor, db.close)
+        self._executor.shutdown(wait=True)
+
+    # ---- orders --------------------------------------------------------------------------
+
+    async def insert_order(self, order: OrderRecord) -> None:
+        sql = f"INSERT INTO orders ({_ORDER_COLUMNS}) VALUES ({', '.join('?' * 15)})"
+        row = _order_row(order)
+        await self._run(lambda db: db.execute(sql, row))
+
+    async def update_order(self, order: OrderRecord) -> None:
+        order.updated_ns = time.time_ns()
+        args = (order.status, order.broker_order_id, order.filled_qty, order.message,
+                order.updated_ns, order.client_order_id)
+        await self._run(lambda db: db.execute(
+            "UPDATE orders SET status=?, broker_order_id=?, filled_qty=?, message=?, updated_ns=? "
+            "WHERE client_order_id=?", args))
+
+    async def orders(self, live_only: bool = False) -> list[OrderRecord]:
+        if live_only:
+            marks = ", ".join("?" * len(LIVE_STATUSES))
+            sql = f"SELECT {_ORDER_COLUMNS} FROM orders WHERE status IN ({marks}) ORDER BY created_ns"
+            params: tuple[Any, ...] = LIVE_STATUSES
+        else:
+            sql = f"SELECT {_ORDER_COLUMNS} FROM orders ORDER BY created_ns"
+            params = ()
+        rows = await self._run(lambda db: db.execute(sql, params).fetchall())
+        return [_order(r) for r in rows]
+
+    # ---- fills ---------------------------------------------------------------------------
+
+    async def insert_fill(self, fill: FillRecord) -> bool:
+        """Record a fill once; False when this fill id is already journaled (a replay)."""
+        row = (fill.fill_id, fill.client_order_id, fill.symbol, fill.side, fill.qty, fill.price,
+               fill.commission, fill.tax, fill.ts_ns)
+
+        def insert(db: sqlite3.Connection) -> bool:
+            cur = db.execute("INSERT OR IGNORE INTO fills VALUES (?,?,?,?,?,?,?,?,?)", row)
+            return cur.rowcount == 1
+
+        return await self._run(insert)
+
+    async def record_fill(self, fill: FillRecord, order: OrderRecord) -> bool:
+        """Journal a fill and its order's new state in one transaction; False on a replay.
+
+        One transaction, so a crash can never leave a fill without its order's progress.
+        """
+        row = (fill.fill_id, fill.client_order_id, fill.symbol, fill.side, fill.qty, fill.price,
+               fill.commission, fill.tax, fill.ts_ns)
+        order.updated_ns = time.time_ns()
+        upd = (order.status, order.broker_order_id, order.filled_qty, order.message,
+               order.updated_ns, order.client_order_id)
+
+        def write(db: sqlite3.Connection) -> bool:
+            with db:
+                db.execute("BEGIN")
+                cur = db.execute("INSERT OR IGNORE INTO fills VALUES (?,?,?,?,?,?,?,?,?)", row)
+                if cur.rowcount != 1:
+                    return False
+                db.execute(
+                    "UPDATE orders SET status=?, broker_order_id=?, filled_qty=?, message=?, "
+                    "updated_ns=? WHERE client_order_id=?", upd)
+                return True
+
+        return await self._run(write)
+
+    async def fills(self) -> list[FillRecord]:
+        rows = await self._run(lambda db: db.execute(
+            "SELECT fill_id, client_order_id, symbol, side, qty, price, commission, tax, ts_ns "
+            "FROM fills ORDER BY ts_ns, rowid").fetchall())
+        return [FillRecord(*r) for r in rows]
+
+    # ---- subscriptions -------------------------------------------------------------------
+
+    async def save_subscription(self, sub: SubscriptionRecord) -> None:
+        row = (sub.symbol, sub.strategy, json.dumps(sub.params), sub.qty, sub.source, sub.created_ns)
+        await self._run(lambda db: db.execute(
+            "INSERT OR REPLACE INTO subscriptions VALUES (?,?,?,?,?,?)", row))
+
+    async def delete_subscription(self, symbol: str) -> None:
+        await self._run(lambda db: db.execute("DELETE FROM subscriptions WHERE symbol=?", (symbol,)))
+
+    async def subscriptions(self) -> list[SubscriptionRecord]:
+        rows = await self._run(lambda db: db.execute(
+            "SELECT symbol, strategy, params, qty, source, created_ns FROM subscriptions "
+            "ORDER BY created_ns").fetchall())
+        return [SubscriptionRecord(r[0], r[1], json.loads(r[2]), r[3], r[4], r[5]) for r in rows]
+
+    # ---- state ---------------------------------------------------------------------------
+
+    async def set_state(self, key: str, value: Any) -> None:
+        row = (key, json.dumps(value))
+        await self._run(lambda db: db.execute("INSERT OR REPLACE INTO state VALUES (?, ?)", row))
+
+    async def get_state(self, key: str, default: Any = None) -> Any:
+        row = await self._run(lambda db: db.execute(
+            "SELECT value FROM state WHERE key=?", (key,)).fetchone())
+        return default if row is None else json.loads(row[0])
+
+    # ---- audit ---------------------------------------------------------------------------
+
+    async def audit(self, record: AuditRecord) -> None:
+        row = (record.ts_ns, record.actor, record.transport, record.command, record.args,
+               int(record.ok), record.result)
+        await self._run(lambda db: db.execute(
+            "INSERT INTO audit (ts_ns, actor, transport, command, args, ok, result) "
+            "VALUES (?,?,?,?,?,?,?)", row))
+
+    async def audit_log(self, limit: int = 100) -> list[AuditRecord]:
+        rows = await self._run(lambda db: db.execute(
+            "SELECT ts_ns, actor, transport, command, args, ok, result FROM audit "
+            "ORDER BY id DESC LIMIT ?", (limit,)).fetchall())
+        return [AuditRecord(r[0], r[1], r[2], r[3], r[4], bool(r[5]), r[6]) for r in rows]

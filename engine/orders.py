@@ -1,0 +1,439 @@
+"""The order manager: intent → risk → journal → send → acks and fills → portfolio → events.
+
+Money-safety rules it keeps:
+- every intent is journaled (status "pending") before the broker hears of it;
+- every order carries a client order id, and retries reuse it, so a retry never makes a
+  second order; an intent key maps to at most one live order, so a repeated signal is a no-op;
+- risk checks and the cash/share reservation happen under one lock, so two signals can never
+  spend the same cash;
+- fills are applied once (by fill id), journaled before they move the portfolio.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+from engine.brokers.base import (
+    Broker,
+    BrokerError,
+    BrokerFill,
+    BrokerOrder,
+    OrderRequest,
+    OrderUpdate,
+)
+from engine.events import (
+    AlertEvent,
+    AlertKind,
+    AlertLevel,
+    EventBus,
+    FillEvent,
+    OrderAccepted,
+    OrderCancelled,
+    OrderRejected,
+)
+from engine.instruments import Instrument
+from engine.journal import FillRecord, Journal, OrderRecord
+from engine.portfolio import Portfolio, seoul_date
+from engine.risk import OrderCheck, RiskLimits, RiskRejection, TradingControls, check_order
+
+log = logging.getLogger(__name__)
+
+SEND_ATTEMPTS = 5
+RETRY_DELAYS = (0.2, 0.5, 1.0, 2.0)
+DEAD_STATUSES = ("cancelled", "rejected", "not_sent")
+
+
+@dataclass(frozen=True, slots=True)
+class OrderIntent:
+    symbol: str
+    side: str
+    qty: int
+    price: int | None
+    origin: str  # strategy name, or "manual:<who>"
+    reason: str
+    key: str  # unique per intent; repeated keys are deduplicated
+    is_auto: bool
+
+
+@dataclass(frozen=True, slots=True)
+class SubmitResult:
+    order: OrderRecord | None
+    duplicate: bool = False
+    rejection: RiskRejection | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.rejection is None and self.order is not None and self.order.status not in (
+            "rejected", "not_sent")
+
+
+class OrderError(ValueError):
+    """A cancel or lookup that cannot be done; the message says why and what is valid."""
+
+
+def new_client_order_id() -> str:
+    return "TC" + uuid.uuid4().hex[:14].upper()
+
+
+class OrderManager:
+    def __init__(self, broker: Broker, journal: Journal, portfolio: Portfolio,
+                 instruments: Mapping[str, Instrument], limits: RiskLimits,
+                 controls: TradingControls, bus: EventBus,
+                 today: Callable[[], object] | None = None) -> None:
+        self.broker = broker
+        self.journal = journal
+        self.portfolio = portfolio
+        self.instruments = instruments
+        self.limits = limits
+        self.controls = controls
+        self.bus = bus
+        self.orders: dict[str, OrderRecord] = {}
+        self._by_intent: dict[str, list[str]] = {}
+        self._by_broker_id: dict[str, str] = {}
+        self._fill_ids: set[str] = set()
+        self._lock = asyncio.Lock()
+        self.updates: asyncio.Queue[OrderUpdate] = asyncio.Queue()
+        self._loss_alerted_day: object = None
+        self.sent = 0
+        self.rejects = 0
+
+    # ---- indexes -------------------------------------------------------------------------
+
+    def _index(self, rec: OrderRecord) -> None:
+        self.orders[rec.client_order_id] = rec
+        base = rec.intent_key.split("#", 1)[0]
+        coids = self._by_intent.setdefault(base, [])
+        if rec.client_order_id not in coids:
+            coids.append(rec.client_order_id)
+        if rec.broker_order_id:
+            self._by_broker_id[rec.broker_order_id] = rec.client_order_id
+
+    def load(self, records: list[OrderRecord], fill_ids: set[str]) -> None:
+        for rec in records:
+            self._index(rec)
+        self._fill_ids |= fill_ids
+
+    def live_orders(self) -> list[OrderRecord]:
+        return [o for o in self.orders.values() if o.live]
+
+    def find(self, ident: str) -> OrderRecord | None:
+        rec = self.orders.get(ident) or self.orders.get(ident.upper())
+        if rec is None and ident in self._by_broker_id:
+            rec = self.orders[self._by_broker_id[ident]]
+        return rec
+
+    # ---- submission ----------------------------------------------------------------------
+
+    def _reject(self, intent: OrderIntent, code: str, message: str) -> SubmitResult:
+        self.rejects += 1
+        if intent.is_auto:  # a person gets the reason in the command's reply instead
+            self.bus.publish(OrderRejected(None, intent.symbol, intent.side,  # type: ignore[arg-type]
+                                           intent.qty, intent.price, code, message, intent.origin))
+        return SubmitResult(None, rejection=RiskRejection(code, message))
+
+    def _cash_check(self, intent: OrderIntent, inst: Instrument) -> RiskRejection | None:
+        if intent.side != "buy":
+            return None
+        # A market buy holds cash at the upper limit, as Korean brokers do.
+        unit = intent.price if intent.price is not None else inst.upper_limit
+        need = int(intent.qty * unit * (1 + self.portfolio.commission_rate))
+        available = self.portfolio.available_cash()
+        if need <= available:
+            return None
+        most = int(available / (unit * (1 + self.portfolio.commission_rate)))
+        return RiskRejection(
+            "insufficient_cash",
+            f"buying {intent.qty:,} {intent.symbol} at {unit:,} needs {need:,} KRW with commission;"
+            f" {available:,} KRW is available (cash minus open buy orders): at most {most:,} shares",
+        )
+
+    async def submit(self, intent: OrderIntent) -> SubmitResult:
+        async with self._lock:
+            if self.has_active(intent.key):
+                return SubmitResult(self._latest(intent.key), duplicate=True)
+            inst = self.instruments.get(intent.symbol)
+            if inst is None:
+                return self._reject(intent, "unknown_symbol",
+                                    f"{intent.symbol} is not traded by this broker")
+            self._refresh_loss_block()
+            check = OrderCheck(intent.symbol, intent.side, intent.qty, intent.price, intent.is_auto)
+            problem = check_order(self.limits, self.portfolio, inst, check, self.controls)
+            problem = problem or self._cash_check(intent, inst)
+            if problem is not None:
+                return self._reject(intent, problem.code, problem.message)
+            attempt = len(self._by_intent.get(intent.key, ()))
+            now = time.time_ns()
+            rec = OrderRecord(
+                client_order_id=new_client_order_id(),
+                intent_key=intent.key if attempt == 0 else f"{intent.key}#{attempt}",
+                symbol=intent.symbol, side=intent.side,
+                type="market" if intent.price is None else "limit",
+                qty=intent.qty, price=intent.price, origin=intent.origin, reason=intent.reason,
+                created_ns=now, updated_ns=now,
+            )
+            await self.journal.insert_order(rec)  # the intent is durable before it is sent
+            self._index(rec)
+            unit = intent.price if intent.price is not None else inst.upper_limit
+            self.portfolio.reserve(rec.client_order_id, rec.symbol, rec.side, rec.qty, unit)
+        await self._send(rec)
+        return SubmitResult(rec)
+
+    def has_active(self, key: str) -> bool:
+        """An order for this intent is live or done: a repeat of it must not send again."""
+        previous = self._latest(key)
+        return previous is not None and previous.status not in DEAD_STATUSES
+
+    def _latest(self, key: str) -> OrderRecord | None:
+        coids = self._by_intent.get(key)
+        return self.orders[coids[-1]] if coids else None
+
+    async def _send(self, rec: OrderRecord) -> None:
+        request = OrderRequest(rec.client_order_id, rec.symbol, rec.side,  # type: ignore[arg-type]
+                               rec.type, rec.qty, rec.price)  # type: ignore[arg-type]
+        answer: BrokerOrder | None = None
+        last_error = ""
+        for attempt in range(SEND_ATTEMPTS):
+            try:
+                answer = await self.broker.place_order(request)
+                break
+            except BrokerError as exc:
+                last_error = exc.message
+                if not exc.retryable:
+                    async with self._lock:
+                        await self._mark_rejected(rec, exc.code, exc.message)
+                    return
+                if attempt < SEND_ATTEMPTS - 1:
+                    # Same client order id on every try: the broker answers a repeat with the
+                    # order it already has.
+                    await asyncio.sleep(RETRY_DELAYS[min(attempt, len(RETRY_DELAYS) - 1)])
+        self.sent += 1
+        async with self._lock:
+            if answer is None:
+                rec.status = "unknown"
+                rec.message = f"no answer after {SEND_ATTEMPTS} tries ({last_error})"
+                await self.journal.update_order(rec)
+                self.bus.publish(AlertEvent(
+                    AlertLevel.ERROR, AlertKind.ERROR, "Order state unknown",
+                    f"{rec.side} {rec.qty:,} {rec.symbol} ({rec.client_order_id}): the broker did "
+                    f"not answer ({last_error}). It will be reconciled; it is never re-sent "
+                    "under a new id."))
+                return
+            await self._apply_answer(rec, answer)
+        if self.controls.halted and rec.live and rec.broker_order_id:
+            # Sent while a halt was being declared: take it back.
+            await self.cancel(rec.client_order_id, reason="halt")
+
+    async def _apply_answer(self, rec: OrderRecord, answer: BrokerOrder) -> None:
+        if answer.broker_order_id and not rec.broker_order_id:
+            rec.broker_order_id = answer.broker_order_id
+            self._by_broker_id[answer.broker_order_id] = rec.client_order_id
+        if answer.status == "rejected":
+            await self._mark_rejected(rec, answer.reject_code or "rejected",
+                                      answer.message or "rejected by the broker")
+            return
+        if rec.status in ("pending", "unknown"):
+            rec.status = "accepted"
+            await self.journal.update_order(rec)
+            self._publish_accepted(rec)
+        else:
+            await self.journal.update_order(rec)
+
+    def _publish_accepted(self, rec: OrderRecord) -> None:
+        self.bus.publish(OrderAccepted(rec.client_order_id, rec.broker_order_id or "", rec.symbol,
+                                       rec.side, rec.qty, rec.price,  # type: ignore[arg-type]
+                                       rec.origin))
+
+    async def _mark_rejected(self, rec: OrderRecord, code: str, message: str) -> None:
+        if not rec.live:
+            return
+        rec.status = "rejected"
+        rec.message = f"{code}: {message}"
+        self.portfolio.release(rec.client_order_id)
+        await self.journal.update_order(rec)
+        self.rejects += 1
+        self.bus.publish(OrderRejected(rec.client_order_id, rec.symbol, rec.side,  # type: ignore[arg-type]
+                                       rec.qty, rec.price, code, message, rec.origin))
+
+    # ---- cancels -------------------------------------------------------------------------
+
+    async def cancel(self, ident: str, reason: str = "requested") -> OrderRecord:
+        rec = self.find(ident)
+        if rec is None:
+            live = ", ".join(o.broker_order_id or o.client_order_id for o in self.live_orders())
+            raise OrderError(f"no order '{ident}'; open orders: {live or 'none'}")
+        if not rec.live:
+            raise OrderError(f"order {ident} is already {rec.status}: nothing to cancel")
+        if rec.broker_order_id is None:
+            raise OrderError(f"order {ident} is still being sent; try again in a moment")
+        try:
+            answer = await self.broker.cancel_order(rec.broker_order_id)
+        except BrokerError as exc:
+            raise OrderError(f"the broker refused to cancel {ident}: {exc.message}") from None
+        async with self._lock:
+            if answer.status == "cancelled":
+                await self._mark_cancelled(rec, reason)
+        return rec
+
+    async def cancel_all(self, reason: str) -> int:
+        cancelled = 0
+        for rec in self.live_orders():
+            if rec.broker_order_id is None:
+                continue  # in flight: _send cancels it when it lands, if halted
+            try:
+                await self.cancel(rec.client_order_id, reason)
+                cancelled += 1
+            except OrderError as exc:
+                log.info("cancel during %s: %s", reason, exc)
+        return cancelled
+
+    async def _mark_cancelled(self, rec: OrderRecord, reason: str) -> None:
+        if not rec.live:
+            return
+        rec.status = "cancelled"
+        rec.message = reason
+        self.portfolio.release(rec.client_order_id)
+        await self.journal.update_order(rec)
+        self.bus.publish(OrderCancelled(rec.client_order_id, rec.broker_order_id, rec.symbol,
+                                        rec.side, rec.remaining, reason))  # type: ignore[arg-type]
+
+    # ---- broker updates ------------------------------------------------------------------
+
+    async def run_updates(self) -> None:
+        """Consume account updates in arrival order; none is skipped, each applied once."""
+        while True:
+            update = await self.updates.get()
+            async with self._lock:
+                await self._handle_update(update)
+
+    async def _handle_update(self, u: OrderUpdate) -> None:
+        rec = self.find(u.client_order_id) or self.find(u.broker_order_id)
+        if rec is None:
+            rec = await self._adopt_external(u.client_order_id, u.broker_order_id, u.symbol,
+                                             u.side, u.qty)
+        if u.broker_order_id and not rec.broker_order_id:
+            rec.broker_order_id = u.broker_order_id
+            self._by_broker_id[u.broker_order_id] = rec.client_order_id
+        if u.event == "accepted":
+            if rec.status in ("pending", "unknown"):
+                rec.status = "accepted"
+                await self.journal.update_order(rec)
+                self._publish_accepted(rec)
+        elif u.event == "rejected":
+            await self._mark_rejected(rec, u.reason or "rejected", u.message or "rejected")
+        elif u.event == "cancelled":
+            await self._mark_cancelled(rec, u.message or "cancelled")
+        elif u.event == "fill" and u.fill_id:
+            await self._apply_fill(rec, BrokerFill(
+                u.fill_id, u.broker_order_id, rec.client_order_id, u.symbol, u.side, u.fill_qty,
+                u.fill_price, u.commission, u.tax, u.ts_ns or time.time_ns()))
+
+    async def _adopt_external(self, coid: str, broker_id: str, symbol: str, side: str,
+                              qty: int) -> OrderRecord:
+        """An order the broker knows and we do not (placed elsewhere): track it, say so."""
+        now = time.time_ns()
+        rec = OrderRecord(coid or f"EXT-{broker_id}", f"external:{broker_id}", symbol, side,
+                          "limit", qty, None, "external", "placed outside Tradecord",
+                          status="accepted", broker_order_id=broker_id, created_ns=now,
+                          updated_ns=now)
+        await self.journal.insert_order(rec)
+        self._index(rec)
+        self.bus.publish(AlertEvent(AlertLevel.WARNING, AlertKind.RECONCILE, "Unknown order",
+                                    f"{side} {qty:,} {symbol} ({broker_id}) was not placed by "
+                                    "Tradecord; it is tracked from now on"))
+        return rec
+
+    async def _apply_fill(self, rec: OrderRecord, f: BrokerFill) -> None:
+        if f.fill_id in self._fill_ids:
+            return
+        if f.broker_order_id and not rec.broker_order_id:
+            rec.broker_order_id = f.broker_order_id
+            self._by_broker_id[f.broker_order_id] = rec.client_order_id
+        rec.filled_qty += f.qty
+        if rec.filled_qty >= rec.qty:
+            rec.status = "filled"
+        elif rec.status in ("pending", "unknown", "accepted"):
+            rec.status = "partially_filled"
+        fill = FillRecord(f.fill_id, rec.client_order_id, f.symbol, f.side, f.qty, f.price,
+                          f.commission, f.tax, f.ts_ns)
+        await self.journal.record_fill(fill, rec)  # journaled before the portfolio moves
+        self._fill_ids.add(f.fill_id)
+        result = self.portfolio.apply_fill(f.symbol, f.side, f.qty, f.price, f.commission, f.tax,
+                                           f.ts_ns)
+        self.portfolio.on_order_progress(rec.client_order_id, rec.remaining if rec.live else 0)
+        self.bus.publish(FillEvent(
+            rec.client_order_id, f.fill_id, f.symbol, f.side, f.qty, f.price,  # type: ignore[arg-type]
+            f.commission, f.tax, result.realized_pnl, result.position_qty, rec.filled_qty, rec.qty,
+            f.ts_ns))
+        self._refresh_loss_block()
+
+    def _refresh_loss_block(self) -> None:
+        today = seoul_date(time.time_ns())
+        if self.portfolio.day_pnl(today) > -self.limits.daily_loss_limit:
+            if self.controls.loss_blocked and self._loss_alerted_day != today:
+                self.controls.loss_blocked = False  # a new day
+            return
+        self.controls.loss_blocked = True
+        if self._loss_alerted_day != today:
+            self._loss_alerted_day = today
+            self.bus.publish(AlertEvent(
+                AlertLevel.ERROR, AlertKind.LOSS_LIMIT, "Daily loss limit",
+                f"today's P&L {self.portfolio.day_pnl(today):,} KRW reached the "
+                f"-{self.limits.daily_loss_limit:,} KRW limit: no new entries today"))
+
+    # ---- reconciliation ------------------------------------------------------------------
+
+    async def reconcile(self) -> list[str]:
+        """Bring journal and portfolio in line with the broker; returns what changed, in words.
+
+        Fills the realtime channel missed are applied; orders whose send was interrupted are
+        looked up by client order id and adopted, or marked never sent (and never re-sent: the
+        moment for that intent has passed).
+        """
+        notes: list[str] = []
+        fills = await self.broker.fills()
+        async with self._lock:
+            for f in fills:
+                if f.fill_id in self._fill_ids:
+                    continue
+                rec = self.find(f.client_order_id) or self.find(f.broker_order_id)
+                if rec is None:
+                    rec = await self._adopt_external(f.client_order_id, f.broker_order_id,
+                                                     f.symbol, f.side, f.qty)
+                await self._apply_fill(rec, f)
+                notes.append(f"missed fill applied: {f.side} {f.qty:,} {f.symbol} @ {f.price:,}")
+        for rec in self.live_orders():
+            try:
+                answer = await self.broker.find_order(rec.client_order_id)
+            except BrokerError as exc:
+                notes.append(f"could not check {rec.client_order_id}: {exc.message}")
+                continue
+            async with self._lock:
+                if not rec.live:
+                    continue
+                if answer is None:
+                    rec.status = "not_sent"
+                    rec.message = "the broker never received it; not re-sent"
+                    self.portfolio.release(rec.client_order_id)
+                    await self.journal.update_order(rec)
+                    notes.append(f"{rec.side} {rec.qty:,} {rec.symbol} ({rec.client_order_id}) "
+                                 "never reached the broker: marked not sent")
+                    continue
+                if answer.status == "rejected":
+                    await self._mark_rejected(rec, answer.reject_code or "rejected",
+                                              answer.message or "rejected")
+                elif answer.status == "cancelled":
+                    await self._mark_cancelled(rec, "cancelled at the broker")
+                else:
+                    await self._apply_answer(rec, answer)
+                    unit = rec.price if rec.price is not None else (
+                        self.instruments[rec.symbol].upper_limit
+                        if rec.symbol in self.instruments else 0)
+                    if rec.live:
+                        self.portfolio.reserve(rec.client_order_id, rec.symbol, rec.side,
+                                               rec.remaining, unit)
+        return notes

@@ -1,0 +1,123 @@
+"""Pre-trade risk: limits on order size, position size, open positions, the daily loss, and halt.
+
+Checks are pure functions of the portfolio and the order, so the order manager can run them
+under its lock in the same step that reserves cash.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from engine.instruments import Instrument
+from engine.krx.prices import check_limit_price
+from engine.portfolio import Portfolio
+
+
+@dataclass(frozen=True, slots=True)
+class RiskLimits:
+    max_order_value: int = 2_000_000
+    max_position_value: int = 3_000_000
+    max_open_positions: int = 5
+    daily_loss_limit: int = 300_000
+
+
+@dataclass(slots=True)
+class TradingControls:
+    """Switches that gate orders: the kill switch, the daily loss block, the session's entries."""
+
+    halted: bool = False
+    halt_reason: str = ""
+    loss_blocked: bool = False
+    entries_open: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class RiskRejection:
+    code: str
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
+class OrderCheck:
+    symbol: str
+    side: str
+    qty: int
+    price: int | None  # None = market
+    is_auto: bool  # from a strategy, not a person
+
+
+def reference_price(instrument: Instrument, price: int | None, last: int | None) -> int:
+    """The price an order is valued at: its limit, else the last trade, else the previous close."""
+    if price is not None:
+        return price
+    return last if last is not None else instrument.prev_close
+
+
+def check_price(instrument: Instrument, price: int | None) -> RiskRejection | None:
+    if price is None:
+        return None
+    problem = check_limit_price(price, instrument.prev_close)
+    if problem is None:
+        return None
+    code = "off_tick" if "tick grid" in problem else "outside_limit"
+    return RiskRejection(code, f"{instrument.code} {instrument.name}: {problem}")
+
+
+def check_order(limits: RiskLimits, portfolio: Portfolio, instrument: Instrument,
+                order: OrderCheck, controls: TradingControls) -> RiskRejection | None:
+    """None when the order may go out; otherwise why not, in words a user can act on.
+
+    A halt blocks every buy and every strategy order; a person may still sell by hand to
+    flatten, because refusing that would trap them in a position they want out of.
+    """
+    if order.qty <= 0:
+        return RiskRejection("bad_quantity", f"quantity must be at least 1, got {order.qty}")
+    if controls.halted and (order.side == "buy" or order.is_auto):
+        return RiskRejection("halted", "trading is halted: no orders from strategies and no buys "
+                             "until an admin runs /resume")
+    if order.side == "buy" and order.is_auto and not controls.entries_open:
+        return RiskRejection("entries_closed", "new entries are closed for this session")
+    if controls.loss_blocked and order.side == "buy":
+        return RiskRejection(
+            "daily_loss_limit",
+            f"the daily loss limit ({limits.daily_loss_limit:,} KRW) was reached: "
+            "no new entries today",
+        )
+    problem = check_price(instrument, order.price)
+    if problem is not None:
+        return problem
+    px = reference_price(instrument, order.price, portfolio.last_price(order.symbol))
+    value = px * order.qty
+    if order.side == "sell":
+        available = portfolio.sellable(order.symbol)
+        if order.qty > available:
+            return RiskRejection(
+                "insufficient_shares",
+                f"cannot sell {order.qty:,} {order.symbol}: {available:,} shares are available "
+                "(held minus those already in open sell orders)",
+            )
+        return None
+    if value > limits.max_order_value:
+        most = max(limits.max_order_value // px, 0)
+        return RiskRejection(
+            "max_order_value",
+            f"order value {value:,} KRW is above the {limits.max_order_value:,} KRW limit per "
+            f"order: at {px:,} KRW at most {most:,} shares",
+        )
+    held_value = portfolio.position_value(order.symbol, px) + portfolio.open_buy_value(order.symbol)
+    if held_value + value > limits.max_position_value:
+        room = max(limits.max_position_value - held_value, 0)
+        return RiskRejection(
+            "max_position_value",
+            f"{order.symbol} would reach {held_value + value:,} KRW, above the "
+            f"{limits.max_position_value:,} KRW limit per symbol: room for {room // px:,} shares",
+        )
+    if not portfolio.holds_or_buying(order.symbol) and (
+        portfolio.open_position_count() >= limits.max_open_positions
+    ):
+        return RiskRejection(
+            "max_open_positions",
+            f"{portfolio.open_position_count()} positions are open, the limit is "
+            f"{limits.max_open_positions}: close one first",
+        )
+    return None

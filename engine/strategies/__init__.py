@@ -1,0 +1,1 @@
+"""Strategies: per-symbol state, a tick in, maybe a signal out."""

@@ -1,0 +1,102 @@
+"""SIGKILL the agent and start it again: subscriptions, positions and halt state come back,
+and no order is sent twice. Real processes: the sim exchange and the agent, over loopback."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import aiohttp
+import pytest
+
+from tests.conftest import PYTHON, ROOT, subprocess_env
+
+
+class Proc:
+    def __init__(self, proc: asyncio.subprocess.Process) -> None:
+        self.proc = proc
+        self.lines: list[str] = []
+
+    async def until(self, text: str, timeout: float = 20.0) -> str:
+        assert self.proc.stdout is not None
+        async with asyncio.timeout(timeout):
+            while True:
+                raw = await self.proc.stdout.readline()
+                if not raw:
+                    raise AssertionError(f"process ended before printing {text!r}:\n"
+                                         + "\n".join(self.lines[-30:]))
+                line = raw.decode().rstrip("\n")
+                self.lines.append(line)
+                if text in line:
+                    return line
+
+    def send(self, line: str) -> None:
+        assert self.proc.stdin is not None
+        self.proc.stdin.write((line + "\n").encode())
+
+
+async def start(args: list[str], env: dict[str, str]) -> Proc:
+    proc = await asyncio.create_subprocess_exec(
+        PYTHON, *args, cwd=ROOT, env=env, stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL)
+    return Proc(proc)
+
+
+@pytest.fixture
+async def sim_process(tmp_path: Path) -> AsyncIterator[str]:
+    sim = await start(["-m", "engine.sim", "--port", "0", "--rate", "20",
+                       "--state", str(tmp_path / "sim.db")], subprocess_env(tmp_path))
+    line = await sim.until("SIM LISTENING")
+    yield line.split()[-1]
+    sim.proc.send_signal(signal.SIGTERM)
+    await sim.proc.wait()
+
+
+async def test_sigkill_restart_restores_state_and_sends_nothing_twice(
+        tmp_path: Path, sim_process: str) -> None:
+    env = subprocess_env(tmp_path / "data", SIM_URL=sim_process)
+    agent = await start(["-m", "bot"], env)
+    await agent.until("[PAPER]")
+    agent.send("/subscribe 005930 watch")
+    await agent.until("subscribed 005930")
+    agent.send("/subscribe 000660 exits tp=5")
+    await agent.until("subscribed 000660")
+    agent.send("/buy 005930 3")
+    await agent.until("FILL   BUY 3 005930")
+    agent.send("/halt going home")
+    await agent.until("HALTED: going home")
+
+    agent.proc.kill()  # SIGKILL: no cleanup at all
+    await agent.proc.wait()
+
+    agent = await start(["-m", "bot"], env)
+    await agent.until("[PAPER]")
+    agent.send("/status")
+    status = await agent.until("HALTED")
+    assert "HALTED (going home)" in status
+    agent.send("/subscriptions")
+    await agent.until("2 of 40 subscriptions")
+    listed = [await agent.until("000660"), await agent.until("005930")]  # sorted by code
+    assert "exits" in listed[0] and "watch" in listed[1]
+    agent.send("/positions")
+    position = await agent.until("005930 삼성전자")
+    assert "      3 @" in position
+    agent.send("/buy 005930 1")
+    await agent.until("error: trading is halted")
+    assert agent.proc.stdin is not None
+    agent.proc.stdin.close()
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(20):
+            await agent.proc.wait()
+    assert agent.proc.returncode == 0
+
+    async with aiohttp.ClientSession() as http:
+        async with http.get(sim_process + "/admin/stats") as resp:
+            stats = await resp.json()
+        async with http.get(sim_process + "/account") as resp:
+            account = await resp.json()
+    assert stats["orders"] == 1 and stats["order_requests"] == 1
+    assert {p["symbol"]: p["qty"] for p in account["positions"]} == {"005930": 3}
