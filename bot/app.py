@@ -44,8 +44,9 @@ async def run_agent(config: EngineConfig, stdin: IO[str] = sys.stdin, headless: 
         for task in (session, stopper):
             task.cancel()
         await asyncio.gather(session, stopper, return_exceptions=True)
-        if session in done and not session.cancelled() and session.exception():
-            raise session.exception()  # type: ignore[misc]
+        error = session.exception() if session in done and not session.cancelled() else None
+        if error is not None:
+            raise error
     finally:
         await engine.stop()
     return 0

@@ -187,18 +187,13 @@ class Engine:
         if self._subs is not None:
             await self.subscriptions.shutdown()
         if self._orders is not None:
-            await self._drain_updates()
+            await self.orders.drain()
         await self._tasks.close()
         if self._broker is not None:
             await self.broker.stop()
         if self.sim is not None:
             await self.sim.stop()
         await self.journal.close()
-
-    async def _drain_updates(self, timeout: float = 2.0) -> None:
-        deadline = time.monotonic() + timeout
-        while not self.orders.updates.empty() and time.monotonic() < deadline:
-            await asyncio.sleep(0.01)
 
     async def _heartbeat(self) -> None:
         # For the container health check: a fresh file means the loop is alive and not blocked.

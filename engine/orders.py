@@ -38,6 +38,7 @@ from engine.events import (
 )
 from engine.instruments import Instrument
 from engine.journal import FillRecord, Journal, OrderRecord
+from engine.journal.records import Side
 from engine.portfolio import Portfolio, seoul_date
 from engine.risk import OrderCheck, RiskLimits, RiskRejection, TradingControls, check_order
 
@@ -51,7 +52,7 @@ DEAD_STATUSES = ("cancelled", "rejected", "not_sent")
 @dataclass(frozen=True, slots=True)
 class OrderIntent:
     symbol: str
-    side: str
+    side: Side
     qty: int
     price: int | None
     origin: str  # strategy name, or "manual:<who>"
@@ -132,7 +133,7 @@ class OrderManager:
     def _reject(self, intent: OrderIntent, code: str, message: str) -> SubmitResult:
         self.rejects += 1
         if intent.is_auto:  # a person gets the reason in the command's reply instead
-            self.bus.publish(OrderRejected(None, intent.symbol, intent.side,  # type: ignore[arg-type]
+            self.bus.publish(OrderRejected(None, intent.symbol, intent.side,
                                            intent.qty, intent.price, code, message, intent.origin))
         return SubmitResult(None, rejection=RiskRejection(code, message))
 
@@ -193,8 +194,8 @@ class OrderManager:
         return self.orders[coids[-1]] if coids else None
 
     async def _send(self, rec: OrderRecord) -> None:
-        request = OrderRequest(rec.client_order_id, rec.symbol, rec.side,  # type: ignore[arg-type]
-                               rec.type, rec.qty, rec.price)  # type: ignore[arg-type]
+        request = OrderRequest(rec.client_order_id, rec.symbol, rec.side,
+                               rec.type, rec.qty, rec.price)
         answer: BrokerOrder | None = None
         last_error = ""
         for attempt in range(SEND_ATTEMPTS):
@@ -245,7 +246,7 @@ class OrderManager:
 
     def _publish_accepted(self, rec: OrderRecord) -> None:
         self.bus.publish(OrderAccepted(rec.client_order_id, rec.broker_order_id or "", rec.symbol,
-                                       rec.side, rec.qty, rec.price,  # type: ignore[arg-type]
+                                       rec.side, rec.qty, rec.price,
                                        rec.origin))
 
     async def _mark_rejected(self, rec: OrderRecord, code: str, message: str) -> None:
@@ -256,7 +257,7 @@ class OrderManager:
         self.portfolio.release(rec.client_order_id)
         await self.journal.update_order(rec)
         self.rejects += 1
-        self.bus.publish(OrderRejected(rec.client_order_id, rec.symbol, rec.side,  # type: ignore[arg-type]
+        self.bus.publish(OrderRejected(rec.client_order_id, rec.symbol, rec.side,
                                        rec.qty, rec.price, code, message, rec.origin))
 
     # ---- cancels -------------------------------------------------------------------------
@@ -299,7 +300,7 @@ class OrderManager:
         self.portfolio.release(rec.client_order_id)
         await self.journal.update_order(rec)
         self.bus.publish(OrderCancelled(rec.client_order_id, rec.broker_order_id, rec.symbol,
-                                        rec.side, rec.remaining, reason))  # type: ignore[arg-type]
+                                        rec.side, rec.remaining, reason))
 
     # ---- broker updates ------------------------------------------------------------------
 
@@ -307,6 +308,13 @@ class OrderManager:
         """Consume account updates in arrival order; none is skipped, each applied once."""
         while True:
             update = await self.updates.get()
+            async with self._lock:
+                await self._handle_update(update)
+
+    async def drain(self) -> None:
+        """Apply updates still queued (at shutdown): a fill that arrived is never left behind."""
+        while not self.updates.empty():
+            update = self.updates.get_nowait()
             async with self._lock:
                 await self._handle_update(update)
 
@@ -332,7 +340,7 @@ class OrderManager:
                 u.fill_id, u.broker_order_id, rec.client_order_id, u.symbol, u.side, u.fill_qty,
                 u.fill_price, u.commission, u.tax, u.ts_ns or time.time_ns()))
 
-    async def _adopt_external(self, coid: str, broker_id: str, symbol: str, side: str,
+    async def _adopt_external(self, coid: str, broker_id: str, symbol: str, side: Side,
                               qty: int) -> OrderRecord:
         """An order the broker knows and we do not (placed elsewhere): track it, say so."""
         now = time.time_ns()
@@ -366,7 +374,7 @@ class OrderManager:
                                            f.ts_ns)
         self.portfolio.on_order_progress(rec.client_order_id, rec.remaining if rec.live else 0)
         self.bus.publish(FillEvent(
-            rec.client_order_id, f.fill_id, f.symbol, f.side, f.qty, f.price,  # type: ignore[arg-type]
+            rec.client_order_id, f.fill_id, f.symbol, f.side, f.qty, f.price,
             f.commission, f.tax, result.realized_pnl, result.position_qty, rec.filled_qty, rec.qty,
             f.ts_ns))
         self._refresh_loss_block()

@@ -15,6 +15,7 @@ from bot.commands.context import CommandError, Invocation, Role
 from engine.auto import AutoModeError
 from engine.core import Engine
 from engine.journal import AuditRecord, OrderRecord
+from engine.journal.records import Side
 from engine.orders import OrderError, OrderIntent
 from engine.strategies.registry import STRATEGIES
 from engine.subscriptions import SubscriptionError
@@ -174,7 +175,7 @@ class CommandLayer:
                           inst.name if inst else o.symbol, o.side, o.type, o.qty, o.price,
                           o.filled_qty, o.status, o.origin, o.message)
 
-    def order_intent(self, inv: Invocation, side: str, args: Mapping[str, Any]) -> OrderIntent:
+    def order_intent(self, inv: Invocation, side: Side, args: Mapping[str, Any]) -> OrderIntent:
         """Validate a manual order; also used to re-validate at confirmation time."""
         symbol = self._symbol(args)
         qty = parsing.quantity(args["qty"])
@@ -233,7 +234,7 @@ class CommandLayer:
             raise CommandError(str(exc)) from None
         return r.AutoState(auto.enabled, auto.condition, await self.engine.broker.conditions())
 
-    async def _order(self, inv: Invocation, side: str, args: Mapping[str, Any]) -> r.Result:
+    async def _order(self, inv: Invocation, side: Side, args: Mapping[str, Any]) -> r.Result:
         intent = self.order_intent(inv, side, args)
         result = await self.engine.orders.submit(intent)
         if result.rejection is not None:

@@ -27,8 +27,8 @@ async def read_lines(stream: IO[str]) -> AsyncIterator[str]:
         for line in await asyncio.to_thread(stream.readlines):
             yield line
         return
-    while line := await reader.readline():
-        yield line.decode(errors="replace")
+    while raw := await reader.readline():
+        yield raw.decode(errors="replace")
 
 
 class Console:

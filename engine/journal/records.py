@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
+
+Side = Literal["buy", "sell"]
+OrderType = Literal["limit", "market"]
 
 # Order statuses. "pending": the intent is journaled and may or may not have reached the broker;
 # "unknown": sending failed in a way that leaves it unclear, to be settled by reconciliation;
@@ -17,8 +20,8 @@ class OrderRecord:
     client_order_id: str
     intent_key: str
     symbol: str
-    side: str
-    type: str
+    side: Side
+    type: OrderType
     qty: int
     price: int | None
     origin: str  # strategy name or "manual:<actor>"
@@ -44,7 +47,7 @@ class FillRecord:
     fill_id: str
     client_order_id: str
     symbol: str
-    side: str
+    side: Side
     qty: int
     price: int
     commission: int

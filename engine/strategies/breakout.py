@@ -3,6 +3,9 @@ open + k × (previous high − previous low), then manage the position with the 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import ClassVar
+
 from engine.krx.prices import next_up
 from engine.marketdata import Tick
 from engine.strategies.base import Book, Param, Signal, Strategy
@@ -12,7 +15,8 @@ from engine.strategies.exits import EXIT_PARAMS, ExitRules
 class VolatilityBreakout(Strategy):
     name = "breakout"
     description = "buy when price ≥ open + k×(prev high − prev low); exits: tp, sl, trail, eod"
-    params_spec = {"k": Param(0.5, 0.05, 2.0, "breakout factor of yesterday's range"), **EXIT_PARAMS}
+    params_spec: ClassVar[Mapping[str, Param]] = {
+        "k": Param(0.5, 0.05, 2.0, "breakout factor of yesterday's range"), **EXIT_PARAMS}
 
     def setup(self) -> None:
         inst = self.instrument

@@ -4,6 +4,7 @@ and flattening before the close."""
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import ClassVar
 
 from engine.marketdata import Tick
 from engine.strategies.base import Book, Param, Signal, Strategy
@@ -63,7 +64,7 @@ class ExitsOnly(Strategy):
 
     name = "exits"
     description = "no entries; take-profit, stop-loss, trailing stop and exit before the close"
-    params_spec = EXIT_PARAMS
+    params_spec: ClassVar[Mapping[str, Param]] = EXIT_PARAMS
 
     def setup(self) -> None:
         self.exits = ExitRules(self.symbol, self.params)

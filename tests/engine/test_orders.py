@@ -120,7 +120,6 @@ async def test_interrupted_sends_reconcile_without_a_new_order(tmp_path: Path,
 
 async def test_two_signals_cannot_spend_the_same_cash(tmp_path: Path, sim: SimExchange) -> None:
     import asyncio
-
     from dataclasses import replace
 
     cfg = engine_config(tmp_path, sim.url)
@@ -140,3 +139,24 @@ async def test_two_signals_cannot_spend_the_same_cash(tmp_path: Path, sim: SimEx
         assert refused[0].rejection.code == "insufficient_cash"
     finally:
         await engine.stop()
+
+
+async def test_positions_always_equal_the_journaled_fills(engine: Engine, sim: SimExchange) -> None:
+    trades = [("005930", "buy", 5), ("000660", "buy", 2), ("005930", "sell", 3),
+              ("005930", "buy", 1), ("000660", "sell", 2)]
+    for i, (symbol, side, qty) in enumerate(trades):
+        res = await engine.orders.submit(OrderIntent(symbol, side, qty, None, "test", "mix",
+                                                     f"mix-{i}", is_auto=False))
+        assert res.rejection is None, res.rejection
+        await eventually(lambda: not engine.orders.live_orders(), 10, f"trade {i} to fill")
+
+    journal: dict[str, int] = {}
+    for f in await engine.journal.fills():
+        journal[f.symbol] = journal.get(f.symbol, 0) + (f.qty if f.side == "buy" else -f.qty)
+    journal = {s: q for s, q in journal.items() if q}
+    assert journal == {"005930": 3}
+    assert {s: p.qty for s, p in engine.portfolio.positions.items()} == journal
+    account = await sim_get(sim, "/account")
+    assert isinstance(account, dict)
+    assert {p["symbol"]: p["qty"] for p in account["positions"]} == journal
+    assert account["cash"] == engine.portfolio.cash
