@@ -8,10 +8,15 @@ import logging
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from dotenv import load_dotenv
 
 from engine.envparse import ConfigError
+
+if TYPE_CHECKING:
+    from bot.discord.config import DiscordConfig
+    from engine.config import EngineConfig
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -22,6 +27,7 @@ def _parser() -> argparse.ArgumentParser:
                      help="no console input: print events and run until SIGTERM (containers)")
     demo = sub.add_parser("demo", help="non-interactive demonstration on the sim exchange")
     demo.add_argument("--seconds", type=float, default=20.0, help="how long to trade (default 20)")
+    sub.add_parser("sync", help="publish the slash commands to DISCORD_GUILD_ID (after changes)")
     health = sub.add_parser("health", help="exit 0 when the running agent's heartbeat is fresh")
     health.add_argument("--max-age", type=float, default=30.0)
     return parser
@@ -46,10 +52,12 @@ def main(argv: list[str] | None = None) -> int:
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     from bot.app import run_agent
     from bot.demo import demo_ok, print_summary, run_demo
+    from bot.discord.config import DiscordConfig
     from engine.config import EngineConfig
 
     try:
         config = EngineConfig.from_env()
+        discord_config = DiscordConfig.from_env()
     except ConfigError as exc:
         print(exc, file=sys.stderr)
         return 2
@@ -62,7 +70,24 @@ def main(argv: list[str] | None = None) -> int:
         summary = asyncio.run(run_demo(args.seconds, config))
         print_summary(summary)
         return 0 if demo_ok(summary) else 1
-    return asyncio.run(run_agent(config, headless=getattr(args, "headless", False)))
+    if args.command == "sync":
+        if discord_config is None:
+            print("sync needs DISCORD_TOKEN and DISCORD_GUILD_ID", file=sys.stderr)
+            return 2
+        return _sync(config, discord_config)
+    return asyncio.run(run_agent(config, discord_config,
+                                 headless=getattr(args, "headless", False)))
+
+
+def _sync(config: EngineConfig, discord_config: DiscordConfig) -> int:
+    from bot.commands import CommandLayer
+    from bot.discord.transport import sync_commands
+    from engine.core import Engine
+
+    engine = Engine(config)  # not started: the commands need its shape, not its state
+    count = asyncio.run(sync_commands(engine, CommandLayer(engine), discord_config))
+    print(f"synced {count} commands to guild {discord_config.guild_id}")
+    return 0
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ from typing import IO
 from bot.commands import CommandLayer
 from bot.console.app import Console
 from bot.console.render import banner
+from bot.discord.config import DiscordConfig
 from engine.config import EngineConfig
 from engine.core import Engine
 
@@ -23,8 +24,10 @@ def install_stop_signals(stop: asyncio.Event) -> None:
         loop.add_signal_handler(sig, stop.set)
 
 
-async def run_agent(config: EngineConfig, stdin: IO[str] = sys.stdin, headless: bool = False) -> int:
-    """Start the engine, serve the console until end of input or a signal, stop in order.
+async def run_agent(config: EngineConfig, discord_config: DiscordConfig | None = None,
+                    stdin: IO[str] = sys.stdin, headless: bool = False) -> int:
+    """Start the engine (and Discord when configured), serve the console until end of input or
+    a signal, then stop in order: Discord's publisher flushed, the engine, the journal.
 
     Headless (a container with no terminal): events are printed, and only a signal stops it.
     """
@@ -32,8 +35,15 @@ async def run_agent(config: EngineConfig, stdin: IO[str] = sys.stdin, headless: 
     stop = asyncio.Event()
     install_stop_signals(stop)
     await engine.start()
+    layer = CommandLayer(engine)
+    transport = None
     try:
-        console = Console(engine, CommandLayer(engine))
+        if discord_config is not None:
+            from bot.discord.transport import DiscordTransport
+
+            transport = DiscordTransport(engine, layer, discord_config)
+            await transport.start()
+        console = Console(engine, layer)
         console.say(banner(engine.broker.paper, engine.broker.name))
         if engine.sim is not None:
             console.say(f"embedded sim exchange at {engine.sim.url}; data in {config.data_dir}")
@@ -48,5 +58,7 @@ async def run_agent(config: EngineConfig, stdin: IO[str] = sys.stdin, headless: 
         if error is not None:
             raise error
     finally:
+        if transport is not None:
+            await transport.close()
         await engine.stop()
     return 0

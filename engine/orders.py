@@ -153,20 +153,24 @@ class OrderManager:
             f" {available:,} KRW is available (cash minus open buy orders): at most {most:,} shares",
         )
 
+    def precheck(self, intent: OrderIntent) -> RiskRejection | None:
+        """What submit() would refuse, without reserving or sending anything (for previews)."""
+        inst = self.instruments.get(intent.symbol)
+        if inst is None:
+            return RiskRejection("unknown_symbol", f"{intent.symbol} is not traded by this broker")
+        self._refresh_loss_block()
+        check = OrderCheck(intent.symbol, intent.side, intent.qty, intent.price, intent.is_auto)
+        problem = check_order(self.limits, self.portfolio, inst, check, self.controls)
+        return problem or self._cash_check(intent, inst)
+
     async def submit(self, intent: OrderIntent) -> SubmitResult:
         async with self._lock:
             if self.has_active(intent.key):
                 return SubmitResult(self._latest(intent.key), duplicate=True)
-            inst = self.instruments.get(intent.symbol)
-            if inst is None:
-                return self._reject(intent, "unknown_symbol",
-                                    f"{intent.symbol} is not traded by this broker")
-            self._refresh_loss_block()
-            check = OrderCheck(intent.symbol, intent.side, intent.qty, intent.price, intent.is_auto)
-            problem = check_order(self.limits, self.portfolio, inst, check, self.controls)
-            problem = problem or self._cash_check(intent, inst)
+            problem = self.precheck(intent)
             if problem is not None:
                 return self._reject(intent, problem.code, problem.message)
+            inst = self.instruments[intent.symbol]
             attempt = len(self._by_intent.get(intent.key, ()))
             now = time.time_ns()
             rec = OrderRecord(

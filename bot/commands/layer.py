@@ -70,6 +70,7 @@ COMMANDS: tuple[Command, ...] = (
     Command("halt", "kill switch: cancel open orders, stop trading", T,
             (Arg("reason", "why", False),)),
     Command("resume", "lift a halt", A),
+    Command("settings", "risk limits and configuration", A),
     Command("help", "list commands", V),
 )
 BY_NAME = {c.name: c for c in COMMANDS}
@@ -120,6 +121,7 @@ class CommandLayer:
             "sell": self.sell, "orders": self.orders, "cancelorder": self.cancelorder,
             "positions": self.positions, "pnl": self.pnl, "status": self.status,
             "halt": self.halt, "resume": self.resume, "help": self.help,
+            "settings": self.settings,
         }
 
     async def execute(self, inv: Invocation, name: str, args: Mapping[str, Any]) -> r.Result:
@@ -157,6 +159,31 @@ class CommandLayer:
                               exc.message)
             raise
         return await self.execute(inv, name, args)
+
+    async def preview_order(self, inv: Invocation, side: Side, args: Mapping[str, Any]) -> r.OrderPreview:
+        """Validate a manual order as /buy or /sell would, without sending: for a confirmation.
+
+        Audited as `<side>?`, so the log shows both the request and, later, the confirmed order.
+        """
+        name = f"{side}?"
+        try:
+            command = BY_NAME[side]
+            if inv.role < command.role:
+                raise CommandError(f"/{side} needs the trader role; you have "
+                                   f"{'no role' if inv.role == Role.NONE else inv.role.name.lower()}")
+            intent = self.order_intent(inv, side, args)
+            problem = self.engine.orders.precheck(intent)
+            if problem is not None:
+                raise CommandError(problem.message)
+        except CommandError as exc:
+            await self._audit(inv, name, args, False, exc.message)
+            raise
+        inst = self.engine.instruments[intent.symbol]
+        last = self.engine.feed.last.get(intent.symbol)
+        unit = intent.price or last or inst.prev_close
+        await self._audit(inv, name, args, True, "confirmation asked")
+        return r.OrderPreview(intent.symbol, inst.name, side, intent.qty, intent.price,
+                              unit * intent.qty, last)
 
     async def _audit(self, inv: Invocation, name: str, args: Mapping[str, Any], ok: bool,
                      result: str) -> None:
@@ -290,6 +317,22 @@ class CommandLayer:
             raise CommandError("trading is not halted: nothing to resume")
         await self.engine.resume(inv.actor)
         return r.HaltState(False, "")
+
+    async def settings(self, inv: Invocation, args: Mapping[str, Any]) -> r.Result:
+        cfg = self.engine.config
+        risk = cfg.risk
+        return r.Settings({
+            "mode": "paper" if self.engine.broker.paper else "LIVE",
+            "broker": self.engine.broker.name,
+            "max order value": f"{risk.max_order_value:,} KRW",
+            "max position value": f"{risk.max_position_value:,} KRW",
+            "max open positions": str(risk.max_open_positions),
+            "daily loss limit": f"{risk.daily_loss_limit:,} KRW",
+            "order budget": f"{cfg.defaults.order_budget:,} KRW",
+            "default strategy": cfg.defaults.strategy,
+            "auto condition": cfg.defaults.condition,
+            "max subscriptions": str(self.engine.broker.max_subscriptions),
+        })
 
     async def help(self, inv: Invocation, args: Mapping[str, Any]) -> r.Result:
         return r.Help([r.HelpRow(c.usage, c.summary, inv.role >= c.role) for c in COMMANDS])

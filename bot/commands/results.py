@@ -122,6 +122,26 @@ class HaltState:
 
 
 @dataclass(frozen=True, slots=True)
+class Settings:
+    """What an admin may see of the configuration (never secrets)."""
+
+    values: dict[str, str]
+
+
+@dataclass(frozen=True, slots=True)
+class OrderPreview:
+    """A validated manual order awaiting confirmation."""
+
+    symbol: str
+    name: str
+    side: str
+    qty: int
+    price: int | None
+    estimated_value: int
+    last: int | None
+
+
+@dataclass(frozen=True, slots=True)
 class HelpRow:
     usage: str
     summary: str
@@ -135,5 +155,5 @@ class Help:
 
 Result = (
     Subscribed | Cancelled | SubscriptionList | AutoState | OrderPlaced | OrderList
-    | OrderCancelled | PositionList | Pnl | Status | HaltState | Help
+    | OrderCancelled | PositionList | Pnl | Status | HaltState | Help | Settings | OrderPreview
 )

@@ -133,6 +133,11 @@ def _(x: r.HaltState) -> str:
 
 
 @render_result.register
+def _(x: r.Settings) -> str:
+    return "\n".join(f"  {k}: {v}" for k, v in x.values.items())
+
+
+@render_result.register
 def _(x: r.Help) -> str:
     return "\n".join(f"  {h.usage:<44} {h.summary}" for h in x.rows if h.allowed)
 

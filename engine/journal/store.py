@@ -70,6 +70,14 @@ CREATE TABLE IF NOT EXISTS state (
     key   TEXT PRIMARY KEY,
     value TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS outbox (
+    id         INTEGER PRIMARY KEY AUTOINCREMENT,
+    channel    TEXT NOT NULL,
+    payload    TEXT NOT NULL,
+    created_ns INTEGER NOT NULL,
+    sent_ns    INTEGER
+);
+CREATE INDEX IF NOT EXISTS outbox_pending ON outbox(sent_ns) WHERE sent_ns IS NULL;
 CREATE TABLE IF NOT EXISTS audit (
     id        INTEGER PRIMARY KEY AUTOINCREMENT,
     ts_ns     INTEGER NOT NULL,
@@ -229,6 +237,39 @@ class Journal:
         row = await self._run(lambda db: db.execute(
             "SELECT value FROM state WHERE key=?", (key,)).fetchone())
         return default if row is None else json.loads(row[0])
+
+    # ---- outbox: messages for a transport that has not delivered them yet ----------------
+
+    async def outbox_add(self, channel: str, payloads: list[dict[str, Any]]) -> list[int]:
+        """Keep messages before trying to deliver them; returns their ids in order."""
+        now = time.time_ns()
+        rows = [(channel, json.dumps(p, ensure_ascii=False), now) for p in payloads]
+
+        def add(db: sqlite3.Connection) -> list[int]:
+            with db:
+                db.execute("BEGIN")
+                return [db.execute("INSERT INTO outbox (channel, payload, created_ns) VALUES (?,?,?)",
+                                   row).lastrowid or 0 for row in rows]
+
+        return await self._run(add)
+
+    async def outbox_sent(self, ids: list[int]) -> None:
+        now = time.time_ns()
+        args = [(now, i) for i in ids]
+
+        def mark(db: sqlite3.Connection) -> None:
+            with db:
+                db.execute("BEGIN")
+                db.executemany("UPDATE outbox SET sent_ns=? WHERE id=?", args)
+
+        await self._run(mark)
+
+    async def outbox_pending(self) -> list[tuple[int, str, dict[str, Any], int]]:
+        """(id, channel, payload, created_ns) of every undelivered message, oldest first."""
+        rows = await self._run(lambda db: db.execute(
+            "SELECT id, channel, payload, created_ns FROM outbox WHERE sent_ns IS NULL "
+            "ORDER BY id").fetchall())
+        return [(r[0], r[1], json.loads(r[2]), r[3]) for r in rows]
 
     # ---- audit ---------------------------------------------------------------------------
 

@@ -1,0 +1,1 @@
+"""The Discord transport: slash commands, confirmations, channel publisher, dashboard."""
