@@ -14,6 +14,8 @@ from typing import Any
 MAX_EMBEDS = 10
 MAX_CHARS = 6_000
 MAX_DESCRIPTION = 4_096
+# Two digests fill a message: each stays under half of the 6,000 characters, with its title.
+DIGEST_CHARS = 2_900
 # Up to this many items pending, each gets its own embed; above it, digests.
 SINGLE_LIMIT = 10
 KIND_ORDER = {"alert": 0, "fill": 1, "order": 2, "info": 3, "signal": 4}
@@ -66,7 +68,7 @@ def _digests(kind: str, items: list[OutItem], colour: int, stale: bool) -> list[
 
     for item in items:
         line = item.line[:300]
-        if size + len(line) + 1 > MAX_DESCRIPTION - 100:
+        if size + len(line) + 1 > DIGEST_CHARS:
             close()
             lines, ids, size = [], [], 0
         lines.append(line)
