@@ -65,6 +65,7 @@ class TradecordBot(commands.Bot):
         self.config = config
         self.ready_event = ready
         self.guild = discord.Object(config.guild_id)
+        self.views: set[discord.ui.View] = set()
 
     async def setup_hook(self) -> None:
         from bot.discord.cogs import COGS
@@ -75,6 +76,18 @@ class TradecordBot(commands.Bot):
     async def on_ready(self) -> None:
         log.info("discord: connected as %s", self.user)
         self.ready_event.set()
+
+    async def finish_interactions(self) -> None:
+        """discord.py's close() leaves open views and running command tasks behind: a pending
+        confirmation must not outlive the process's decision to stop."""
+        for view in list(self.views):
+            view.stop()
+        self.views.clear()
+        current = asyncio.current_task()
+        running = [t for t in asyncio.all_tasks()
+                   if t is not current and t.get_name().startswith("CommandTree-invoker")]
+        if running:
+            await asyncio.wait(running, timeout=5.0)
 
     def invocation(self, itx: discord.Interaction, invocation_id: str | None = None) -> Invocation:
         """Who is asking, with the role their ids give them right now."""

@@ -75,7 +75,10 @@ class DiscordTransport:
                 self.login_failures += 1
                 self._problem(f"Discord unreachable ({type(exc).__name__}). Trading goes on; "
                               f"retrying in {backoff:.0f}s")
-            await self.bot.http.close()  # each login attempt opens a new session
+            # Each login attempt opens a session; close it and let the next one build a fresh
+            # connector (reusing the closed one fails with "Session is closed").
+            await self.bot.http.close()
+            self.bot.http.connector = discord.utils.MISSING
             await asyncio.sleep(backoff)
             backoff = min(backoff * 2, 300.0)
         if self.login_failures:
@@ -103,6 +106,7 @@ class DiscordTransport:
             await self.publisher.close(0.0)
         await self._tasks.close()
         await self.bot.close()
+        await self.bot.finish_interactions()
 
 
 async def sync_commands(engine: Engine, layer: CommandLayer, config: DiscordConfig) -> int:

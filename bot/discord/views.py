@@ -31,6 +31,7 @@ class ConfirmOrder(discord.ui.View):
         self.side = side
         self.args = args
         self.done = False
+        bot.views.add(self)
 
     async def interaction_check(self, itx: discord.Interaction) -> bool:
         if itx.user.id == self.origin.user.id:
@@ -62,7 +63,12 @@ class ConfirmOrder(discord.ui.View):
         await itx.response.edit_message(
             embed=discord.Embed(title="Order not sent", color=GREY), view=None)
 
+    def stop(self) -> None:
+        self.bot.views.discard(self)
+        super().stop()
+
     async def on_timeout(self) -> None:
+        self.bot.views.discard(self)
         if self.done:
             return
         try:

@@ -287,18 +287,20 @@ def validate_message(body: Mapping[str, Any], errors: FormErrors, prefix: Sequen
     embeds = body.get("embeds")
     if isinstance(embeds, list):
         if len(embeds) > MAX_EMBEDS:
-            errors.add([*prefix, "embeds"], "BASE_TYPE_MAX_LENGTH", f"Must be {MAX_EMBEDS} or fewer in length.")
+            errors.add([*prefix, "embeds"], "BASE_TYPE_MAX_LENGTH",
+                       f"Must be {MAX_EMBEDS} or fewer in length.")
         total = 0
         for i, embed in enumerate(embeds):
             if not isinstance(embed, dict):
                 errors.add([*prefix, "embeds", i], "MODEL_TYPE_CONVERT", "Only dictionaries may be used.")
                 continue
-            at = [*prefix, "embeds", i]
+            at: list[str | int] = [*prefix, "embeds", i]
             for key, limit in EMBED_TEXT_LIMITS.items():
                 total += _too_long(errors, [*at, key], embed.get(key), limit)
             fields = embed.get("fields") or []
             if len(fields) > MAX_FIELDS:
-                errors.add([*at, "fields"], "BASE_TYPE_MAX_LENGTH", f"Must be {MAX_FIELDS} or fewer in length.")
+                errors.add([*at, "fields"], "BASE_TYPE_MAX_LENGTH",
+                           f"Must be {MAX_FIELDS} or fewer in length.")
             for j, field in enumerate(fields):
                 name, value = field.get("name"), field.get("value")
                 if not name or not value:
@@ -367,7 +369,9 @@ def find_component(rows: list[Any], custom_id: str) -> JSON | None:
             return item
         for key in ("components", "accessory"):
             inner = item.get(key)
-            found = find_component(inner if isinstance(inner, list) else [inner], custom_id) if inner else None
+            if not inner:
+                continue
+            found = find_component(inner if isinstance(inner, list) else [inner], custom_id)
             if found is not None:
                 return found
     return None
@@ -375,3 +379,123 @@ def find_component(rows: list[Any], custom_id: str) -> JSON | None:
 
 def error_body(code: int, text: str) -> JSON:
     return {"message": text, "code": code}
+
+
+# --- application commands -----------------------------------------------------------------------
+
+
+def infer_option_type(value: object) -> int:
+    if isinstance(value, bool):  # before int: bool is an int subclass
+        return OPT_BOOLEAN
+    if isinstance(value, int):
+        return OPT_INTEGER
+    if isinstance(value, float):
+        return OPT_NUMBER
+    if isinstance(value, str):
+        return OPT_STRING
+    raise AssertionError(f"cannot infer a Discord option type for {value!r}")
+
+
+def check_option(option: Mapping[str, Any], value: object, problems: list[str]) -> None:
+    """What Discord's client enforces before sending an option value (discord.py does not:
+    Range and choices reach the callback unchecked)."""
+    name, otype = option["name"], option["type"]
+    is_number = isinstance(value, int | float) and not isinstance(value, bool)
+    ok = {
+        OPT_STRING: isinstance(value, str),
+        OPT_INTEGER: isinstance(value, int) and not isinstance(value, bool),
+        OPT_BOOLEAN: isinstance(value, bool),
+        OPT_NUMBER: is_number,
+    }.get(otype, True)
+    if not ok:
+        problems.append(f"option {name!r} is type {otype}, got {value!r}")
+        return
+    choices = option.get("choices")
+    if choices and value not in [c["value"] for c in choices]:
+        problems.append(f"option {name!r} must be one of {[c['value'] for c in choices]}, got {value!r}")
+    if is_number:
+        low, high = option.get("min_value"), option.get("max_value")
+        if (low is not None and value < low) or (high is not None and value > high):
+            problems.append(f"option {name!r} must be within [{low}, {high}], got {value!r}")
+    if isinstance(value, str):
+        low, high = option.get("min_length"), option.get("max_length")
+        if (low is not None and len(value) < low) or (high is not None and len(value) > high):
+            problems.append(f"option {name!r} length must be within [{low}, {high}], got {len(value)}")
+
+
+def custom_ids(rows: list[Any]) -> list[str]:
+    found: list[str] = []
+    for item in rows:
+        if isinstance(item, dict):
+            if "custom_id" in item:
+                found.append(item["custom_id"])
+            found.extend(custom_ids(item.get("components") or []))
+    return found
+
+
+def validate_choices(choices: object, errors: FormErrors) -> None:
+    if not isinstance(choices, list):
+        errors.add(["data", "choices"], "BASE_TYPE_REQUIRED", "This field is required")
+        return
+    if len(choices) > 25:
+        errors.add(["data", "choices"], "BASE_TYPE_MAX_LENGTH", "Must be 25 or fewer in length.")
+    for i, choice in enumerate(choices):
+        name = choice.get("name") if isinstance(choice, dict) else None
+        if not isinstance(name, str) or not 1 <= len(name) <= 100:
+            errors.add(["data", "choices", i, "name"], "BASE_TYPE_BAD_LENGTH",
+                       "Must be between 1 and 100 in length.")
+        value = choice.get("value") if isinstance(choice, dict) else None
+        _too_long(errors, ["data", "choices", i, "value"], value, 100)
+
+
+def validate_commands(commands: list[Any], errors: FormErrors) -> None:
+    """Bulk-overwrite rules, including those discord.py leaves to Discord (required options
+    before optional ones, choices together with autocomplete)."""
+    if len(commands) > 100:
+        errors.add([], "BASE_TYPE_MAX_LENGTH", "Must be 100 or fewer in length.")
+    seen: set[tuple[str, int]] = set()
+    for i, command in enumerate(commands):
+        if not isinstance(command, dict):
+            errors.add([i], "MODEL_TYPE_CONVERT", "Only dictionaries may be used.")
+            continue
+        name, ctype = command.get("name", ""), command.get("type", 1)
+        if (name, ctype) in seen:
+            errors.add([i, "name"], "APPLICATION_COMMANDS_DUPLICATE_NAME",
+                       f"Application command names must be unique: {name}")
+        seen.add((name, ctype))
+        if ctype == 1:
+            _validate_name(name, [i, "name"], errors)
+            if not 1 <= len(command.get("description", "")) <= 100:
+                errors.add([i, "description"], "BASE_TYPE_BAD_LENGTH", "Must be between 1 and 100 in length.")
+            _validate_options(command.get("options") or [], [i, "options"], errors)
+
+
+def _validate_name(name: object, path: list[str | int], errors: FormErrors) -> None:
+    if not isinstance(name, str) or not 1 <= len(name) <= 32 or name != name.lower() \
+            or not all(ch.isalnum() or ch in "-_" for ch in name):
+        errors.add(path, "APPLICATION_COMMAND_INVALID_NAME", f"Command name is invalid: {name!r}")
+
+
+def _validate_options(options: list[Any], path: list[str | int], errors: FormErrors) -> None:
+    if len(options) > 25:
+        errors.add(path, "BASE_TYPE_MAX_LENGTH", "Must be 25 or fewer in length.")
+    optional_seen = False
+    for j, option in enumerate(options):
+        at = [*path, j]
+        _validate_name(option.get("name"), [*at, "name"], errors)
+        if not 1 <= len(option.get("description", "")) <= 100:
+            errors.add([*at, "description"], "BASE_TYPE_BAD_LENGTH", "Must be between 1 and 100 in length.")
+        if option.get("type") in (OPT_SUB_COMMAND, OPT_SUB_COMMAND_GROUP):
+            _validate_options(option.get("options") or [], [*at, "options"], errors)
+            continue
+        if option.get("required"):
+            if optional_seen:
+                errors.add([*at, "required"], "APPLICATION_COMMAND_OPTIONS_REQUIRED_INVALID",
+                           "Required options must be placed before non-required options")
+        else:
+            optional_seen = True
+        if len(option.get("choices") or []) > 25:
+            errors.add([*at, "choices"], "BASE_TYPE_MAX_LENGTH", "Must be 25 or fewer in length.")
+        if option.get("choices") and option.get("autocomplete"):
+            errors.add([*at, "autocomplete"], "APPLICATION_COMMAND_OPTION_CHOICES_AUTOCOMPLETE",
+                       "Autocomplete cannot be enabled on options with choices")
