@@ -14,6 +14,7 @@ from bot.console.render import banner
 from bot.discord.config import DiscordConfig
 from engine.config import EngineConfig
 from engine.core import Engine
+from engine.heap import freeze_startup_heap
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +44,7 @@ async def run_agent(config: EngineConfig, discord_config: DiscordConfig | None =
 
             transport = DiscordTransport(engine, layer, discord_config)
             await transport.start()
+        freeze_startup_heap()
         console = Console(engine, layer)
         console.say(banner(engine.broker.paper, engine.broker.name))
         if engine.sim is not None:

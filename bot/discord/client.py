@@ -98,9 +98,9 @@ class TradecordBot(commands.Bot):
             role=role_for(self.config, user.id, roles),
             invocation_id=invocation_id or f"discord-{itx.id}-{uuid.uuid4().hex[:6]}")
 
-    async def audit_refusal(self, itx: discord.Interaction, why: str) -> None:
+    async def audit_refusal(self, itx: discord.Interaction, why: str, command: str | None = None) -> None:
         data: dict[str, Any] = dict(itx.data or {})
-        name = getattr(itx.command, "name", None) or str(data.get("name", "?"))
+        name = command or getattr(itx.command, "name", None) or str(data.get("name", "?"))
         await self.engine.journal.audit(AuditRecord(
             time.time_ns(), f"discord:{itx.user.id} ({itx.user.name})", "discord", name, "", False,
             why))

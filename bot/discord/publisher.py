@@ -26,6 +26,7 @@ log = logging.getLogger(__name__)
 # Sends one message: (channel id, embeds, mention the alert role?) -> None; raises on failure.
 Sender = Callable[[int, list[dict[str, Any]], bool], Awaitable[None]]
 
+ROUTE_CHUNK = 100
 MENTION_KINDS = {ev.AlertKind.HALT, ev.AlertKind.LOSS_LIMIT, ev.AlertKind.DISCONNECT,
                  ev.AlertKind.ERROR, ev.AlertKind.TASK_CRASH}
 
@@ -144,7 +145,12 @@ class Publisher:
         return batch
 
     async def _route_batch(self, batch: list[ev.Event]) -> None:
-        batch += self._drain()  # one outbox transaction per burst, not per event
+        batch += self._drain()  # one outbox transaction per chunk, not per event
+        for start in range(0, len(batch), ROUTE_CHUNK):
+            await self._route_chunk(batch[start:start + ROUTE_CHUNK])
+            await asyncio.sleep(0)  # a burst of events must not hold the loop for its length
+
+    async def _route_chunk(self, batch: list[ev.Event]) -> None:
         per_channel: dict[str, list[dict[str, Any]]] = {}
         for event in batch:
             target = route(event)

@@ -36,7 +36,8 @@ class ConfirmOrder(discord.ui.View):
     async def interaction_check(self, itx: discord.Interaction) -> bool:
         if itx.user.id == self.origin.user.id:
             return True
-        await self.bot.audit_refusal(itx, f"clicked {self.origin.user.name}'s order confirmation")
+        await self.bot.audit_refusal(itx, f"clicked {self.origin.user.name}'s order confirmation",
+                                     command=self.side)
         await reply(itx, error_embed("Only the person who asked for this order can confirm it."))
         return False
 

@@ -243,9 +243,10 @@ class Journal:
     async def outbox_add(self, channel: str, payloads: list[dict[str, Any]]) -> list[int]:
         """Keep messages before trying to deliver them; returns their ids in order."""
         now = time.time_ns()
-        rows = [(channel, json.dumps(p, ensure_ascii=False), now) for p in payloads]
 
         def add(db: sqlite3.Connection) -> list[int]:
+            # Encoded here, on the journal thread: a burst's JSON stays off the event loop.
+            rows = [(channel, json.dumps(p, ensure_ascii=False), now) for p in payloads]
             with db:
                 db.execute("BEGIN")
                 return [db.execute("INSERT INTO outbox (channel, payload, created_ns) VALUES (?,?,?)",

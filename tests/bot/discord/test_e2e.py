@@ -1,0 +1,241 @@
+"""The real discord.py client against the project's fake Discord, with the real engine on the sim."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from dataclasses import replace
+from typing import Any
+
+import discord.gateway
+import discord.http
+import pytest
+
+from bot.commands import CommandLayer
+from bot.discord.config import DiscordConfig
+from bot.discord.transport import DiscordTransport
+from engine import events as ev
+from engine.core import Engine
+from engine.heap import freeze_startup_heap, unfreeze_heap
+from tests.conftest import eventually
+from tests.fakediscord import FakeDiscord, free_port
+
+TRADER, VIEWER, OTHER_TRADER, ADMIN = 101, 102, 103, 104
+
+
+def discord_config(fake: FakeDiscord, port: int | None = None) -> DiscordConfig:
+    base = f"http://127.0.0.1:{port}" if port else fake.url
+    return DiscordConfig(
+        token=fake.token, guild_id=fake.guild_id,
+        signals_channel_id=fake.channels["signals"], fills_channel_id=fake.channels["fills"],
+        alerts_channel_id=fake.channels["alerts"], dashboard_channel_id=fake.channels["dashboard"],
+        viewer_role_ids=frozenset({fake.roles["viewer"]}),
+        trader_role_ids=frozenset({fake.roles["trader"]}), admin_user_ids=frozenset({ADMIN}),
+        alert_role_id=fake.roles["admin"], api_base=base + "/api/v10",
+        gateway_url=base.replace("http", "ws") + "/gateway")
+
+
+@pytest.fixture(autouse=True)
+def restore_discord_urls() -> Any:
+    # point_at() changes discord.py's class-level URLs; later tests must start clean.
+    base, gateway = discord.http.Route.BASE, discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY
+    yield
+    discord.http.Route.BASE, discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = base, gateway
+
+
+async def start_transport(engine: Engine, config: DiscordConfig) -> DiscordTransport:
+    transport = DiscordTransport(engine, CommandLayer(engine), config, window=0.1,
+                                 dashboard_interval=0.3, guild_ready_timeout=0.05)
+    await transport.start()
+    return transport
+
+
+@pytest.fixture
+async def fake() -> AsyncIterator[FakeDiscord]:
+    server = FakeDiscord(rate_limit=(5, 5.0))
+    await server.start()
+    yield server
+    await server.stop()
+
+
+@pytest.fixture
+async def bot(engine: Engine, fake: FakeDiscord) -> AsyncIterator[DiscordTransport]:
+    transport = await start_transport(engine, discord_config(fake))
+    await asyncio.wait_for(transport.ready.wait(), 10)
+    await transport.bot.tree.sync(guild=transport.bot.guild)  # once, as `python -m bot sync` does
+    freeze_startup_heap()  # as the agent does once started
+    yield transport
+    await transport.close()
+    unfreeze_heap()
+
+
+def embeds_of(response: dict[str, Any]) -> list[dict[str, Any]]:
+    return list((response.get("data") or {}).get("embeds") or [])
+
+
+def text_of(response: dict[str, Any]) -> str:
+    return " ".join(f"{e.get('title', '')} {e.get('description', '')} "
+                    + " ".join(f"{f['name']} {f['value']}" for f in e.get("fields", []))
+                    for e in embeds_of(response))
+
+
+async def test_subscribe_status_cancel(engine: Engine, fake: FakeDiscord,
+                                       bot: DiscordTransport) -> None:
+    trader = [fake.roles["trader"]]
+    itx = await fake.slash("subscribe", {"symbol": "005930"}, user_id=TRADER, roles=trader)
+    defer, answer = await fake.wait_response(itx, count=2)
+    assert defer["kind"] == "callback" and defer["type"] == 5
+    assert defer["data"]["flags"] & 64 and defer["elapsed"] < 3.0
+    assert "subscribed 005930" in text_of(answer)
+    assert "005930" in engine.subscriptions.tasks
+
+    itx = await fake.slash("status", user_id=VIEWER, roles=[fake.roles["viewer"]])
+    (status,) = await fake.wait_response(itx)
+    assert status["type"] == 4 and status["data"]["flags"] & 64
+    fields = {f["name"]: f["value"] for f in embeds_of(status)[0]["fields"]}
+    assert fields["Subs"] == "1/40" and fields["Broker"] == "connected"
+
+    itx = await fake.slash("cancel", {"symbol": "005930"}, user_id=TRADER, roles=trader)
+    _, answer = await fake.wait_response(itx, count=2)
+    assert "cancelled 005930" in text_of(answer)
+    assert engine.subscriptions.tasks == {}
+
+
+async def test_buy_needs_a_trader_and_the_invokers_confirmation(engine: Engine, fake: FakeDiscord,
+                                                                bot: DiscordTransport) -> None:
+    itx = await fake.slash("buy", {"symbol": "005930", "qty": 2}, user_id=VIEWER,
+                           roles=[fake.roles["viewer"]])
+    (refused,) = await fake.wait_response(itx)
+    assert refused["data"]["flags"] & 64 and "needs the trader role" in text_of(refused)
+
+    itx = await fake.slash("buy", {"symbol": "005930", "qty": 2}, user_id=TRADER,
+                           roles=[fake.roles["trader"]])
+    (ask,) = await fake.wait_response(itx)
+    assert ask["data"]["flags"] & 64 and "Buy 2 005930?" in text_of(ask)
+    message = fake.response_message(itx)
+    buttons = {c["label"]: c["custom_id"] for row in message["components"] for c in row["components"]}
+    assert set(buttons) == {"Confirm", "Cancel"}
+
+    other = await fake.click(message, buttons["Confirm"], user_id=OTHER_TRADER,
+                             roles=[fake.roles["trader"]], strict=False)
+    (no,) = await fake.wait_response(other)
+    assert "Only the person who asked" in text_of(no)
+    assert engine.orders.orders == {}
+
+    mine = await fake.click(message, buttons["Confirm"], user_id=TRADER,
+                            roles=[fake.roles["trader"]])
+    update, placed = await fake.wait_response(mine, count=2)
+    assert update["type"] == 7 and update["data"]["components"] == []
+    assert "Sent: buy 2 005930" in text_of(placed)
+    (fill_message, *_) = await fake.wait_messages("fills", 1)
+    assert fill_message["embeds"][0]["title"] == "Bought 005930"
+
+    audit = await engine.journal.audit_log()
+    refusals = [(a.command, a.result) for a in audit if not a.ok]
+    assert ("buy?", "/buy needs the trader role; you have viewer") in refusals
+    assert any(c == "buy" and "clicked" in why for c, why in refusals)
+    assert [o.status for o in engine.orders.orders.values()] in (["accepted"], ["filled"])
+
+
+async def test_bad_options_get_ephemeral_errors_and_change_nothing(
+        engine: Engine, fake: FakeDiscord, bot: DiscordTransport) -> None:
+    engine.orders.limits = replace(engine.orders.limits, max_order_value=10**12,
+                                   max_position_value=10**12)
+    trader = [fake.roles["trader"]]
+    cases = [
+        ("subscribe", {"symbol": "00593"}, "is not a KRX code"),
+        ("buy", {"symbol": "005930", "qty": 0}, "quantity must be between 1"),
+        ("buy", {"symbol": "005930", "qty": 200}, "KRW is available"),
+        ("buy", {"symbol": "005930", "qty": 1, "price": 97650}, "nearest valid prices are 97,600"),
+    ]
+    for name, options, expected in cases:
+        itx = await fake.slash(name, options, user_id=TRADER, roles=trader)
+        answer = (await fake.wait_response(itx, count=2 if name == "subscribe" else 1))[-1]
+        assert answer["data"]["flags"] & 64
+        assert expected in text_of(answer), (name, options, text_of(answer))
+    assert engine.orders.orders == {} and engine.subscriptions.tasks == {}
+
+
+async def test_dm_and_other_guilds_are_refused(engine: Engine, fake: FakeDiscord,
+                                               bot: DiscordTransport) -> None:
+    itx = await fake.slash("status", user_id=ADMIN, guild=False, strict=False)
+    (refused,) = await fake.wait_response(itx)
+    assert "only takes commands in its own server" in text_of(refused)
+
+
+async def test_1000_fill_burst_is_delivered_whole_while_the_loop_stays_free(
+        engine: Engine, fake: FakeDiscord, bot: DiscordTransport) -> None:
+    lags: list[float] = []
+
+    async def sample() -> None:
+        while True:
+            start = time.perf_counter()
+            await asyncio.sleep(0.001)
+            lags.append(time.perf_counter() - start - 0.001)
+
+    sampler = asyncio.get_running_loop().create_task(sample())
+    await asyncio.sleep(0.01)
+    for burst in range(10):  # 1,000 fills within one second, as the broker would deliver them
+        for i in range(burst * 100, burst * 100 + 100):
+            engine.bus.publish(ev.FillEvent(f"TC{i}", f"F{i}", "005930", "buy", 1 + i % 5,
+                                            97_600 + 100 * (i % 9), 15, 0, 0, 5, 1, 1))
+        await asyncio.sleep(0.1)
+
+    def lines() -> int:
+        total = 0
+        for m in fake.messages.get(fake.channels["fills"], []):
+            for e in m["embeds"]:
+                total += len(e["description"].splitlines()) if e.get("title", "").startswith("Fills") else 1
+        return total
+
+    await eventually(lambda: lines() >= 1000, 60, "1,000 fills in the fills channel")
+    await asyncio.sleep(0.5)
+    sampler.cancel()
+    messages = fake.messages[fake.channels["fills"]]
+    assert lines() == 1000  # none lost, none twice
+    assert len(messages) <= 100
+    # The first samples include this test's own publishing loop, which is not the engine's.
+    worst = max(lags[5:])
+    assert worst < 0.010, f"loop lag peaked at {worst * 1000:.1f} ms"
+    assert await engine.journal.outbox_pending() == []
+
+
+async def test_discord_down_at_start_trading_goes_on_and_fills_arrive_later(
+        engine: Engine) -> None:
+    port = free_port()
+    placeholder = FakeDiscord(port=port)
+    transport = await start_transport(engine, discord_config(placeholder, port))
+    try:
+        from engine.orders import OrderIntent
+
+        res = await engine.orders.submit(OrderIntent("005930", "buy", 3, None, "test", "offline",
+                                                     "offline-1", is_auto=False))
+        assert res.order is not None
+        await eventually(lambda: engine.portfolio.qty("005930") == 3, 10, "the fill while offline")
+        assert not transport.ready.is_set() and transport.login_failures >= 1
+        fills = await engine.journal.fills()
+        await placeholder.start(port=port)
+        await asyncio.wait_for(transport.ready.wait(), 20)
+
+        def fill_lines() -> list[str]:
+            return [e["title"] for m in placeholder.messages.get(placeholder.channels["fills"], [])
+                    for e in m["embeds"]]
+
+        await eventually(lambda: len(fill_lines()) >= len(fills), 15, "queued fills delivered")
+        await asyncio.sleep(1.0)
+        assert fill_lines() == ["Bought 005930"] * len(fills)  # none lost, none twice
+    finally:
+        await transport.close()
+        await placeholder.stop()
+
+
+async def test_gateway_reconnect_resumes_without_resyncing(engine: Engine, fake: FakeDiscord,
+                                                           bot: DiscordTransport) -> None:
+    syncs = fake.sync_calls
+    await fake.send_reconnect()
+    await fake.wait_until(lambda: fake.resumes == 1, 10, "a RESUME")
+    itx = await fake.slash("status", user_id=VIEWER, roles=[fake.roles["viewer"]])
+    (status,) = await fake.wait_response(itx)
+    assert status["type"] == 4
+    assert fake.sync_calls == syncs and fake.identifies == 1
