@@ -41,12 +41,15 @@ class ConfirmOrder(discord.ui.View):
         await reply(itx, error_embed("Only the person who asked for this order can confirm it."))
         return False
 
-    @discord.ui.button(label="Confirm", style=discord.ButtonStyle.danger)
-    async def confirm(self, itx: discord.Interaction, button: discord.ui.Button[ConfirmOrder]) -> None:
+    async def _close(self, itx: discord.Interaction, title: str) -> None:
+        """Answer the click at once (the 3 s window) by replacing the prompt: no second click."""
         self.done = True
         self.stop()
-        await itx.response.edit_message(
-            embed=discord.Embed(title="Sending…", color=GREY), view=None)
+        await itx.response.edit_message(embed=discord.Embed(title=title, color=GREY), view=None)
+
+    @discord.ui.button(label="Confirm", style=discord.ButtonStyle.danger)
+    async def confirm(self, itx: discord.Interaction, button: discord.ui.Button[ConfirmOrder]) -> None:
+        await self._close(itx, "Sending…")
         # The role is read again from this click; the invocation id is the original one, so a
         # second click (or a retry) finds the same intent and sends nothing new.
         inv = self.bot.invocation(itx, invocation_id=self.inv.invocation_id)
@@ -59,10 +62,7 @@ class ConfirmOrder(discord.ui.View):
 
     @discord.ui.button(label="Cancel", style=discord.ButtonStyle.secondary)
     async def cancel(self, itx: discord.Interaction, button: discord.ui.Button[ConfirmOrder]) -> None:
-        self.done = True
-        self.stop()
-        await itx.response.edit_message(
-            embed=discord.Embed(title="Order not sent", color=GREY), view=None)
+        await self._close(itx, "Order not sent")
 
     def stop(self) -> None:
         self.bot.views.discard(self)
