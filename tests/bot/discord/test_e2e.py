@@ -239,3 +239,48 @@ async def test_gateway_reconnect_resumes_without_resyncing(engine: Engine, fake:
     (status,) = await fake.wait_response(itx)
     assert status["type"] == 4
     assert fake.sync_calls == syncs and fake.identifies == 1
+
+
+async def test_sync_publishes_to_the_guild_only(engine: Engine, fake: FakeDiscord) -> None:
+    from bot.discord.transport import sync_commands
+
+    count = await sync_commands(engine, CommandLayer(engine), discord_config(fake))
+    names = {c["name"] for c in fake.synced_commands[fake.guild_id]}
+    assert count == len(names) == 15
+    assert {"subscribe", "buy", "sell", "halt", "resume", "settings"} <= names
+    assert not fake.synced_commands.get(None)  # nothing global
+
+
+async def test_dashboard_is_one_message_edited_in_place(engine: Engine, fake: FakeDiscord,
+                                                        bot: DiscordTransport) -> None:
+    await fake.wait_messages("dashboard", 1)
+    await engine.halt("test", "dashboard check")
+    await eventually(lambda: bot.dashboard.edits >= 1, 5, "a dashboard edit")
+    (message,) = fake.messages[fake.channels["dashboard"]]
+    assert message["embeds"][0]["title"] == "PAPER · HALTED: dashboard check"
+
+
+async def test_halt_alert_mentions_the_alert_role(engine: Engine, fake: FakeDiscord,
+                                                  bot: DiscordTransport) -> None:
+    itx = await fake.slash("halt", {"reason": "too volatile"}, user_id=TRADER,
+                           roles=[fake.roles["trader"]])
+    await fake.wait_response(itx, count=2)
+    (alert, *_) = await fake.wait_messages("alerts", 1)
+    assert alert["content"] == f"<@&{fake.roles['admin']}>"
+    assert alert["embeds"][0]["title"] == "Trading halted"
+    assert "too volatile" in alert["embeds"][0]["description"]
+
+
+async def test_a_refused_token_never_stops_trading(engine: Engine, fake: FakeDiscord) -> None:
+    config = replace(discord_config(fake), token="not-the-right-token")
+    transport = await start_transport(engine, config)
+    try:
+        await eventually(lambda: transport.login_failures >= 2, 10, "two refused logins")
+        from engine.orders import OrderIntent
+
+        await engine.orders.submit(OrderIntent("005930", "buy", 1, None, "test", "no discord",
+                                               "nd-1", is_auto=False))
+        await eventually(lambda: engine.portfolio.qty("005930") == 1, 10, "a fill without Discord")
+        assert not transport.ready.is_set()
+    finally:
+        await transport.close()
