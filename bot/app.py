@@ -15,6 +15,7 @@ from bot.discord.config import DiscordConfig
 from engine.config import EngineConfig
 from engine.core import Engine
 from engine.heap import freeze_startup_heap
+from engine.schedule import TradingSchedule
 
 log = logging.getLogger(__name__)
 
@@ -36,9 +37,13 @@ async def run_agent(config: EngineConfig, discord_config: DiscordConfig | None =
     stop = asyncio.Event()
     install_stop_signals(stop)
     await engine.start()
-    layer = CommandLayer(engine)
+    schedule = None
     transport = None
     try:
+        if config.schedule.trading_hours == "krx" or config.schedule.compressed:
+            schedule = TradingSchedule(engine, config.schedule)
+            await schedule.start()
+        layer = CommandLayer(engine, schedule)
         if discord_config is not None:
             from bot.discord.transport import DiscordTransport
 
@@ -47,6 +52,9 @@ async def run_agent(config: EngineConfig, discord_config: DiscordConfig | None =
         freeze_startup_heap()
         console = Console(engine, layer)
         console.say(banner(engine.broker.paper, engine.broker.name))
+        if not engine.controls.session_open:
+            console.say(f"no trading now: {engine.controls.closed_reason}. "
+                        "(TRADING_HOURS=always lets the sim trade around the clock.)")
         if engine.sim is not None:
             console.say(f"embedded sim exchange at {engine.sim.url}; data in {config.data_dir}")
         session = asyncio.get_running_loop().create_task(
@@ -60,6 +68,8 @@ async def run_agent(config: EngineConfig, discord_config: DiscordConfig | None =
         if error is not None:
             raise error
     finally:
+        if schedule is not None:
+            await schedule.stop()
         if transport is not None:
             await transport.close()
         await engine.stop()

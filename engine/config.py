@@ -5,9 +5,11 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import date, time
 from pathlib import Path
 
 from engine.envparse import Env
+from engine.krx.calendar import parse_holidays, parse_special_sessions
 from engine.risk import RiskLimits
 
 
@@ -33,6 +35,18 @@ class StrategyDefaults:
 
 
 @dataclass(frozen=True, slots=True)
+class ScheduleSettings:
+    trading_hours: str = "krx"  # krx: follow the calendar; always: no session gates (sim, tests)
+    # Demo and test hook: today's session opens and closes this many seconds after start-up.
+    compressed: tuple[float, float] | None = None
+    pre_open_minutes: float = 10.0
+    before_close_minutes: float = 10.0
+    auto_at_open: bool = True
+    special_sessions: dict[date, tuple[time, time, str]] = field(default_factory=dict)
+    extra_holidays: dict[date, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
 class EngineConfig:
     data_dir: Path = Path("data")
     broker: str = "sim"
@@ -40,6 +54,8 @@ class EngineConfig:
     risk: RiskLimits = field(default_factory=RiskLimits)
     defaults: StrategyDefaults = field(default_factory=StrategyDefaults)
     journal_sync: str = "normal"
+    schedule: ScheduleSettings = field(default_factory=ScheduleSettings)
+    equity_sample_seconds: float = 10.0
 
     @property
     def paper(self) -> bool:
@@ -70,6 +86,17 @@ class EngineConfig:
             condition=env.string("AUTO_CONDITION", "momentum"),
             params=env.params("STRATEGY_PARAMS"),
         )
+        schedule = ScheduleSettings(
+            trading_hours=env.choice("TRADING_HOURS", "krx", ("krx", "always")),
+            compressed=env.session_times("SESSION_TIMES"),
+            pre_open_minutes=env.number("PRE_OPEN_MINUTES", 10.0, 0.0, 120.0, "minutes"),
+            before_close_minutes=env.number("BEFORE_CLOSE_MINUTES", 10.0, 0.0, 120.0, "minutes"),
+            auto_at_open=env.boolean("AUTO_AT_OPEN", True),
+            special_sessions=env.parsed("KRX_SPECIAL_SESSIONS", {}, parse_special_sessions,
+                                        "day=open-close entries, e.g. 2027-11-18=10:00-16:30"),
+            extra_holidays=env.parsed("KRX_EXTRA_HOLIDAYS", {}, parse_holidays,
+                                      "dates separated by commas, e.g. 2026-12-29,2027-01-04"),
+        )
         config = cls(
             data_dir=env.path("DATA_DIR", Path("data")),
             broker=env.choice("BROKER", "sim", ("sim",)),
@@ -77,6 +104,9 @@ class EngineConfig:
             risk=risk,
             defaults=defaults,
             journal_sync=env.choice("JOURNAL_SYNC", "normal", ("normal", "full")),
+            schedule=schedule,
+            equity_sample_seconds=env.number("EQUITY_SAMPLE_SECONDS", 10.0, 0.0, 3600.0, "seconds",
+                                             exclusive_min=True),
         )
         env.check()
         return config

@@ -7,11 +7,13 @@ import asyncio
 import logging
 import time
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 
 from engine.auto import AutoMode
 from engine.brokers.base import Broker, ConditionChange, OrderUpdate
 from engine.brokers.sim import SimBroker
+from engine.charts.bars import BarSeries
 from engine.config import EngineConfig
 from engine.events import (
     AlertEvent,
@@ -27,6 +29,7 @@ from engine.journal import Journal
 from engine.marketdata import Tick
 from engine.orders import OrderManager
 from engine.portfolio import Portfolio
+from engine.report import DailyReport, build_report, day_bounds
 from engine.risk import TradingControls
 from engine.sim.config import SimConfig
 from engine.sim.server import SimExchange
@@ -80,6 +83,9 @@ class Engine:
         self._orders: OrderManager | None = None
         self._subs: Subscriptions | None = None
         self._auto: AutoMode | None = None
+        self.bars: dict[str, BarSeries] = {}
+        self.equity_interval = config.equity_sample_seconds
+        self._alerts_queue = self.bus.subscribe()
 
     # Components exist only after start(); properties keep the types non-optional for callers.
     @property
@@ -155,7 +161,7 @@ class Engine:
 
         self._subs = Subscriptions(self.broker, self.feed, self.journal, self.orders,
                                    self.portfolio, self.instruments, self.bus, self.controls,
-                                   self.config.defaults.order_budget)
+                                   self.config.defaults.order_budget, self.bars)
         notes += await self.subscriptions.restore(await self.journal.subscriptions())
 
         self._auto = AutoMode(self.broker, self.subscriptions, self.portfolio, self.journal,
@@ -169,6 +175,8 @@ class Engine:
             self.bus.publish(AlertEvent(AlertLevel.WARNING, AlertKind.RECONCILE,
                                         "Reconciled at start-up", "\n".join(notes)))
         self._tasks.spawn(self._heartbeat(), "heartbeat")
+        self._tasks.spawn(self._sample_equity(), "equity")
+        self._tasks.spawn(self._journal_alerts(), "alerts")
 
     async def _check_positions(self) -> list[str]:
         """Compare journal-derived positions with the broker's; differences are reported, never
@@ -201,6 +209,58 @@ class Engine:
         while True:
             await asyncio.to_thread(path.write_text, str(time.time()))
             await asyncio.sleep(HEARTBEAT_SECONDS)
+
+    async def _sample_equity(self) -> None:
+        while True:
+            await self.journal.add_equity(time.time_ns(), self.portfolio.equity())
+            await asyncio.sleep(self.equity_interval)
+
+    async def _journal_alerts(self) -> None:
+        # The daily report lists the day's alerts and halts: they are kept, not just shown.
+        while True:
+            event = await self._alerts_queue.get()
+            if isinstance(event, AlertEvent):
+                await self.journal.add_alert(event.ts_ns, event.level.value, event.kind.value,
+                                             event.title, event.message)
+
+    # ---- reports and charts --------------------------------------------------------------
+
+    async def daily_report(self, day: date) -> DailyReport:
+        start, end = day_bounds(day)
+        alerts = await self.journal.alerts_between(start, end)
+        return build_report(
+            day, await self.journal.fills(), self.portfolio.initial_cash,
+            self.config.sim.commission_rate, dict(self.feed.last),
+            await self.journal.equity_between(start, end),
+            [f"{title}: {message}" for _, level, kind, title, message in alerts
+             if level != "info" and kind != AlertKind.HALT.value],
+            [message for _, _, kind, _, message in alerts if kind == AlertKind.HALT.value])
+
+    async def report_chart(self, report: DailyReport) -> Path:
+        """Rendered on a worker thread: a chart never stalls ticks, orders or Discord."""
+        from engine.charts import render_equity_curve
+
+        png = await asyncio.to_thread(render_equity_curve, report.equity_points,
+                                      f"Equity {report.day.isoformat()}")
+        return await self._save_png(f"report-{report.day.isoformat()}.png", png)
+
+    async def symbol_chart(self, symbol: str, interval_s: int) -> tuple[Path, int]:
+        from engine.charts import Marker, render_candles, resample
+
+        series = self.bars.get(symbol)
+        bars = resample(series.bars(), interval_s) if series else []
+        markers = [Marker(o.ts_ns, o.price, o.side) for o in await self.journal.fills()
+                   if o.symbol == symbol]
+        name = self.instruments[symbol].name if symbol in self.instruments else symbol
+        png = await asyncio.to_thread(render_candles, bars, markers,
+                                      f"{symbol} {name} {interval_s // 60}m")
+        return await self._save_png(f"chart-{symbol}-{time.time_ns() // 1_000_000}.png", png), len(bars)
+
+    async def _save_png(self, name: str, png: bytes) -> Path:
+        path = self.config.data_dir / "charts" / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        await asyncio.to_thread(path.write_bytes, png)
+        return path
 
     def _task_crashed(self, name: str, exc: BaseException) -> None:
         self.errors += 1

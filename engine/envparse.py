@@ -104,6 +104,21 @@ class Env:
 
         return self._parse(name, {}, parse, "name=number pairs separated by commas, e.g. k=0.5,tp=3")
 
+    def parsed(self, name: str, default: T, parse: Callable[[str], T], what: str) -> T:
+        return self._parse(name, default, parse, what)
+
+    def session_times(self, name: str) -> tuple[float, float] | None:
+        """`5,60`: today's session opens 5 s and closes 60 s after start-up."""
+
+        def parse(raw: str) -> tuple[float, float] | None:
+            open_s, _, close_s = raw.partition(",")
+            opens, closes = float(open_s), float(close_s)
+            if not 0 <= opens < closes:
+                raise ValueError(raw)
+            return opens, closes
+
+        return self._parse(name, None, parse, "two numbers of seconds, open then close, e.g. 5,60")
+
     def path(self, name: str, default: Path) -> Path:
         raw = self.raw(name)
         return Path(raw).expanduser() if raw else default

@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Literal
 
+from engine.report import DailyReport
+
 Side = Literal["buy", "sell"]
 
 
@@ -141,6 +143,15 @@ class AutoModeChanged:
     ts_ns: int = field(default_factory=now_ns)
 
 
+@dataclass(frozen=True, slots=True)
+class ReportEvent:
+    """The day's report, with its equity-curve PNG (a file in the data directory)."""
+
+    report: DailyReport
+    chart_path: str | None
+    ts_ns: int = field(default_factory=now_ns)
+
+
 Event = (
     SignalEvent
     | OrderAccepted
@@ -152,6 +163,7 @@ Event = (
     | HaltChanged
     | ConnectionChanged
     | AutoModeChanged
+    | ReportEvent
 )
 
 

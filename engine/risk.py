@@ -29,6 +29,9 @@ class TradingControls:
     halt_reason: str = ""
     loss_blocked: bool = False
     entries_open: bool = True
+    # Set by the trading schedule; without one (TRADING_HOURS=always) the market is always open.
+    session_open: bool = True
+    closed_reason: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +75,8 @@ def check_order(limits: RiskLimits, portfolio: Portfolio, instrument: Instrument
     """
     if order.qty <= 0:
         return RiskRejection("bad_quantity", f"quantity must be at least 1, got {order.qty}")
+    if not controls.session_open:
+        return RiskRejection("market_closed", controls.closed_reason or "the market is closed")
     if controls.halted and (order.side == "buy" or order.is_auto):
         return RiskRejection("halted", "trading is halted: no orders from strategies and no buys "
                              "until an admin runs /resume")

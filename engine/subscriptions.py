@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from engine.brokers.base import Broker, BrokerError
+from engine.charts.bars import BarSeries
 from engine.events import (
     AlertEvent,
     AlertKind,
@@ -61,6 +62,13 @@ class EngineBook:
     def open_order_qty(self, symbol: str, side: str) -> int:
         return self._portfolio.open_order_qty(symbol, side)
 
+    def may_enter(self) -> bool:
+        c = self._controls
+        return c.session_open and c.entries_open and not c.halted and not c.loss_blocked
+
+    def may_exit(self) -> bool:
+        return self._controls.session_open and not self._controls.halted
+
 
 @dataclass(frozen=True, slots=True)
 class SubscribeResult:
@@ -71,7 +79,8 @@ class SubscribeResult:
 class Subscriptions:
     def __init__(self, broker: Broker, feed: MarketFeed, journal: Journal, orders: OrderManager,
                  portfolio: Portfolio, instruments: Mapping[str, Instrument], bus: EventBus,
-                 controls: TradingControls, order_budget: int) -> None:
+                 controls: TradingControls, order_budget: int,
+                 bars: dict[str, BarSeries] | None = None) -> None:
         self.broker = broker
         self.feed = feed
         self.journal = journal
@@ -81,6 +90,7 @@ class Subscriptions:
         self.controls = controls
         self.order_budget = order_budget
         self.book = EngineBook(portfolio, controls)
+        self.bars = bars if bars is not None else {}
         self.tasks: dict[str, asyncio.Task[None]] = {}
         self.records: dict[str, SubscriptionRecord] = {}
         self.strategies: dict[str, Strategy] = {}
@@ -192,9 +202,11 @@ class Subscriptions:
     # ---- the per-symbol pipeline ---------------------------------------------------------
 
     async def _pipeline(self, symbol: str, box: Mailbox[Tick], strategy: Strategy) -> None:
+        bars = self.bars.setdefault(symbol, BarSeries())  # kept after a cancel, for /chart
         try:
             while True:
                 for tick in await box.take_all():
+                    bars.add(tick.ts_ns, tick.price, tick.qty)
                     signal = strategy.on_tick(tick, self.book)
                     if signal is not None:
                         await self._on_signal(symbol, strategy, signal)
@@ -202,8 +214,8 @@ class Subscriptions:
             await self._cleanup(symbol)
 
     async def _on_signal(self, symbol: str, strategy: Strategy, signal: Signal) -> None:
-        if self.controls.halted:
-            return  # a halt stops strategies from trading; their state still follows the tape
+        if self.controls.halted or not self.controls.session_open:
+            return  # no strategy orders now; strategies still follow the tape
         key = f"{seoul_date(time.time_ns()).isoformat()}:{symbol}:{strategy.name}:{signal.key}"
         now = time.monotonic_ns()
         if self._cooldown.get(key, 0) > now:

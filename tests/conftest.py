@@ -74,7 +74,10 @@ async def sim_post(sim: SimExchange, path: str, body: object) -> object:
 
 
 def subprocess_env(data_dir: Path, **extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("SIM_", "DISCORD_", "RISK_"))}
-    env.update({"DATA_DIR": str(data_dir), "PYTHONPATH": str(ROOT), "PYTHONUNBUFFERED": "1"})
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("SIM_", "DISCORD_", "RISK_", "TRADING_", "SESSION_"))}
+    env.update({"DATA_DIR": str(data_dir), "PYTHONPATH": str(ROOT), "PYTHONUNBUFFERED": "1",
+                # Tests that are not about the calendar must not depend on the hour they run.
+                "TRADING_HOURS": "always"})
     env.update(extra)
     return env

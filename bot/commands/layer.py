@@ -7,6 +7,7 @@ import shlex
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
+from datetime import date, datetime
 from typing import Any
 
 from bot.commands import parsing
@@ -16,7 +17,9 @@ from engine.auto import AutoModeError
 from engine.core import Engine
 from engine.journal import AuditRecord, OrderRecord
 from engine.journal.records import Side
+from engine.krx.calendar import SEOUL, KrxCalendar
 from engine.orders import OrderError, OrderIntent
+from engine.schedule import TradingSchedule
 from engine.strategies.registry import STRATEGIES
 from engine.subscriptions import SubscriptionError
 
@@ -71,6 +74,13 @@ COMMANDS: tuple[Command, ...] = (
             (Arg("reason", "why", False),)),
     Command("resume", "lift a halt", A),
     Command("settings", "risk limits and configuration", A),
+    Command("market", "is the market open; session times", V,
+            (Arg("date", "YYYY-MM-DD (default today)", False),)),
+    Command("schedule", "the next scheduled jobs", V),
+    Command("report", "daily report with an equity chart", V,
+            (Arg("date", "YYYY-MM-DD (default today)", False),)),
+    Command("chart", "candles with the bot's trades", V,
+            (SYMBOL, Arg("interval", "minutes: 1, 5, 15, 30 or 60 (default 1)", False))),
     Command("help", "list commands", V),
 )
 BY_NAME = {c.name: c for c in COMMANDS}
@@ -112,16 +122,33 @@ def parse_line(line: str) -> tuple[str, dict[str, object]]:
 Handler = Callable[[Invocation, Mapping[str, Any]], Awaitable[r.Result]]
 
 
+CHART_INTERVALS = (1, 5, 15, 30, 60)
+
+
+def parse_day(raw: object) -> date:
+    if raw in (None, ""):
+        return datetime.now(SEOUL).date()
+    try:
+        return date.fromisoformat(str(raw).strip())
+    except ValueError:
+        raise CommandError(f"date must be YYYY-MM-DD, e.g. 2026-11-20; got '{raw}'") from None
+
+
 class CommandLayer:
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, schedule: TradingSchedule | None = None) -> None:
         self.engine = engine
+        self.schedule = schedule
+        s = engine.config.schedule
+        self.calendar = schedule.calendar if schedule else KrxCalendar(s.special_sessions,
+                                                                       s.extra_holidays)
         self._handlers: dict[str, Handler] = {
             "subscribe": self.subscribe, "cancel": self.cancel,
             "subscriptions": self.subscriptions, "auto": self.auto, "buy": self.buy,
             "sell": self.sell, "orders": self.orders, "cancelorder": self.cancelorder,
             "positions": self.positions, "pnl": self.pnl, "status": self.status,
             "halt": self.halt, "resume": self.resume, "help": self.help,
-            "settings": self.settings,
+            "settings": self.settings, "market": self.market, "schedule": self.schedule_list,
+            "report": self.report, "chart": self.chart,
         }
 
     async def execute(self, inv: Invocation, name: str, args: Mapping[str, Any]) -> r.Result:
@@ -333,6 +360,38 @@ class CommandLayer:
             "auto condition": cfg.defaults.condition,
             "max subscriptions": str(self.engine.broker.max_subscriptions),
         })
+
+    async def market(self, inv: Invocation, args: Mapping[str, Any]) -> r.Result:
+        day = parse_day(args.get("date"))
+        plan = self.schedule.plan_for(day) if self.schedule else None
+        market = self.calendar.day(day)
+        session = plan.session if plan else market.session
+        return r.MarketInfo(day, session is not None, session.open if session else None,
+                            session.close if session else None,
+                            session.note if session else market.reason)
+
+    async def schedule_list(self, inv: Invocation, args: Mapping[str, Any]) -> r.Result:
+        if self.schedule is None:
+            return r.ScheduleList("always open (TRADING_HOURS=always): nothing scheduled", [])
+        return r.ScheduleList(self.schedule.settings.trading_hours, self.schedule.next_jobs())
+
+    async def report(self, inv: Invocation, args: Mapping[str, Any]) -> r.Result:
+        report = await self.engine.daily_report(parse_day(args.get("date")))
+        path = await self.engine.report_chart(report)
+        return r.ReportResult(report, str(path))
+
+    async def chart(self, inv: Invocation, args: Mapping[str, Any]) -> r.Result:
+        symbol = self._symbol(args)
+        raw = args.get("interval")
+        try:
+            minutes = int(str(raw)) if raw not in (None, "") else 1
+        except ValueError:
+            minutes = 0
+        if minutes not in CHART_INTERVALS:
+            raise CommandError(f"interval must be one of {', '.join(map(str, CHART_INTERVALS))} "
+                               f"minutes; got '{raw}'")
+        path, bars = await self.engine.symbol_chart(symbol, minutes * 60)
+        return r.ChartResult(symbol, self.engine.instruments[symbol].name, minutes, bars, str(path))
 
     async def help(self, inv: Invocation, args: Mapping[str, Any]) -> r.Result:
         return r.Help([r.HelpRow(c.usage, c.summary, inv.role >= c.role) for c in COMMANDS])

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import date, datetime
 
 from engine.core import EngineStatus
+from engine.report import DailyReport
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,6 +144,36 @@ class OrderPreview:
 
 
 @dataclass(frozen=True, slots=True)
+class MarketInfo:
+    day: date
+    is_open: bool
+    opens: datetime | None
+    closes: datetime | None
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class ScheduleList:
+    mode: str
+    jobs: list[tuple[str, datetime]]
+
+
+@dataclass(frozen=True, slots=True)
+class ReportResult:
+    report: DailyReport
+    chart_path: str
+
+
+@dataclass(frozen=True, slots=True)
+class ChartResult:
+    symbol: str
+    name: str
+    interval_min: int
+    bars: int
+    chart_path: str
+
+
+@dataclass(frozen=True, slots=True)
 class HelpRow:
     usage: str
     summary: str
@@ -156,4 +188,5 @@ class Help:
 Result = (
     Subscribed | Cancelled | SubscriptionList | AutoState | OrderPlaced | OrderList
     | OrderCancelled | PositionList | Pnl | Status | HaltState | Help | Settings | OrderPreview
+    | MarketInfo | ScheduleList | ReportResult | ChartResult
 )

@@ -8,6 +8,7 @@ from functools import singledispatch
 from bot.commands import results as r
 from engine import events as ev
 from engine.portfolio import SEOUL
+from engine.report import DailyReport
 
 
 def _won(value: int | float) -> str:
@@ -138,6 +139,42 @@ def _(x: r.Settings) -> str:
 
 
 @render_result.register
+def _(x: r.MarketInfo) -> str:
+    if not x.is_open or x.opens is None or x.closes is None:
+        return f"{x.day:%a %Y-%m-%d}: closed ({x.reason})"
+    return f"{x.day:%a %Y-%m-%d}: open {x.opens:%H:%M}-{x.closes:%H:%M} KST ({x.reason})"
+
+
+@render_result.register
+def _(x: r.ScheduleList) -> str:
+    if not x.jobs:
+        return f"schedule ({x.mode}): no jobs ahead"
+    return "\n".join([f"schedule ({x.mode}):"] + [f"  {t:%a %m-%d %H:%M:%S} {name}" for name, t in x.jobs])
+
+
+def report_text(rep: DailyReport) -> str:
+    win = f"{rep.win_rate:.0%}" if rep.win_rate is not None else "-"
+    best = f"{rep.best.symbol} {rep.best.realized:+,}" if rep.best else "-"
+    worst = f"{rep.worst.symbol} {rep.worst.realized:+,}" if rep.worst else "-"
+    lines = [f"report {rep.day}: realized {rep.realized_net:+,} KRW (gross {rep.realized_gross:+,}, "
+             f"commission {rep.commission:,}, tax {rep.tax:,}), unrealized {rep.unrealized:+,}",
+             f"  {rep.fills} fills, {len(rep.trades)} closed trades, win rate {win}, best {best}, "
+             f"worst {worst}, max drawdown {rep.max_drawdown:,}",
+             f"  halts: {len(rep.halts)}, alerts: {len(rep.alerts)}"]
+    return "\n".join(lines)
+
+
+@render_result.register
+def _(x: r.ReportResult) -> str:
+    return report_text(x.report) + f"\n  chart: {x.chart_path}"
+
+
+@render_result.register
+def _(x: r.ChartResult) -> str:
+    return f"{x.symbol} {x.name} {x.interval_min}m chart ({x.bars} bars): {x.chart_path}"
+
+
+@render_result.register
 def _(x: r.Help) -> str:
     return "\n".join(f"  {h.usage:<44} {h.summary}" for h in x.rows if h.allowed)
 
@@ -195,6 +232,11 @@ def _(e: ev.HaltChanged) -> str:
 def _(e: ev.ConnectionChanged) -> str:
     state = "connected" if e.connected else "DISCONNECTED"
     return f"{_time(e.ts_ns)} BROKER {state}: {e.detail}"
+
+
+@render_event.register
+def _(e: ev.ReportEvent) -> str:
+    return f"{_time(e.ts_ns)} REPORT " + report_text(e.report) + f"\n  chart: {e.chart_path}"
 
 
 @render_event.register

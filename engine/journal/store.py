@@ -78,6 +78,18 @@ CREATE TABLE IF NOT EXISTS outbox (
     sent_ns    INTEGER
 );
 CREATE INDEX IF NOT EXISTS outbox_pending ON outbox(sent_ns) WHERE sent_ns IS NULL;
+CREATE TABLE IF NOT EXISTS equity (
+    ts_ns  INTEGER PRIMARY KEY,
+    equity INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS alerts (
+    id      INTEGER PRIMARY KEY AUTOINCREMENT,
+    ts_ns   INTEGER NOT NULL,
+    level   TEXT NOT NULL,
+    kind    TEXT NOT NULL,
+    title   TEXT NOT NULL,
+    message TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS audit (
     id        INTEGER PRIMARY KEY AUTOINCREMENT,
     ts_ns     INTEGER NOT NULL,
@@ -271,6 +283,29 @@ class Journal:
             "SELECT id, channel, payload, created_ns FROM outbox WHERE sent_ns IS NULL "
             "ORDER BY id").fetchall())
         return [(r[0], r[1], json.loads(r[2]), r[3]) for r in rows]
+
+    # ---- equity samples and alerts, for the daily report -----------------------------------
+
+    async def add_equity(self, ts_ns: int, equity: int) -> None:
+        await self._run(lambda db: db.execute("INSERT OR REPLACE INTO equity VALUES (?, ?)",
+                                              (ts_ns, equity)))
+
+    async def equity_between(self, start_ns: int, end_ns: int) -> list[tuple[int, int]]:
+        rows = await self._run(lambda db: db.execute(
+            "SELECT ts_ns, equity FROM equity WHERE ts_ns >= ? AND ts_ns < ? ORDER BY ts_ns",
+            (start_ns, end_ns)).fetchall())
+        return [(r[0], r[1]) for r in rows]
+
+    async def add_alert(self, ts_ns: int, level: str, kind: str, title: str, message: str) -> None:
+        row = (ts_ns, level, kind, title, message)
+        await self._run(lambda db: db.execute(
+            "INSERT INTO alerts (ts_ns, level, kind, title, message) VALUES (?,?,?,?,?)", row))
+
+    async def alerts_between(self, start_ns: int, end_ns: int) -> list[tuple[int, str, str, str, str]]:
+        rows = await self._run(lambda db: db.execute(
+            "SELECT ts_ns, level, kind, title, message FROM alerts WHERE ts_ns >= ? AND ts_ns < ? "
+            "ORDER BY id", (start_ns, end_ns)).fetchall())
+        return [(r[0], r[1], r[2], r[3], r[4]) for r in rows]
 
     # ---- audit ---------------------------------------------------------------------------
 

@@ -36,6 +36,14 @@ class Book(Protocol):
 
     def open_order_qty(self, symbol: str, side: str) -> int: ...
 
+    def may_enter(self) -> bool:
+        """Entries are possible now (session open, entries not closed, not halted)."""
+        ...
+
+    def may_exit(self) -> bool:
+        """Exits are possible now (session open, not halted)."""
+        ...
+
 
 @dataclass(frozen=True, slots=True)
 class Param:

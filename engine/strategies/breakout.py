@@ -29,6 +29,8 @@ class VolatilityBreakout(Strategy):
             return self.exits.on_tick(tick, book)
         if self._entered or tick.price < self.target or book.open_order_qty(self.symbol, "buy"):
             return None
+        if not book.may_enter():
+            return None  # the day's one entry is kept for when entries are allowed
         # Marketable limit two ticks above the trade: fills like a market order without
         # reserving cash at the upper limit, and never pays more than a bounded slippage.
         limit = min(next_up(next_up(tick.price)), self.instrument.upper_limit)

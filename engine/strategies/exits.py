@@ -27,6 +27,8 @@ class ExitRules:
         self._peak = 0
 
     def _sell_all(self, book: Book, reason: str) -> Signal | None:
+        if not book.may_exit():
+            return None
         held = book.qty(self.symbol)
         free = held - book.open_order_qty(self.symbol, "sell")
         if held <= 0 or free <= 0:

@@ -20,6 +20,7 @@ class FakeBook:
         self.held = 0
         self.avg = 0.0
         self.open: dict[str, int] = {"buy": 0, "sell": 0}
+        self.entries = True
 
     def qty(self, symbol: str) -> int:
         return self.held
@@ -29,6 +30,12 @@ class FakeBook:
 
     def open_order_qty(self, symbol: str, side: str) -> int:
         return self.open[side]
+
+    def may_enter(self) -> bool:
+        return self.entries
+
+    def may_exit(self) -> bool:
+        return True
 
 
 def tick(price: int) -> Tick:
@@ -40,6 +47,9 @@ def test_breakout_enters_once_at_the_target() -> None:
     assert s.target == 97_000 + round(0.5 * 2_900)  # 98,450
     book = FakeBook()
     assert s.on_tick(tick(98_400), book) is None
+    book.entries = False  # e.g. before the open: the day's entry is not used up
+    assert s.on_tick(tick(98_500), book) is None
+    book.entries = True
     sig = s.on_tick(tick(98_500), book)
     assert sig is not None and sig.side == "buy" and sig.is_entry
     assert sig.price == 98_700  # two ticks above the trade

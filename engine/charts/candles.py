@@ -1,0 +1,141 @@
+"""Candlestick chart with volume and the bot's own fills, as PNG bytes."""
+
+from __future__ import annotations
+
+import itertools
+from bisect import bisect_left, bisect_right
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import cast
+
+import numpy as np
+from matplotlib.axes import Axes
+from matplotlib.collections import LineCollection, PolyCollection
+from matplotlib.ticker import FixedLocator, FuncFormatter, MaxNLocator
+from numpy.typing import ArrayLike
+
+from engine.charts import _style as st
+from engine.charts.bars import Bar
+
+__all__ = ["Bar", "Marker", "render_candles"]
+
+_BODY_WIDTH = 0.7
+
+
+@dataclass(frozen=True, slots=True)
+class Marker:
+    """One of the bot's fills: side "buy" (an entry) or "sell" (an exit)."""
+
+    ts_ns: int
+    price: int
+    side: str
+
+
+def render_candles(bars: Sequence[Bar], markers: Sequence[Marker], title: str) -> bytes:
+    """Candles (rising red, falling blue) over a volume panel, with buy/sell markers.
+
+    Bars are drawn one slot each in time order, so gaps between them (halts, overnight) take no
+    room. A marker goes on the bar whose interval holds its time; markers outside the bars are
+    left out. Raises ValueError for a marker side other than "buy" or "sell".
+    """
+    for m in markers:
+        if m.side not in ("buy", "sell"):
+            raise ValueError(f"marker side must be 'buy' or 'sell', got {m.side!r}")
+    if not bars:
+        return st.empty_chart(title, "no trades recorded yet")
+
+    ordered = sorted(bars, key=lambda b: b.start_ns)
+    n = len(ordered)
+    data = np.array([(b.open, b.high, b.low, b.close, b.volume) for b in ordered], dtype=np.float64)
+    o, h, lo, c, vol = data.T
+    x = np.arange(n, dtype=np.float64)
+    colours = np.where(c > o, st.UP, np.where(c < o, st.DOWN, st.FLAT))
+
+    fig = st.new_figure()
+    grid = fig.add_gridspec(2, 1, height_ratios=(3, 1))
+    ax = fig.add_subplot(grid[0])
+    ax_vol = fig.add_subplot(grid[1], sharex=ax)
+    st.style_axes(ax)
+    st.style_axes(ax_vol)
+
+    # Collections rather than one patch per bar: one artist each keeps a 400-bar chart fast.
+    # They take 3-D arrays directly (their fast path); the stubs only admit sequences, hence casts.
+    wicks = np.stack([np.column_stack([x, lo]), np.column_stack([x, h])], axis=1)
+    ax.add_collection(LineCollection(cast("Sequence[ArrayLike]", wicks), colors=colours,
+                                     linewidths=1.0, zorder=2))
+    half = _BODY_WIDTH / 2
+    # A doji has a zero-height body: only its edge shows, which is why edges carry the colour too.
+    bodies = _rects(x, half, np.minimum(o, c), np.maximum(o, c))
+    ax.add_collection(PolyCollection(cast("Sequence[ArrayLike]", bodies), facecolors=colours,
+                                     edgecolors=colours, linewidths=0.8, zorder=3))
+    volumes = _rects(x, half, np.zeros(n), vol)
+    ax_vol.add_collection(PolyCollection(cast("Sequence[ArrayLike]", volumes), facecolors=colours,
+                                         edgecolors="none", alpha=0.6))
+
+    _draw_markers(ax, ordered, markers)
+
+    # Room past the end bars so a marker on the first or last bar is not cut in half.
+    pad = max(1.0, n * 0.015)
+    ax.set_xlim(-pad, n - 1 + pad)
+    ax.autoscale_view(scalex=False)
+    ax_vol.set_ylim(0, max(float(vol.max()), 1.0) * 1.1)
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _pos: st.krw(v)))
+    ax.yaxis.set_major_locator(MaxNLocator(nbins=6))
+    ax_vol.yaxis.set_major_formatter(FuncFormatter(lambda v, _pos: st.compact(v)))
+    ax_vol.yaxis.set_major_locator(MaxNLocator(nbins=2))
+    ax.tick_params(labelbottom=False)
+
+    starts = [b.start_ns for b in ordered]
+    ticks, fmt = st.time_ticks(starts[0], starts[-1])
+    # Each round time goes on the first bar at or after it; gaps can send two times to one bar.
+    positions: list[int] = []
+    for i in sorted({i for i in (bisect_left(starts, t) for t in ticks) if i < n}):
+        # Across a gap, round times land on neighbouring bars and their labels would overlap.
+        if not positions or i - positions[-1] >= max(n // 10, 1):
+            positions.append(i)
+
+    def time_label(v: float, _pos: int | None) -> str:
+        i = round(v)
+        return st.seoul(starts[i]).strftime(fmt) if 0 <= i < n else ""
+
+    ax_vol.xaxis.set_major_locator(FixedLocator(positions))
+    ax_vol.xaxis.set_major_formatter(FuncFormatter(time_label))
+
+    first, last = ordered[0], ordered[-1]
+    change = last.close - first.open
+    st.set_title(fig, title)
+    pct = f" ({change / first.open:+.2%})" if first.open else ""
+    ax.set_title(f"{st.krw(last.close)}  {st.signed_krw(change)}{pct}", loc="right",
+                 fontsize=st.TEXT_SIZE, color=st.pnl_colour(change), parse_math=False)
+    return st.to_png(fig)
+
+
+def _rects(x: np.ndarray, half: float, bottom: np.ndarray, top: np.ndarray) -> np.ndarray:
+    left = x - half
+    right = x + half
+    return np.stack([np.column_stack(p) for p in
+                     ((left, bottom), (left, top), (right, top), (right, bottom))], axis=1)
+
+
+def _draw_markers(ax: Axes, bars: Sequence[Bar], markers: Sequence[Marker]) -> None:
+    if not markers:
+        return
+    starts = [b.start_ns for b in bars]
+    # Bars carry no interval; the smallest spacing between them is the best guess for how far
+    # past the last bar's start a marker may still belong to it.
+    steps = [b - a for a, b in itertools.pairwise(starts) if b > a]
+    last_end = starts[-1] + min(steps) if steps else None
+    points: dict[str, tuple[list[int], list[int]]] = {"buy": ([], []), "sell": ([], [])}
+    for m in markers:
+        i = bisect_right(starts, m.ts_ns) - 1
+        if i < 0 or (last_end is not None and m.ts_ns >= last_end):
+            continue
+        xs, ys = points[m.side]
+        xs.append(i)
+        ys.append(m.price)
+    for side, marker, colour in (("buy", "^", st.UP), ("sell", "v", st.DOWN)):
+        xs, ys = points[side]
+        if xs:
+            # Black edges keep the markers distinct from candles of the same colour.
+            ax.scatter(xs, ys, marker=marker, s=170, c=colour, edgecolors=st.INK, linewidths=1.4,
+                       zorder=5)
