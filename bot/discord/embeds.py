@@ -7,11 +7,13 @@ Korean convention traders read at a glance: red for buying/rising, blue for sell
 from __future__ import annotations
 
 from functools import singledispatch
+from pathlib import Path
 from typing import Any
 
 from bot.commands import results as r
 from bot.console.render import render_result
 from engine import events as ev
+from engine.report import DailyReport
 
 RED = 0xE03131  # buy
 BLUE = 0x1C7ED6  # sell
@@ -118,6 +120,12 @@ def _(e: ev.SubscriptionChanged) -> tuple[Embed, str]:
 
 
 @event_embed.register
+def _(e: ev.ReportEvent) -> tuple[Embed, str]:
+    name = Path(e.chart_path).name if e.chart_path else None
+    return report_embed(e.report, name), f"daily report {e.report.day}: {e.report.realized_net:+,} KRW"
+
+
+@event_embed.register
 def _(e: ev.AutoModeChanged) -> tuple[Embed, str]:
     text = f"on: {e.condition}" if e.enabled else "off"
     return {"title": f"Auto mode {text}", "color": GREY}, f"auto mode {text}"
@@ -179,6 +187,51 @@ def _(x: r.PositionList) -> Embed:
                     f"{p.qty:,} @ {p.avg_price:,.0f}\nP&L {p.unrealized:+,}") for p in x.rows[:24]]
     return {"title": f"Positions ({len(x.rows)})", "color": GREY,
             "description": f"Cash {x.cash:,} · Equity {x.equity:,}", "fields": fields}
+
+
+@result_embed.register
+def _(x: r.MarketInfo) -> Embed:
+    if not x.is_open or x.opens is None or x.closes is None:
+        return {"title": f"{x.day:%a %m-%d}: closed", "color": GREY, "description": x.reason}
+    return {"title": f"{x.day:%a %m-%d}: {x.opens:%H:%M}-{x.closes:%H:%M} KST", "color": GREEN,
+            "description": x.reason,
+            "fields": [field("Opens", when(int(x.opens.timestamp() * 1e9))),
+                       field("Closes", when(int(x.closes.timestamp() * 1e9)))]}
+
+
+@result_embed.register
+def _(x: r.ScheduleList) -> Embed:
+    lines = [f"{name.replace('_', ' ')}: {when(int(t.timestamp() * 1e9), 'f')}" for name, t in x.jobs]
+    return {"title": f"Schedule ({x.mode})", "color": GREY,
+            "description": "\n".join(lines) or "no jobs ahead"}
+
+
+def report_embed(rep: DailyReport, chart_name: str | None) -> Embed:
+    win = f"{rep.win_rate:.0%}" if rep.win_rate is not None else "-"
+    embed: Embed = {
+        "title": f"{rep.day:%m-%d} {rep.realized_net:+,} KRW",
+        "color": RED if rep.realized_net >= 0 else BLUE,
+        "fields": [field("Unrealized", f"{rep.unrealized:+,}"), field("Fees", f"{rep.commission:,}"),
+                   field("Tax", f"{rep.tax:,}"), field("Trades", len(rep.trades)),
+                   field("Win rate", win), field("Max DD", f"{rep.max_drawdown:,}"),
+                   field("Best", f"{rep.best.symbol} {rep.best.realized:+,}" if rep.best else "-"),
+                   field("Worst", f"{rep.worst.symbol} {rep.worst.realized:+,}" if rep.worst else "-"),
+                   field("Halts/alerts", f"{len(rep.halts)}/{len(rep.alerts)}")]}
+    if chart_name:
+        embed["image"] = {"url": f"attachment://{chart_name}"}
+    return embed
+
+
+@result_embed.register
+def _(x: r.ReportResult) -> Embed:
+    return report_embed(x.report, Path(x.chart_path).name)
+
+
+@result_embed.register
+def _(x: r.ChartResult) -> Embed:
+    return {"title": f"{x.symbol} {x.name} · {x.interval_min}m", "color": GREY,
+            "description": f"{x.bars} bars; ▲ entries, ▼ exits",
+            "image": {"url": f"attachment://{Path(x.chart_path).name}"}}
 
 
 @result_embed.register

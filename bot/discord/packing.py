@@ -29,6 +29,7 @@ class OutItem:
     embed: dict[str, Any]
     line: str
     mention: bool = False
+    file: str | None = None  # an attachment (a chart); such an item travels alone
 
 
 @dataclass(slots=True)
@@ -37,6 +38,7 @@ class Message:
     item_ids: list[int] = field(default_factory=list)
     mention: bool = False
     chars: int = 0
+    file: str | None = None
 
 
 def embed_chars(embed: dict[str, Any]) -> int:
@@ -80,7 +82,9 @@ def _digests(kind: str, items: list[OutItem], colour: int, stale: bool) -> list[
 
 def pack(items: list[OutItem], now_ns: int, stale_after_ns: int) -> list[Message]:
     """Messages for every item, in the order they should be sent."""
-    ordered = sorted(items, key=lambda i: (KIND_ORDER.get(i.kind, 5), i.id))
+    with_files = [Message([i.embed], [i.id], i.mention, embed_chars(i.embed), i.file)
+                  for i in sorted(items, key=lambda i: i.id) if i.file]
+    ordered = sorted((i for i in items if not i.file), key=lambda i: (KIND_ORDER.get(i.kind, 5), i.id))
     blocks: list[tuple[dict[str, Any], list[int], bool]] = []
     if len(ordered) <= SINGLE_LIMIT:
         for item in ordered:
@@ -112,4 +116,4 @@ def pack(items: list[OutItem], now_ns: int, stale_after_ns: int) -> list[Message
         current.mention = current.mention or mention
     if current.embeds:
         messages.append(current)
-    return messages
+    return messages + with_files

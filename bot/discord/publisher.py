@@ -23,8 +23,9 @@ from engine.tasks import TaskGroup
 
 log = logging.getLogger(__name__)
 
-# Sends one message: (channel id, embeds, mention the alert role?) -> None; raises on failure.
-Sender = Callable[[int, list[dict[str, Any]], bool], Awaitable[None]]
+# Sends one message: (channel id, embeds, mention the alert role?, attachment path) -> None;
+# raises on failure.
+Sender = Callable[[int, list[dict[str, Any]], bool, str | None], Awaitable[None]]
 
 ROUTE_CHUNK = 100
 MENTION_KINDS = {ev.AlertKind.HALT, ev.AlertKind.LOSS_LIMIT, ev.AlertKind.DISCONNECT,
@@ -45,6 +46,8 @@ def route(event: ev.Event) -> tuple[str, str, bool] | None:
         return "alerts", "info", False
     if isinstance(event, ev.SubscriptionChanged | ev.AutoModeChanged):
         return "signals", "info", False
+    if isinstance(event, ev.ReportEvent):
+        return "fills", "info", False
     return None  # order acks: the fill says more, and sooner
 
 
@@ -81,7 +84,7 @@ class ChannelPublisher:
                 messages = pack(list(self.pending.values()), time.time_ns(), self.stale_after_ns)
                 message = messages[0]
                 try:
-                    await self._send(self.channel_id, message.embeds, message.mention)
+                    await self._send(self.channel_id, message.embeds, message.mention, message.file)
                 except asyncio.CancelledError:
                     raise
                 except Exception as exc:  # Discord down or refusing: keep it, try again later
@@ -128,7 +131,8 @@ class Publisher:
             publisher = self.channels.get(channel)
             if publisher is not None:
                 publisher.add(OutItem(item_id, payload["kind"], created_ns, payload["embed"],
-                                      payload["line"], payload.get("mention", False)))
+                                      payload["line"], payload.get("mention", False),
+                                      payload.get("file")))
         for publisher in self.channels.values():
             self._tasks.spawn(publisher.run(), publisher.name)
         self._tasks.spawn(self._route(), "router")
@@ -161,7 +165,7 @@ class Publisher:
             embed, line = rendered
             per_channel.setdefault(channel, []).append(
                 {"kind": kind, "embed": embed, "line": line, "mention": mention,
-                 "ts": event.ts_ns})
+                 "ts": event.ts_ns, "file": getattr(event, "chart_path", None)})
         for channel, payloads in per_channel.items():
             publisher = self.channels.get(channel)
             if publisher is None:
@@ -169,7 +173,7 @@ class Publisher:
             ids = await self.journal.outbox_add(channel, payloads)
             for item_id, p in zip(ids, payloads, strict=True):
                 publisher.add(OutItem(item_id, p["kind"], p["ts"], p["embed"], p["line"],
-                                      p["mention"]))
+                                      p["mention"], p["file"]))
 
     def pending(self) -> int:
         return sum(len(p.pending) for p in self.channels.values()) + self.events.qsize()

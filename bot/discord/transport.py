@@ -16,6 +16,7 @@ from bot.discord.client import TradecordBot, point_at
 from bot.discord.config import DiscordConfig
 from bot.discord.dashboard import Dashboard
 from bot.discord.publisher import Publisher
+from bot.discord.replies import load_file
 from engine import events as ev
 from engine.core import Engine
 from engine.tasks import TaskGroup
@@ -46,14 +47,18 @@ class DiscordTransport:
         self._tasks.spawn(self._supervise(), "supervisor")
         self._tasks.spawn(self.dashboard.run(), "dashboard")
 
-    async def _send(self, channel_id: int, embeds: list[dict[str, Any]], mention: bool) -> None:
+    async def _send(self, channel_id: int, embeds: list[dict[str, Any]], mention: bool,
+                    file: str | None) -> None:
         channel = self.bot.get_partial_messageable(channel_id)
         role = self.config.alert_role_id
+        kwargs: dict[str, Any] = {"embeds": [discord.Embed.from_dict(e) for e in embeds]}
         if mention and role:
-            await channel.send(content=f"<@&{role}>", embeds=[discord.Embed.from_dict(e) for e in embeds],
-                               allowed_mentions=discord.AllowedMentions(roles=[discord.Object(role)]))
-        else:
-            await channel.send(embeds=[discord.Embed.from_dict(e) for e in embeds])
+            kwargs["content"] = f"<@&{role}>"
+            kwargs["allowed_mentions"] = discord.AllowedMentions(roles=[discord.Object(role)])
+        attachment = await load_file(file) if file is not None else None
+        if attachment is not None:
+            kwargs["file"] = attachment
+        await channel.send(**kwargs)
 
     def _problem(self, text: str) -> None:
         log.warning("%s", text)

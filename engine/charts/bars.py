@@ -4,21 +4,12 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Sequence
-from dataclasses import dataclass
+
+from engine.charts.model import Bar
+
+__all__ = ["Bar", "BarSeries", "resample"]
 
 _NS = 1_000_000_000
-
-
-@dataclass(frozen=True, slots=True)
-class Bar:
-    """One OHLCV bar. start_ns is the epoch-aligned start of its interval; prices in KRW."""
-
-    start_ns: int
-    open: int
-    high: int
-    low: int
-    close: int
-    volume: int
 
 
 class BarSeries:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import itertools
 from bisect import bisect_left, bisect_right
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import cast
 
 import numpy as np
@@ -15,20 +14,11 @@ from matplotlib.ticker import FixedLocator, FuncFormatter, MaxNLocator
 from numpy.typing import ArrayLike
 
 from engine.charts import _style as st
-from engine.charts.bars import Bar
+from engine.charts.model import Bar, Marker
 
 __all__ = ["Bar", "Marker", "render_candles"]
 
 _BODY_WIDTH = 0.7
-
-
-@dataclass(frozen=True, slots=True)
-class Marker:
-    """One of the bot's fills: side "buy" (an entry) or "sell" (an exit)."""
-
-    ts_ns: int
-    price: int
-    side: str
 
 
 def render_candles(bars: Sequence[Bar], markers: Sequence[Marker], title: str) -> bytes:
@@ -36,11 +26,8 @@ def render_candles(bars: Sequence[Bar], markers: Sequence[Marker], title: str) -
 
     Bars are drawn one slot each in time order, so gaps between them (halts, overnight) take no
     room. A marker goes on the bar whose interval holds its time; markers outside the bars are
-    left out. Raises ValueError for a marker side other than "buy" or "sell".
+    left out.
     """
-    for m in markers:
-        if m.side not in ("buy", "sell"):
-            raise ValueError(f"marker side must be 'buy' or 'sell', got {m.side!r}")
     if not bars:
         return st.empty_chart(title, "no trades recorded yet")
 

@@ -76,3 +76,17 @@ def test_bad_config_stops_startup_naming_the_variable(tmp_path: Path) -> None:
         in proc.stderr
     assert "RISK_MAX_OPEN_POSITIONS must be a whole number >= 1; got '-1'" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_market_and_report_on_the_console(tmp_path: Path) -> None:
+    script = "/market 2026-06-03\n/market 2026-01-02\n/market 2025-11-13\n/report\n/schedule\n"
+    proc = subprocess.run([PYTHON, "-m", "bot"], input=script, capture_output=True, text=True,
+                          env=subprocess_env(tmp_path), cwd=ROOT, timeout=60)
+    out = proc.stdout
+    assert proc.returncode == 0, proc.stderr
+    assert "Wed 2026-06-03: closed (holiday: Local Election Day)" in out
+    assert "Fri 2026-01-02: open 10:00-15:30 KST (first trading day of the year" in out
+    assert "Thu 2025-11-13: open 10:00-16:30 KST (college entrance exam day)" in out
+    chart = next(line.split("chart: ", 1)[1] for line in out.splitlines() if "chart: " in line)
+    assert Path(chart).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "nothing scheduled" in out  # TRADING_HOURS=always in tests

@@ -33,7 +33,7 @@ class LayerCog(commands.Cog):
         except CommandError as exc:
             await reply(itx, error_embed(exc.message))
             return
-        await reply(itx, result_embed(result))
+        await reply(itx, result_embed(result), file=getattr(result, "chart_path", None))
 
     async def symbols(self, current: str) -> list[app_commands.Choice[str]]:
         """From the instrument cache: autocomplete must answer fast and never call the broker."""

@@ -246,7 +246,7 @@ async def test_sync_publishes_to_the_guild_only(engine: Engine, fake: FakeDiscor
 
     count = await sync_commands(engine, CommandLayer(engine), discord_config(fake))
     names = {c["name"] for c in fake.synced_commands[fake.guild_id]}
-    assert count == len(names) == 15
+    assert count == len(names) == 19
     assert {"subscribe", "buy", "sell", "halt", "resume", "settings"} <= names
     assert not fake.synced_commands.get(None)  # nothing global
 
@@ -284,3 +284,36 @@ async def test_a_refused_token_never_stops_trading(engine: Engine, fake: FakeDis
         assert not transport.ready.is_set()
     finally:
         await transport.close()
+
+
+async def test_chart_is_a_png_rendered_off_the_loop(engine: Engine, fake: FakeDiscord,
+                                                    bot: DiscordTransport) -> None:
+    import io
+
+    from PIL import Image
+
+    await engine.subscriptions.subscribe("005930", "watch")
+    await eventually(lambda: "005930" in engine.bars and bool(engine.bars["005930"].bars()),
+                     10, "recorded ticks")
+    lags: list[float] = []
+
+    async def sample() -> None:
+        while True:
+            start = time.perf_counter()
+            await asyncio.sleep(0.001)
+            lags.append(time.perf_counter() - start - 0.001)
+
+    sampler = asyncio.get_running_loop().create_task(sample())
+    itx = await fake.slash("chart", {"symbol": "005930", "interval": 1}, user_id=VIEWER,
+                           roles=[fake.roles["viewer"]])
+    _, answer = await fake.wait_response(itx, count=2, timeout=20)
+    sampler.cancel()
+    assert "005930" in text_of(answer)
+    (message,) = fake.followups(itx) or [fake.response_message(itx)]
+    (attachment,) = message["attachments"]
+    png = fake.attachments_data[(int(message["id"]), attachment["filename"])]
+    image = Image.open(io.BytesIO(png))
+    assert image.format == "PNG" and image.width >= 800 and image.height >= 480
+    colours = image.convert("RGB").getcolors(maxcolors=1 << 20) or []
+    assert len(colours) > 20  # not blank
+    assert max(lags[3:]) < 0.010, f"loop lag peaked at {max(lags[3:]) * 1000:.1f} ms"
