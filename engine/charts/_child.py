@@ -10,6 +10,7 @@ import contextlib
 import os
 import signal
 import sys
+import warnings
 from typing import BinaryIO
 
 import msgspec
@@ -42,8 +43,16 @@ def main() -> None:
     inp = sys.stdin.buffer
 
     # Imported here, not at module level: this is the only process that needs matplotlib.
+    from engine.charts._style import TITLE_FAMILY
     from engine.charts.candles import render_candles
     from engine.charts.equity import render_equity_curve
+
+    if len(TITLE_FAMILY) == 1:
+        # Without a Korean font matplotlib warns once per missing glyph, i.e. for every new
+        # character of every symbol name: say it once instead.
+        warnings.filterwarnings("ignore", message="Glyph .* missing from font", category=UserWarning)
+        print("charts: no Korean font installed (e.g. Debian's fonts-nanum); Hangul in chart titles "
+              "will show as boxes", file=sys.stderr)
 
     # Loads fonts and fills caches, so the first real request is as fast as the rest.
     render_equity_curve([], "")

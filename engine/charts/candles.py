@@ -16,9 +16,10 @@ from numpy.typing import ArrayLike
 from engine.charts import _style as st
 from engine.charts.model import Bar, Marker
 
-__all__ = ["Bar", "Marker", "render_candles"]
+__all__ = ["Bar", "Marker", "render_candles", "time_labels"]
 
 _BODY_WIDTH = 0.7
+_LONG_GAP_NS = 3600 * 1_000_000_000
 
 
 def render_candles(bars: Sequence[Bar], markers: Sequence[Marker], title: str) -> bytes:
@@ -72,21 +73,9 @@ def render_candles(bars: Sequence[Bar], markers: Sequence[Marker], title: str) -
     ax_vol.yaxis.set_major_locator(MaxNLocator(nbins=2))
     ax.tick_params(labelbottom=False)
 
-    starts = [b.start_ns for b in ordered]
-    ticks, fmt = st.time_ticks(starts[0], starts[-1])
-    # Each round time goes on the first bar at or after it; gaps can send two times to one bar.
-    positions: list[int] = []
-    for i in sorted({i for i in (bisect_left(starts, t) for t in ticks) if i < n}):
-        # Across a gap, round times land on neighbouring bars and their labels would overlap.
-        if not positions or i - positions[-1] >= max(n // 10, 1):
-            positions.append(i)
-
-    def time_label(v: float, _pos: int | None) -> str:
-        i = round(v)
-        return st.seoul(starts[i]).strftime(fmt) if 0 <= i < n else ""
-
-    ax_vol.xaxis.set_major_locator(FixedLocator(positions))
-    ax_vol.xaxis.set_major_formatter(FuncFormatter(time_label))
+    labels = time_labels([b.start_ns for b in ordered])
+    ax_vol.xaxis.set_major_locator(FixedLocator(list(labels)))
+    ax_vol.xaxis.set_major_formatter(FuncFormatter(lambda v, _pos: labels.get(round(v), "")))
 
     first, last = ordered[0], ordered[-1]
     change = last.close - first.open
@@ -95,6 +84,34 @@ def render_candles(bars: Sequence[Bar], markers: Sequence[Marker], title: str) -
     ax.set_title(f"{st.krw(last.close)}  {st.signed_krw(change)}{pct}", loc="right",
                  fontsize=st.TEXT_SIZE, color=st.pnl_colour(change), parse_math=False)
     return st.to_png(fig)
+
+
+def time_labels(starts: Sequence[int]) -> dict[int, str]:
+    """Bar index -> Seoul time label for the x axis of bars starting at starts (ascending).
+
+    Most telling first: where trading resumes after a long gap (next day, a halt), then round
+    times (each on the first bar at or after it), then the first bar if no label is near it.
+    A label too close to one already chosen would overlap it and is dropped.
+    """
+    n = len(starts)
+    if not n:
+        return {}
+    interval_ns = _bar_interval(starts)
+    shown_s = n * interval_ns // 1_000_000_000 if interval_ns else None
+    ticks, fmt = st.time_ticks(starts[0], starts[-1], shown_s=shown_s)
+    resumes = [i for i in range(1, n) if starts[i] - starts[i - 1] > _LONG_GAP_NS]
+    rounds = sorted({i for i in (bisect_left(starts, t) for t in ticks) if i < n})
+    min_gap = max(n // 10, 1)
+    chosen: list[int] = []
+    for i in itertools.chain(resumes, rounds, [0]):
+        if all(abs(i - p) >= min_gap for p in chosen):
+            chosen.append(i)
+    return {i: st.seoul(starts[i]).strftime(fmt) for i in sorted(chosen)}
+
+
+def _bar_interval(starts: Sequence[int]) -> int:
+    """Bars carry no interval; the smallest spacing between them is the best guess (0 if unknown)."""
+    return min((b - a for a, b in itertools.pairwise(starts) if b > a), default=0)
 
 
 def _rects(x: np.ndarray, half: float, bottom: np.ndarray, top: np.ndarray) -> np.ndarray:
@@ -108,10 +125,8 @@ def _draw_markers(ax: Axes, bars: Sequence[Bar], markers: Sequence[Marker]) -> N
     if not markers:
         return
     starts = [b.start_ns for b in bars]
-    # Bars carry no interval; the smallest spacing between them is the best guess for how far
-    # past the last bar's start a marker may still belong to it.
-    steps = [b - a for a, b in itertools.pairwise(starts) if b > a]
-    last_end = starts[-1] + min(steps) if steps else None
+    interval_ns = _bar_interval(starts)
+    last_end = starts[-1] + interval_ns if interval_ns else None
     points: dict[str, tuple[list[int], list[int]]] = {"buy": ([], []), "sell": ([], [])}
     for m in markers:
         i = bisect_right(starts, m.ts_ns) - 1

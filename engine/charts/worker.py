@@ -38,7 +38,7 @@ class ChartWorker:
     """One long-lived child process that renders charts; requests queue one at a time.
 
     start() spawns it (lazily done by the first render otherwise) and waits until matplotlib is
-    loaded there, which takes about a second, longer the first time a machine builds its font
+    loaded there: about 0.5 s, several more the first time a machine builds matplotlib's font
     cache. A child that died while idle is replaced on the next request; one that dies, times out
     or is cancelled mid-render is killed, that request fails, and the next one starts a fresh child.
     """
