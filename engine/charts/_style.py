@@ -7,9 +7,11 @@ would make concurrent renders in worker threads interfere with each other.
 
 from __future__ import annotations
 
+import importlib.util
 import struct
 import zlib
 from datetime import datetime
+from pathlib import Path
 from typing import Protocol, cast
 from zoneinfo import ZoneInfo
 
@@ -38,9 +40,21 @@ DOWN = "#1f4fd6"
 FLAT = "#555555"
 
 
+def _register_bundled_korean_fonts() -> None:
+    # koreanize-matplotlib ships NanumGothic; registering its files (without importing the
+    # package, which rewrites global rcParams) gives Hangul titles on any machine, no apt needed.
+    spec = importlib.util.find_spec("koreanize_matplotlib")  # located, not imported
+    if spec is None or not spec.submodule_search_locations:
+        return
+    fonts = Path(next(iter(spec.submodule_search_locations))) / "fonts"
+    for path in sorted(fonts.glob("NanumGothic*.ttf")):
+        font_manager.fontManager.addfont(str(path))
+
+
 def _title_family() -> list[str]:
     # Symbol names and titles may be Hangul, which DejaVu Sans lacks. Only name a CJK fallback
     # that is installed: naming a missing family makes matplotlib log a warning on every render.
+    _register_bundled_korean_fonts()
     installed = {f.name for f in font_manager.fontManager.ttflist}
     family = ["DejaVu Sans"]
     for name in ("NanumGothic", "Noto Sans CJK KR", "Noto Sans KR", "Malgun Gothic",
