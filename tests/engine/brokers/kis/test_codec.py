@@ -67,7 +67,7 @@ def test_fill_notices_current_and_older_layout() -> None:
     notice = codec.parse_notice(codec.decrypt(frame.payload, KEY, IV))
     assert (notice.odno, notice.side, notice.symbol, notice.qty, notice.price, notice.is_fill) == (
         "0000117057", "buy", "005930", 10, 62700, True)
-    legacy = fields26[:17] + ["홍길동", "삼성전자", "10", "", "삼성전자", "62700"]
+    legacy = [*fields26[:17], "홍길동", "삼성전자", "10", "", "삼성전자", "62700"]
     old = codec.parse_notice("^".join(legacy))
     assert (old.odno, old.is_fill, old.order_qty, old.order_price) == ("0000117057", True, 10, 62700)
     with pytest.raises(codec.KisDecodeError, match="wrong key"):
