@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, time
 from pathlib import Path
 
+from engine.brokers.kis.config import KisConfig
 from engine.envparse import Env
 from engine.krx.calendar import parse_holidays, parse_special_sessions
 from engine.risk import RiskLimits
@@ -54,12 +55,13 @@ class EngineConfig:
     risk: RiskLimits = field(default_factory=RiskLimits)
     defaults: StrategyDefaults = field(default_factory=StrategyDefaults)
     journal_sync: str = "normal"
+    kis: KisConfig | None = None
     schedule: ScheduleSettings = field(default_factory=ScheduleSettings)
     equity_sample_seconds: float = 10.0
 
     @property
     def paper(self) -> bool:
-        return self.broker == "sim"
+        return self.broker == "sim" or (self.kis is not None and self.kis.paper)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> EngineConfig:
@@ -99,7 +101,7 @@ class EngineConfig:
         )
         config = cls(
             data_dir=env.path("DATA_DIR", Path("data")),
-            broker=env.choice("BROKER", "sim", ("sim",)),
+            broker=env.choice("BROKER", "sim", ("sim", "kis")),
             sim=sim,
             risk=risk,
             defaults=defaults,
@@ -109,4 +111,6 @@ class EngineConfig:
                                              exclusive_min=True),
         )
         env.check()
+        if config.broker == "kis":
+            config = replace(config, kis=KisConfig.from_env(os.environ if environ is None else environ))
         return config

@@ -11,7 +11,7 @@ from datetime import date
 from pathlib import Path
 
 from engine.auto import AutoMode
-from engine.brokers.base import Broker, ConditionChange, OrderUpdate
+from engine.brokers.base import Broker, BrokerError, ConditionChange, OrderUpdate
 from engine.brokers.sim import SimBroker
 from engine.charts import ChartWorker, Marker, resample
 from engine.charts.bars import BarSeries
@@ -118,6 +118,10 @@ class Engine:
     # ---- lifecycle -----------------------------------------------------------------------
 
     async def _make_broker(self) -> Broker:
+        if self.config.kis is not None:
+            from engine.brokers.kis.client import KisBroker
+
+            return KisBroker(self.config.kis, self.config.data_dir, self.config.sim.commission_rate)
         sim = self.config.sim
         url = sim.url
         if url is None:
@@ -156,7 +160,13 @@ class Engine:
 
         self._orders = OrderManager(self.broker, self.journal, self.portfolio, self.instruments,
                                     self.config.risk, self.controls, self.bus)
-        self.orders.load(await self.journal.orders(), {f.fill_id for f in fills})
+        records = await self.journal.orders()
+        for code in {r.symbol for r in records if r.live} | {f.symbol for f in fills}:
+            try:
+                await self.ensure_instrument(code)
+            except BrokerError as exc:
+                log.warning("instrument %s unavailable: %s", code, exc.message)
+        self.orders.load(records, {f.fill_id for f in fills})
         self._tasks.spawn(self.orders.run_updates(), "order-updates")
         notes = await self.orders.reconcile()
         notes += await self._check_positions()
@@ -164,7 +174,13 @@ class Engine:
         self._subs = Subscriptions(self.broker, self.feed, self.journal, self.orders,
                                    self.portfolio, self.instruments, self.bus, self.controls,
                                    self.config.defaults.order_budget, self.bars)
-        notes += await self.subscriptions.restore(await self.journal.subscriptions())
+        saved = await self.journal.subscriptions()
+        for sub in saved:
+            try:
+                await self.ensure_instrument(sub.symbol)
+            except BrokerError as exc:
+                log.warning("instrument %s unavailable: %s", sub.symbol, exc.message)
+        notes += await self.subscriptions.restore(saved)
 
         self._auto = AutoMode(self.broker, self.subscriptions, self.portfolio, self.journal,
                               self.bus, self.config.defaults.strategy,
@@ -179,6 +195,14 @@ class Engine:
         self._tasks.spawn(self._heartbeat(), "heartbeat")
         self._tasks.spawn(self._sample_equity(), "equity")
         self._tasks.spawn(self._journal_alerts(), "alerts")
+
+    async def ensure_instrument(self, code: str) -> Instrument:
+        """The symbol's figures, asking the broker the first time (KIS has no full listing)."""
+        inst = self.instruments.get(code)
+        if inst is None:
+            inst = await self.broker.instrument(code)
+            self.instruments[code] = inst
+        return inst
 
     async def _check_positions(self) -> list[str]:
         """Compare journal-derived positions with the broker's; differences are reported, never

@@ -39,6 +39,7 @@ from engine.events import (
 from engine.instruments import Instrument
 from engine.journal import FillRecord, Journal, OrderRecord
 from engine.journal.records import Side
+from engine.krx.costs import CostModel
 from engine.portfolio import Portfolio, seoul_date
 from engine.risk import OrderCheck, RiskLimits, RiskRejection, TradingControls, check_order
 
@@ -97,6 +98,7 @@ class OrderManager:
         self._by_intent: dict[str, list[str]] = {}
         self._by_broker_id: dict[str, str] = {}
         self._fill_ids: set[str] = set()
+        self._unmatched: dict[str, list[OrderUpdate]] = {}
         self._lock = asyncio.Lock()
         self.updates: asyncio.Queue[OrderUpdate] = asyncio.Queue()
         self._loss_alerted_day: object = None
@@ -197,9 +199,12 @@ class OrderManager:
         coids = self._by_intent.get(key)
         return self.orders[coids[-1]] if coids else None
 
+    @staticmethod
+    def _request(rec: OrderRecord) -> OrderRequest:
+        return OrderRequest(rec.client_order_id, rec.symbol, rec.side, rec.type, rec.qty, rec.price)
+
     async def _send(self, rec: OrderRecord) -> None:
-        request = OrderRequest(rec.client_order_id, rec.symbol, rec.side,
-                               rec.type, rec.qty, rec.price)
+        request = self._request(rec)
         answer: BrokerOrder | None = None
         last_error = ""
         for attempt in range(SEND_ATTEMPTS):
@@ -229,6 +234,8 @@ class OrderManager:
                     "under a new id."))
                 return
             await self._apply_answer(rec, answer)
+        async with self._lock:
+            await self._release_unmatched()
         if self.controls.halted and rec.live and rec.broker_order_id:
             # Sent while a halt was being declared: take it back.
             await self.cancel(rec.client_order_id, reason="halt")
@@ -237,6 +244,7 @@ class OrderManager:
         if answer.broker_order_id and not rec.broker_order_id:
             rec.broker_order_id = answer.broker_order_id
             self._by_broker_id[answer.broker_order_id] = rec.client_order_id
+        held = self._unmatched.pop(answer.broker_order_id, [])
         if answer.status == "rejected":
             await self._mark_rejected(rec, answer.reject_code or "rejected",
                                       answer.message or "rejected by the broker")
@@ -247,6 +255,18 @@ class OrderManager:
             self._publish_accepted(rec)
         else:
             await self.journal.update_order(rec)
+        for update in held:
+            await self._handle_update(update)
+
+    async def _release_unmatched(self) -> None:
+        """Held notices whose number no send in flight can claim belong to orders placed
+        elsewhere: handle them now (they are adopted as external orders)."""
+        if any(o.broker_order_id is None and o.live for o in self.orders.values()):
+            return
+        held, self._unmatched = self._unmatched, {}
+        for updates in held.values():
+            for update in updates:
+                await self._handle_update(update)
 
     def _publish_accepted(self, rec: OrderRecord) -> None:
         self.bus.publish(OrderAccepted(rec.client_order_id, rec.broker_order_id or "", rec.symbol,
@@ -323,7 +343,12 @@ class OrderManager:
                 await self._handle_update(update)
 
     async def _handle_update(self, u: OrderUpdate) -> None:
-        rec = self.find(u.client_order_id) or self.find(u.broker_order_id)
+        rec = (self.find(u.client_order_id) if u.client_order_id else None) or self.find(u.broker_order_id)
+        if rec is None and any(o.broker_order_id is None and o.live for o in self.orders.values()):
+            # A notice can outrun the REST answer that tells us its order number (KIS): hold it
+            # until a send in flight ties the number to an order.
+            self._unmatched.setdefault(u.broker_order_id, []).append(u)
+            return
         if rec is None:
             rec = await self._adopt_external(u.client_order_id, u.broker_order_id, u.symbol,
                                              u.side, u.qty)
@@ -419,8 +444,9 @@ class OrderManager:
                 await self._apply_fill(rec, f)
                 notes.append(f"missed fill applied: {f.side} {f.qty:,} {f.symbol} @ {f.price:,}")
         for rec in self.live_orders():
+            claimed = {o.broker_order_id for o in self.orders.values() if o.broker_order_id}
             try:
-                answer = await self.broker.find_order(rec.client_order_id)
+                answer = await self.broker.find_order(self._request(rec), rec.created_ns, claimed)
             except BrokerError as exc:
                 notes.append(f"could not check {rec.client_order_id}: {exc.message}")
                 continue
@@ -448,4 +474,30 @@ class OrderManager:
                     if rec.live:
                         self.portfolio.reserve(rec.client_order_id, rec.symbol, rec.side,
                                                rec.remaining, unit)
+        notes += await self._reconcile_order_fills()
+        return notes
+
+    async def _reconcile_order_fills(self) -> list[str]:
+        """For brokers that report fills per order: a cumulative quantity above ours is a fill
+        we missed; it is booked once, at the price that makes the averages agree."""
+        notes = []
+        for answer, avg in await self.broker.order_states():
+            async with self._lock:
+                rec = self.find(answer.broker_order_id)
+                if rec is None or answer.filled_qty <= rec.filled_qty:
+                    continue
+                missing = answer.filled_qty - rec.filled_qty
+                ours = sum(f.qty * f.price for f in await self.journal.fills()
+                           if f.client_order_id == rec.client_order_id)
+                price = round((avg * answer.filled_qty - ours) / missing) if avg else rec.price or 0
+                inst = self.instruments.get(rec.symbol)
+                amount = price * missing
+                costs = CostModel(self.portfolio.commission_rate)
+                tax = costs.sell_tax(amount, inst.market, seoul_date(time.time_ns())) \
+                    if rec.side == "sell" and inst else 0
+                await self._apply_fill(rec, BrokerFill(
+                    f"{answer.broker_order_id}-reconciled-{answer.filled_qty}",
+                    answer.broker_order_id, rec.client_order_id, rec.symbol, rec.side, missing,
+                    price, costs.commission(amount), tax, time.time_ns()))
+                notes.append(f"missed fill applied: {rec.side} {missing:,} {rec.symbol} @ {price:,}")
         return notes

@@ -14,6 +14,7 @@ from bot.commands import parsing
 from bot.commands import results as r
 from bot.commands.context import CommandError, Invocation, Role
 from engine.auto import AutoModeError
+from engine.brokers.base import BrokerError
 from engine.core import Engine
 from engine.journal import AuditRecord, OrderRecord
 from engine.journal.records import Side
@@ -198,7 +199,7 @@ class CommandLayer:
             if inv.role < command.role:
                 raise CommandError(f"/{side} needs the trader role; you have "
                                    f"{'no role' if inv.role == Role.NONE else inv.role.name.lower()}")
-            intent = self.order_intent(inv, side, args)
+            intent = await self.order_intent(inv, side, args)
             problem = self.engine.orders.precheck(intent)
             if problem is not None:
                 raise CommandError(problem.message)
@@ -220,8 +221,15 @@ class CommandLayer:
 
     # ---- helpers -------------------------------------------------------------------------
 
-    def _symbol(self, args: Mapping[str, Any]) -> str:
-        return parsing.symbol(args["symbol"], self.engine.instruments)
+    async def _symbol(self, args: Mapping[str, Any]) -> str:
+        code = parsing.symbol_code(args["symbol"])
+        try:
+            await self.engine.ensure_instrument(code)
+        except BrokerError as exc:
+            sample = ", ".join(list(self.engine.instruments)[:5])
+            hint = f"; try one of {sample}, …" if sample else ""
+            raise CommandError(f"{code} is not traded here ({exc.message}){hint}") from None
+        return code
 
     def _row(self, o: OrderRecord) -> r.OrderRow:
         inst = self.engine.instruments.get(o.symbol)
@@ -229,9 +237,9 @@ class CommandLayer:
                           inst.name if inst else o.symbol, o.side, o.type, o.qty, o.price,
                           o.filled_qty, o.status, o.origin, o.message)
 
-    def order_intent(self, inv: Invocation, side: Side, args: Mapping[str, Any]) -> OrderIntent:
+    async def order_intent(self, inv: Invocation, side: Side, args: Mapping[str, Any]) -> OrderIntent:
         """Validate a manual order; also used to re-validate at confirmation time."""
-        symbol = self._symbol(args)
+        symbol = await self._symbol(args)
         qty = parsing.quantity(args["qty"])
         raw_price = args.get("price")
         price = None
@@ -243,7 +251,7 @@ class CommandLayer:
     # ---- commands ------------------------------------------------------------------------
 
     async def subscribe(self, inv: Invocation, args: Mapping[str, Any]) -> r.Result:
-        symbol = self._symbol(args)
+        symbol = await self._symbol(args)
         strategy = str(args.get("strategy") or self.engine.config.defaults.strategy).lower()
         if strategy not in STRATEGIES:
             raise CommandError(f"unknown strategy '{strategy}'; valid: {', '.join(STRATEGIES)}")
@@ -258,7 +266,7 @@ class CommandLayer:
                             dict(rec.params), rec.qty, res.created)
 
     async def cancel(self, inv: Invocation, args: Mapping[str, Any]) -> r.Result:
-        symbol = parsing.symbol(args["symbol"], self.engine.instruments)
+        symbol = await self._symbol(args)
         try:
             await self.engine.subscriptions.cancel(symbol, reason=f"cancelled by {inv.actor}")
         except SubscriptionError as exc:
@@ -289,7 +297,7 @@ class CommandLayer:
         return r.AutoState(auto.enabled, auto.condition, await self.engine.broker.conditions())
 
     async def _order(self, inv: Invocation, side: Side, args: Mapping[str, Any]) -> r.Result:
-        intent = self.order_intent(inv, side, args)
+        intent = await self.order_intent(inv, side, args)
         result = await self.engine.orders.submit(intent)
         if result.rejection is not None:
             raise CommandError(result.rejection.message)
@@ -381,7 +389,7 @@ class CommandLayer:
         return r.ReportResult(report, str(path))
 
     async def chart(self, inv: Invocation, args: Mapping[str, Any]) -> r.Result:
-        symbol = self._symbol(args)
+        symbol = await self._symbol(args)
         raw = args.get("interval")
         try:
             minutes = int(str(raw)) if raw not in (None, "") else 1

@@ -16,15 +16,12 @@ from engine.krx.prices import check_limit_price
 MAX_QTY = 1_000_000
 
 
-def symbol(raw: object, instruments: Mapping[str, Instrument]) -> str:
+def symbol_code(raw: object) -> str:
+    """The code's format only; whether the broker trades it is the engine's question."""
     try:
-        code = normalize_symbol(str(raw))
+        return normalize_symbol(str(raw))
     except InvalidSymbol as exc:
         raise CommandError(str(exc)) from None
-    if code not in instruments:
-        sample = ", ".join(list(instruments)[:5])
-        raise CommandError(f"{code} is not traded here; try one of {sample}, …")
-    return code
 
 
 def quantity(raw: object) -> int:

@@ -155,8 +155,24 @@ class Broker(ABC):
     @abstractmethod
     async def cancel_order(self, broker_order_id: str) -> BrokerOrder: ...
 
+    async def instrument(self, code: str) -> Instrument:
+        """One symbol's figures for today; brokers without a full listing fetch on demand."""
+        known = await self.instruments()
+        if code not in known:
+            raise BrokerError("unknown_symbol", f"{code} is not traded by the {self.name} broker")
+        return known[code]
+
     @abstractmethod
-    async def find_order(self, client_order_id: str) -> BrokerOrder | None: ...
+    async def find_order(self, request: OrderRequest, placed_after_ns: int,
+                         claimed: set[str]) -> BrokerOrder | None:
+        """The broker's order for this request, if it got it. Brokers with client order ids
+        look it up by id; others match an order of the same shape placed after
+        `placed_after_ns` whose number is not in `claimed` (already tied to another intent)."""
+
+    async def order_states(self) -> list[tuple[BrokerOrder, float]]:
+        """Today's orders with their average fill price, for brokers that report fills per
+        order rather than one by one (empty when fills() covers it)."""
+        return []
 
     @abstractmethod
     async def open_orders(self) -> list[BrokerOrder]: ...

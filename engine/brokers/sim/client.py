@@ -190,9 +190,10 @@ class SimBroker(Broker):
         return _order(await self.http.request("DELETE", f"/orders/{broker_order_id}",
                                               wire.OrderInfo))
 
-    async def find_order(self, client_order_id: str) -> BrokerOrder | None:
+    async def find_order(self, request: OrderRequest, placed_after_ns: int,
+                         claimed: set[str]) -> BrokerOrder | None:
         found = await self.http.request("GET", "/orders", list[wire.OrderInfo],
-                                        params={"client_order_id": client_order_id})
+                                        params={"client_order_id": request.client_order_id})
         return _order(found[0]) if found else None
 
     async def open_orders(self) -> list[BrokerOrder]:

@@ -1,0 +1,350 @@
+"""KisBroker: the Broker interface over the KIS Open API (paper or real).
+
+KIS orders carry no client order id, so the adapter keeps the tie: the engine's client order id
+maps to the broker's order number (ODNO) once KIS answers. When a send fails ambiguously (5xx,
+time-out: the order may exist), the repeat first looks for an order of the same shape placed
+since the first try and not yet claimed, and adopts it instead of sending a second one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Iterable
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+from engine.brokers.base import (
+    AccountSnapshot,
+    Broker,
+    BrokerError,
+    BrokerFill,
+    BrokerOrder,
+    BrokerSink,
+    OrderRequest,
+    OrderUpdate,
+)
+from engine.brokers.kis import codec
+from engine.brokers.kis.config import KisConfig
+from engine.brokers.kis.http import KisHttp
+from engine.brokers.kis.websocket import KisStream
+from engine.instruments import Instrument
+from engine.krx.calendar import SEOUL
+from engine.krx.costs import CostModel, Market
+from engine.krx.prices import daily_limits
+from engine.krx.universe import BY_CODE
+from engine.tasks import TaskGroup
+
+log = logging.getLogger(__name__)
+
+REGISTRATION_CAP = 41  # per app key, the fill notice included
+ACK_TIMEOUT = 5.0
+ORDER_PATH = "/uapi/domestic-stock/v1/trading/order-cash"
+CANCEL_PATH = "/uapi/domestic-stock/v1/trading/order-rvsecncl"
+BALANCE_PATH = "/uapi/domestic-stock/v1/trading/inquire-balance"
+DAILY_PATH = "/uapi/domestic-stock/v1/trading/inquire-daily-ccld"
+PRICE_PATH = "/uapi/domestic-stock/v1/quotations/inquire-price"
+DAILY_PRICE_PATH = "/uapi/domestic-stock/v1/quotations/inquire-daily-price"
+
+
+def _int(value: Any) -> int:
+    try:
+        return int(float(str(value).strip() or 0))
+    except ValueError:
+        return 0
+
+
+class KisBroker(Broker):
+    name = "kis"
+
+    def __init__(self, config: KisConfig, data_dir: Path, commission_rate: float = 0.00015) -> None:
+        self.config = config
+        self.paper = config.paper
+        self.max_subscriptions = REGISTRATION_CAP - 1  # one slot is the fill notice
+        self.http = KisHttp(config, data_dir / "kis_token.json")
+        self.notice_tr = codec.NOTICE_TR[config.env]
+        self.stream = KisStream(config.ws_url, self.http.approval_key, self._on_frame,
+                                self._on_connection, self._on_bad_frame)
+        self.stream.registrations[(self.notice_tr, config.hts_id)] = None
+        self.costs = CostModel(commission_rate)
+        self._sink: BrokerSink | None = None
+        self._tasks = TaskGroup("kis")
+        self._pending: dict[tuple[str, str], asyncio.Future[codec.ControlAck]] = {}
+        self._cipher: tuple[str, str] | None = None  # (key, iv) of the fill notice
+        self._instruments: dict[str, Instrument] = {}
+        # client order id <-> ODNO, and what each first attempt looked like
+        self._by_coid: dict[str, str] = {}
+        self._branch: dict[str, str] = {}  # ODNO -> KRX_FWDG_ORD_ORGNO, needed to cancel
+        self._attempts: dict[str, float] = {}
+        self._fill_seq: dict[str, int] = {}
+        self.bad_frames = 0
+
+    # ---- lifecycle -----------------------------------------------------------------------
+
+    async def start(self, sink: BrokerSink) -> None:
+        self._sink = sink
+        await self.http.open()
+        await self.http.token()  # fail fast on bad credentials, before anything runs
+        self._tasks.spawn(self.stream.run(), "websocket")
+        try:
+            await self.stream.wait_connected(15.0)
+        except TimeoutError:
+            log.warning("KIS websocket not connected yet; it keeps retrying")
+
+    async def stop(self) -> None:
+        await self._tasks.close()
+        await self.http.close()
+
+    @property
+    def connected(self) -> bool:
+        return self.stream.connected
+
+    # ---- realtime ------------------------------------------------------------------------
+
+    def _on_connection(self, connected: bool, detail: str) -> None:
+        if self._sink is not None:
+            self._sink.on_connection(connected, detail)
+
+    def _on_bad_frame(self, detail: str) -> None:
+        self.bad_frames += 1
+        log.warning("KIS frame ignored: %s", detail)
+
+    def _on_frame(self, frame: codec.Frame) -> None:
+        sink = self._sink
+        assert sink is not None
+        if isinstance(frame, codec.TradeFrame):
+            sink.on_ticks(frame.ticks)
+        elif isinstance(frame, codec.ControlAck):
+            if frame.tr_id == self.notice_tr and frame.ok and frame.key and frame.iv:
+                self._cipher = (frame.key, frame.iv)
+            fut = self._pending.pop((frame.tr_id, frame.tr_key), None)
+            if fut is not None and not fut.done():
+                fut.set_result(frame)
+            elif not frame.ok:
+                log.warning("KIS refused %s %s: %s %s", frame.tr_id, frame.tr_key, frame.msg_cd,
+                            frame.msg1)
+        elif isinstance(frame, codec.EncryptedFrame) and frame.tr_id == self.notice_tr:
+            self._on_notice(frame)
+
+    def _on_notice(self, frame: codec.EncryptedFrame) -> None:
+        if self._cipher is None:
+            self._on_bad_frame("fill notice before its key: the ack with key/iv never came")
+            return
+        try:
+            notice = codec.parse_notice(codec.decrypt(frame.payload, *self._cipher))
+        except codec.KisDecodeError as exc:
+            self._on_bad_frame(str(exc))
+            return
+        assert self._sink is not None
+        coid = next((c for c, o in self._by_coid.items() if o == notice.odno), "")
+        if notice.is_fill:
+            n = self._fill_seq[notice.odno] = self._fill_seq.get(notice.odno, 0) + 1
+            amount = notice.qty * notice.price
+            market = self._instruments[notice.symbol].market if notice.symbol in self._instruments \
+                else Market.KOSPI
+            # KIS notices carry no fees: apply the configured commission and the legal tax.
+            tax = self.costs.sell_tax(amount, market, datetime.now(SEOUL).date()) \
+                if notice.side == "sell" else 0
+            update = OrderUpdate("fill", notice.odno, coid, notice.symbol, notice.side,
+                                 notice.order_qty, "partially_filled", 0,
+                                 fill_id=f"{notice.odno}-{n}", fill_qty=notice.qty,
+                                 fill_price=notice.price, commission=self.costs.commission(amount),
+                                 tax=tax, ts_ns=time.time_ns())
+        elif notice.refused:
+            update = OrderUpdate("rejected", notice.odno, coid, notice.symbol, notice.side,
+                                 notice.order_qty, "rejected", 0, reason="refused",
+                                 message="KIS refused the order")
+        elif notice.correction == "2" or notice.accept == "3":
+            # A cancel confirmation names the original order in OODER_NO.
+            target = notice.original_odno or notice.odno
+            coid = next((c for c, o in self._by_coid.items() if o == target), coid)
+            update = OrderUpdate("cancelled", target, coid, notice.symbol, notice.side,
+                                 notice.order_qty, "cancelled", 0, message="cancelled at KIS")
+        else:
+            update = OrderUpdate("accepted", notice.odno, coid, notice.symbol, notice.side,
+                                 notice.order_qty, "accepted", 0)
+        self._sink.on_order_update(update)
+
+    async def _register(self, tr_id: str, tr_key: str, register: bool) -> codec.ControlAck | None:
+        fut: asyncio.Future[codec.ControlAck] = asyncio.get_running_loop().create_future()
+        self._pending[(tr_id, tr_key)] = fut
+        if not await self.stream.send_registration(tr_id, tr_key, register):
+            self._pending.pop((tr_id, tr_key), None)
+            return None  # replayed on reconnect
+        try:
+            return await asyncio.wait_for(fut, ACK_TIMEOUT)
+        except TimeoutError:
+            self._pending.pop((tr_id, tr_key), None)
+            return None
+
+    async def subscribe(self, symbol: str) -> None:
+        key = (codec.TRADES_TR, symbol)
+        if key in self.stream.registrations:
+            return
+        if len(self.stream.registrations) >= REGISTRATION_CAP:
+            raise BrokerError("registration_cap", f"KIS allows {REGISTRATION_CAP} realtime "
+                              "registrations per app key (the fill notice is one)")
+        self.stream.registrations[key] = None
+        ack = await self._register(*key, register=True)
+        if ack is not None and not ack.ok and ack.msg_cd != "OPSP0002":  # 0002: already there
+            del self.stream.registrations[key]
+            raise BrokerError(ack.msg_cd, f"KIS refused {symbol}: {ack.msg1}")
+
+    async def unsubscribe(self, symbol: str) -> None:
+        key = (codec.TRADES_TR, symbol)
+        if self.stream.registrations.pop(key, 1) is None:
+            await self._register(*key, register=False)
+
+    async def subscribe_condition(self, name: str) -> None:
+        raise BrokerError("unsupported", "condition search is not available through KIS in "
+                          "Tradecord yet; use /subscribe")
+
+    async def unsubscribe_condition(self, name: str) -> None:
+        return None
+
+    async def conditions(self) -> dict[str, str]:
+        return {}
+
+    # ---- instruments ---------------------------------------------------------------------
+
+    async def instruments(self) -> dict[str, Instrument]:
+        return dict(self._instruments)  # filled on demand by instrument()
+
+    async def instrument(self, code: str) -> Instrument:
+        """Today's figures for one symbol: two quotation calls, cached for the session."""
+        cached = self._instruments.get(code)
+        if cached is not None:
+            return cached
+        params = {"FID_COND_MRKT_DIV_CODE": "J", "FID_INPUT_ISCD": code}
+        price, _ = await self.http.request("GET", PRICE_PATH, "FHKST01010100", params=params)
+        out = price.get("output") or {}
+        base = _int(out.get("stck_sdpr")) or _int(out.get("stck_prpr"))
+        if base <= 0:
+            raise BrokerError("unknown_symbol", f"KIS has no price for {code}")
+        daily, _ = await self.http.request("GET", DAILY_PRICE_PATH, "FHKST01010400", params={
+            **params, "FID_PERIOD_DIV_CODE": "D", "FID_ORG_ADJ_PRC": "1"})
+        rows = daily.get("output") or []
+        today = datetime.now(SEOUL).strftime("%Y%m%d")
+        previous: dict[str, Any] = next((r for r in rows if r.get("stck_bsop_date") != today), {})
+        limits = daily_limits(base)
+        listing = BY_CODE.get(code)
+        inst = Instrument(
+            code=code, name=listing.name if listing else str(out.get("hts_kor_isnm", code)),
+            market=listing.market if listing else Market.KOSPI, prev_close=base,
+            prev_high=_int(previous.get("stck_hgpr")) or base,
+            prev_low=_int(previous.get("stck_lwpr")) or base,
+            open=_int(out.get("stck_oprc")) or base,
+            upper_limit=_int(out.get("stck_mxpr")) or limits.upper,
+            lower_limit=_int(out.get("stck_llam")) or limits.lower)
+        self._instruments[code] = inst
+        return inst
+
+    # ---- orders --------------------------------------------------------------------------
+
+    def _answer(self, request: OrderRequest, odno: str, status: str = "accepted",
+                filled: int = 0) -> BrokerOrder:
+        self._by_coid[request.client_order_id] = odno
+        return BrokerOrder(odno, request.client_order_id, request.symbol, request.side,
+                           request.qty, request.price, status, filled)
+
+    async def place_order(self, request: OrderRequest) -> BrokerOrder:
+        if request.client_order_id in self._by_coid:
+            return self._answer(request, self._by_coid[request.client_order_id])
+        first = self._attempts.get(request.client_order_id)
+        if first is not None:
+            # A repeat after an ambiguous failure: the first try may have landed.
+            found = await self._match(request, first, set(self._by_coid.values()))
+            if found is not None:
+                return self._answer(request, found.broker_order_id, found.status, found.filled_qty)
+        else:
+            self._attempts[request.client_order_id] = time.time()
+        body = codec.order_body(self.config.account, request.symbol, request.type, request.qty,
+                                request.price)
+        data, _ = await self.http.request("POST", ORDER_PATH, codec.ORDER_TR[request.side], body=body)
+        out = data.get("output") or {}
+        odno = str(out.get("ODNO", ""))
+        self._branch[odno] = str(out.get("KRX_FWDG_ORD_ORGNO", ""))
+        return self._answer(request, odno)
+
+    async def _today(self) -> list[dict[str, Any]]:
+        cano, product = codec.split_account(self.config.account)
+        today = date.today().strftime("%Y%m%d")
+        rows, _ = await self.http.pages(DAILY_PATH, codec.DAILY_ORDERS_TR, {
+            "CANO": cano, "ACNT_PRDT_CD": product, "INQR_STRT_DT": today, "INQR_END_DT": today,
+            "SLL_BUY_DVSN_CD": "00", "INQR_DVSN": "00", "PDNO": "", "CCLD_DVSN": "00",
+            "ORD_GNO_BRNO": "", "ODNO": "", "INQR_DVSN_3": "00", "INQR_DVSN_1": "",
+            "CTX_AREA_FK100": "", "CTX_AREA_NK100": ""})
+        for row in rows:
+            if row.get("odno") and row.get("ord_gno_brno"):
+                self._branch.setdefault(str(row["odno"]), str(row["ord_gno_brno"]))
+        return rows
+
+    @staticmethod
+    def _row_order(row: dict[str, Any], coid: str) -> BrokerOrder:
+        qty, filled = _int(row.get("ord_qty")), _int(row.get("tot_ccld_qty"))
+        cancelled = str(row.get("cncl_yn", "N")).upper() == "Y"
+        status = ("filled" if filled >= qty > 0 else "cancelled" if cancelled
+                  else "rejected" if _int(row.get("rjct_qty")) else
+                  "partially_filled" if filled else "accepted")
+        price = _int(row.get("ord_unpr")) or None
+        return BrokerOrder(str(row.get("odno", "")), coid, str(row.get("pdno", "")),
+                           "sell" if str(row.get("sll_buy_dvsn_cd")) == "01" else "buy", qty, price,
+                           status, filled)
+
+    async def _match(self, request: OrderRequest, since: float,
+                     claimed: Iterable[str]) -> BrokerOrder | None:
+        taken = set(claimed)
+        since_hms = datetime.fromtimestamp(since - 2, SEOUL).strftime("%H%M%S")
+        for row in await self._today():
+            order = self._row_order(row, request.client_order_id)
+            if (order.broker_order_id not in taken and order.symbol == request.symbol
+                    and order.side == request.side and order.qty == request.qty
+                    and (order.price or None) == (request.price if request.type == "limit" else None)
+                    and str(row.get("ord_tmd", "")) >= since_hms):
+                return order
+        return None
+
+    async def find_order(self, request: OrderRequest, placed_after_ns: int,
+                         claimed: set[str]) -> BrokerOrder | None:
+        odno = self._by_coid.get(request.client_order_id)
+        if odno is not None:
+            rows = [r for r in await self._today() if str(r.get("odno")) == odno]
+            return self._row_order(rows[0], request.client_order_id) if rows else None
+        found = await self._match(request, placed_after_ns / 1e9, claimed)
+        if found is not None:
+            self._by_coid[request.client_order_id] = found.broker_order_id
+        return found
+
+    async def cancel_order(self, broker_order_id: str) -> BrokerOrder:
+        if broker_order_id not in self._branch:
+            await self._today()
+        body = codec.cancel_body(self.config.account, self._branch.get(broker_order_id, ""),
+                                 broker_order_id)
+        await self.http.request("POST", CANCEL_PATH, codec.CANCEL_TR, body=body)
+        coid = next((c for c, o in self._by_coid.items() if o == broker_order_id), "")
+        return BrokerOrder(broker_order_id, coid, "", "buy", 0, None, "cancelled", 0)
+
+    async def open_orders(self) -> list[BrokerOrder]:
+        orders = [self._row_order(r, "") for r in await self._today()]
+        return [o for o in orders if o.status in ("accepted", "partially_filled")]
+
+    async def fills(self) -> list[BrokerFill]:
+        return []  # KIS reports fills per order (tot_ccld_qty); see order_states()
+
+    async def order_states(self) -> list[tuple[BrokerOrder, float]]:
+        """Today's orders with their average fill price, for reconciling missed fills."""
+        return [(self._row_order(r, ""), float(str(r.get("avg_prvs") or 0) or 0))
+                for r in await self._today()]
+
+    async def account(self) -> AccountSnapshot:
+        cano, product = codec.split_account(self.config.account)
+        rows, summary = await self.http.pages(BALANCE_PATH, codec.BALANCE_TR, {
+            "CANO": cano, "ACNT_PRDT_CD": product, "AFHR_FLPR_YN": "N", "OFL_YN": "",
+            "INQR_DVSN": "02", "UNPR_DVSN": "01", "FUND_STTL_ICLD_YN": "N",
+            "FNCG_AMT_AUTO_RDPT_YN": "N", "PRCS_DVSN": "00", "CTX_AREA_FK100": "",
+            "CTX_AREA_NK100": ""})
+        cash = _int(summary[0].get("dnca_tot_amt")) if summary and isinstance(summary[0], dict) else 0
+        positions = {str(r["pdno"]): _int(r.get("hldg_qty")) for r in rows if _int(r.get("hldg_qty"))}
+        return AccountSnapshot(cash=cash, positions=positions)
