@@ -42,6 +42,7 @@ CAPTURED_H0STCNT0_FRAME = (
     "9694968^607878273600^25807^15918^-9889^93.01^4614191^4291558^1^0.45^63.03^090013^3^0^090646^5^"
     "-300^100741^2^400^20230324^20^N^71292^244009^2795345^2044512^0.16^5367918^180.61^0^^62700"
 )
+assert len(CAPTURED_H0STCNT0_FRAME.split("|", 3)[3].split("^")) == 46
 
 # Current official layout ([KIS-off] examples_llm ccnl_notice.py as quoted by brokers.md; the Korean
 # menu of the legacy sample names the same order). An older revision of the same official file

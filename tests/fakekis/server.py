@@ -8,6 +8,12 @@ can cross-check one. Usage::
     ... point the client at fake.url (REST) and fake.ws_url (websocket, any path) ...
     await fake.stop()
 
+Test hooks: clock (`advance_clock`, `allow_token_in`, `expire_tokens`), faults (`fail_next_orders`,
+`delay_next_order_answer`, `fail_next`, `drop_websockets`), market (`pause_tape`, `resume_tape`,
+`trade`, `send_raw`, `send_captured_frame`, `send_pingpong`), account (`set_cash`, `add_position`,
+`seed_positions`). Inspection: `tokens_issued`, `approvals_issued`, `orders`, `order_requests`,
+`notices`, `registrations`, `connections`, `pingpongs_sent/answered`, `balance_pages_served`.
+
 Where the reference is silent or says UNCONFIRMED the choice is commented at the spot (search for
 "UNCONFIRMED") and, where it matters to a client, configurable.
 """
@@ -43,7 +49,8 @@ log = logging.getLogger(__name__)
 KST = timezone(timedelta(hours=9))  # Korea has no DST, so a fixed offset needs no tzdata
 
 DEFAULT_APP_KEY = ("PSfakeKIS" + "0123456789abcdefghijklmnopqrstuvwxyz")[:36]
-DEFAULT_APP_SECRET = ("fakeKISsecret/" + "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/" * 3)[:180]
+_B64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+DEFAULT_APP_SECRET = ("fakeKISsecret/" + _B64 * 3)[:180]
 ORGNO = "91252"  # KRX_FWDG_ORD_ORGNO of every order (the reference's example ack)
 MAX_REGISTRATIONS = 41  # per appkey, ticks and the fill notice alike (brokers.md 2.6)
 TOKEN_INTERVAL = 60.0  # EGW00133: one issuance per minute
@@ -107,6 +114,9 @@ BALANCE_PARAMS = ("CANO", "ACNT_PRDT_CD", "AFHR_FLPR_YN", "OFL_YN", "INQR_DVSN",
 CCLD_PARAMS = ("CANO", "ACNT_PRDT_CD", "INQR_STRT_DT", "INQR_END_DT", "SLL_BUY_DVSN_CD", "INQR_DVSN",
                "PDNO", "CCLD_DVSN", "ORD_GNO_BRNO", "ODNO", "INQR_DVSN_3", "INQR_DVSN_1",
                "CTX_AREA_FK100", "CTX_AREA_NK100")
+
+
+_Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 class _Refusal(Exception):
@@ -173,7 +183,7 @@ class FakeKis:
         hts_id: str = "testuser",
         symbols: dict[str, int] | None = None,
         cash: int = 10_000_000,
-        rate_limit: float | None | Literal["env"] = "env",
+        rate_limit: float | Literal["env"] | None = "env",
         pingpong_interval: float = 110.0,
         tick_interval: float = 0.05,
         seed: int = 1,
@@ -202,7 +212,8 @@ class FakeKis:
         self.cano = cano
         self.prdt = prdt
         # 20/s real, 2/s paper (brokers.md 2.6). "env" picks by env; None disables.
-        self.rate_limit: float | None = (20.0 if env == "real" else 2.0) if rate_limit == "env" else rate_limit
+        env_rate = 20.0 if env == "real" else 2.0
+        self.rate_limit: float | None = env_rate if rate_limit == "env" else rate_limit
         self.pingpong_interval = pingpong_interval
         self.pingpong_timeout = pingpong_timeout
         self.tick_interval = tick_interval
@@ -284,6 +295,9 @@ class FakeKis:
         app.router.add_get(f"{base}/inquire-balance", self._inquire_balance)
         app.router.add_get(f"{base}/inquire-daily-ccld", self._inquire_daily_ccld)
         # KIS clients connect to ws://host:port, ws://host:port/tryitout or /tryitout/H0STCNT0.
+        quotes = "/uapi/domestic-stock/v1/quotations"
+        app.router.add_get(f"{quotes}/inquire-price", self._inquire_price)
+        app.router.add_get(f"{quotes}/inquire-daily-price", self._inquire_daily_price)
         app.router.add_route("*", "/{tail:.*}", self._catch_all)
         self._closing.clear()
         self._runner = web.AppRunner(app, handle_signals=False, shutdown_timeout=1.0)
@@ -435,8 +449,7 @@ class FakeKis:
     # ------------------------------------------------------------------ HTTP plumbing
 
     @web.middleware
-    async def _middleware(self, request: web.Request,
-                          handler: Callable[[web.Request], Awaitable[web.StreamResponse]]) -> web.StreamResponse:
+    async def _middleware(self, request: web.Request, handler: _Handler) -> web.StreamResponse:
         self.requests.append((request.method, request.path, request.headers.get("tr_id", "")))
         for fault in self._path_faults:
             if fault.n > 0 and fault.path_contains in request.path:
@@ -487,33 +500,41 @@ class FakeKis:
     def _gate(self, request: web.Request, tr_ids: dict[str, Any]) -> tuple[str, web.Response | None]:
         """Gateway checks shared by every /uapi call: rate limit, token, app credentials, tr_id."""
         tr_id = request.headers.get("tr_id", "")
+        err = self._gate_error(request, tr_id, tr_ids)
+        if err is None:
+            return tr_id, None
+        status, code = err
+        return tr_id, self._rt_error(code, status=status, tr_id=tr_id)
+
+    def _gate_error(self, request: web.Request, tr_id: str,
+                    tr_ids: dict[str, Any]) -> tuple[int, tuple[str, str]] | None:
         if self._rate_limited():
-            return tr_id, self._rt_error(E_RATE, status=self.rate_error_status, tr_id=tr_id)
+            return self.rate_error_status, E_RATE
         auth = request.headers.get("authorization", "")
         scheme, _, token = auth.partition(" ")
         expiry = self._tokens.get(token.strip())
         if scheme.lower() != "bearer" or expiry is None or expiry <= self.now():
             # One code for unknown and expired tokens, as the reference has only EGW00121
             # (real KIS may say EGW00123 for an expired one — UNCONFIRMED).
-            return tr_id, self._rt_error(E_TOKEN_INVALID, status=self.auth_error_status, tr_id=tr_id)
+            return self.auth_error_status, E_TOKEN_INVALID
         if request.headers.get("appkey") != self.app_key:
-            return tr_id, self._rt_error(E_APPKEY, status=self.auth_error_status, tr_id=tr_id)
+            return self.auth_error_status, E_APPKEY
         if request.headers.get("appsecret") != self.app_secret:
-            return tr_id, self._rt_error(E_APPSECRET, status=self.auth_error_status, tr_id=tr_id)
+            return self.auth_error_status, E_APPSECRET
         # custtype "P" is always sent by the official client; whether KIS enforces it is
         # UNCONFIRMED, so only a wrong value is refused, not a missing one.
         if request.headers.get("custtype", "P") not in ("P", "B"):
-            return tr_id, self._rt_error((E_INPUT, "custtype은 P(개인) 또는 B(법인)입니다."), tr_id=tr_id)
+            return 200, (E_INPUT, "custtype은 P(개인) 또는 B(법인)입니다.")
         if tr_id not in tr_ids:
-            return tr_id, self._rt_error((E_SERVICE, f"없는 서비스 코드 입니다 (tr_id {tr_id!r})"), tr_id=tr_id)
+            return 200, (E_SERVICE, f"없는 서비스 코드 입니다 (tr_id {tr_id!r})")
         entry = tr_ids[tr_id]
         env = entry[0] if isinstance(entry, tuple) else entry
         if env != self.env:
             what = "실전투자" if env == "real" else "모의투자"
             msg = (f"{tr_id}는 {what} TR입니다. 이 서버는 {'모의투자' if self.env == 'paper' else '실전투자'}"
                    f" 서버입니다 (a {env} tr_id on the {self.env} server)")
-            return tr_id, self._rt_error((E_SERVICE, msg), tr_id=tr_id)
-        return tr_id, None
+            return 200, (E_SERVICE, msg)
+        return None
 
     @staticmethod
     def _loads(raw: str) -> Any:
@@ -617,16 +638,12 @@ class FakeKis:
     async def _hashkey(self, request: web.Request) -> web.Response:
         # Optional on KIS ("현재는 hash key 필수 사항아님"); provided so a client that calls it works.
         raw = await request.text()
-        if request.headers.get("appkey") != self.app_key or request.headers.get("appsecret") != self.app_secret:
+        h = request.headers
+        if h.get("appkey") != self.app_key or h.get("appsecret") != self.app_secret:
             return self._rt_error(E_APPKEY, status=self.auth_error_status)
         return self._json({"BODY": self._loads(raw), "HASH": hashlib.sha256(raw.encode()).hexdigest()})
 
     # ------------------------------------------------------------------ orders
-
-    def _record(self, rec: OrderRequest, resp: web.StreamResponse, body: dict[str, Any] | None) -> None:
-        rec.status = resp.status
-        if body is not None:
-            rec.rt_cd, rec.msg_cd = str(body.get("rt_cd", "")), str(body.get("msg_cd", ""))
 
     def _refused(self, rec: OrderRequest, tr_id: str, err: _Refusal) -> web.Response:
         resp = self._rt_error((err.msg_cd, err.msg1), tr_id=tr_id)
@@ -645,16 +662,12 @@ class FakeKis:
             resp = self._rt_error(E_RATE, status=self.rate_error_status, tr_id=rec.tr_id)
             rec.status, rec.rt_cd, rec.msg_cd = resp.status, "1", E_RATE[0]
             return rec, rec.tr_id, rec.body, resp
-        tr_id, err = self._gate(request, tr_ids)
-        if err is not None:
-            rec.status, rec.rt_cd = err.status, "1"
-            rec.msg_cd = E_RATE[0] if err.status == self.rate_error_status and self._is_rate(err) else ""
-            return rec, tr_id, rec.body, err
-        return rec, tr_id, rec.body, None
-
-    @staticmethod
-    def _is_rate(resp: web.Response) -> bool:
-        return isinstance(resp.body, bytes) and E_RATE[0].encode() in resp.body
+        gate = self._gate_error(request, rec.tr_id, tr_ids)
+        if gate is not None:
+            status, code = gate
+            rec.status, rec.rt_cd, rec.msg_cd = status, "1", code[0]
+            return rec, rec.tr_id, rec.body, self._rt_error(code, status=status, tr_id=rec.tr_id)
+        return rec, rec.tr_id, rec.body, None
 
     def _take_after_create_fault(self) -> _Fault | None:
         if self._order_faults and self._order_faults[0].kind in _AFTER_CREATE:
@@ -665,7 +678,6 @@ class FakeKis:
                       accept: Callable[[], Awaitable[None]], fault: _Fault | None) -> web.StreamResponse:
         """Answer a created order/cancel, ordering the REST answer and the notices as injected."""
         rec.status, rec.rt_cd, rec.msg_cd = 200, "0", OK_ORDER[0]
-        delay = self._answer_delays.popleft() if self._answer_delays else None
         if fault is not None and fault.kind == "502_after_create":
             rec.status, rec.injected = 502, fault.kind
             await accept()
@@ -676,15 +688,18 @@ class FakeKis:
             await accept()
             await self._sleep(fault.delay)
             return self._json(body, tr_id=tr_id)
-        if delay is not None:
+        if self._answer_delays:
+            delay = self._answer_delays.popleft()
             await accept()
             await self._sleep(delay)
             return self._json(body, tr_id=tr_id)
         # Normal order of events: the REST answer is on the wire before any notice or fill.
         resp = self._json(body, tr_id=tr_id)
-        await resp.prepare(request)
-        await resp.write_eof()
-        await accept()
+        try:
+            await resp.prepare(request)
+            await resp.write_eof()
+        finally:
+            await accept()  # the order exists even if the client went away before the answer
         return resp
 
     async def _order_cash(self, request: web.Request) -> web.StreamResponse:
@@ -777,7 +792,8 @@ class FakeKis:
 
     def _find_order(self, b: dict[str, str]) -> FakeOrder:
         if b["RVSE_CNCL_DVSN_CD"] not in ("01", "02"):
-            raise _Refusal(E_INPUT, f"정정취소구분코드 오류입니다 ({b['RVSE_CNCL_DVSN_CD']!r}; 01 정정, 02 취소)")
+            code = b["RVSE_CNCL_DVSN_CD"]
+            raise _Refusal(E_INPUT, f"정정취소구분코드 오류입니다 ({code!r}; 01 정정, 02 취소)")
         if b["KRX_FWDG_ORD_ORGNO"].strip() != ORGNO:
             raise _Refusal(E_NO_ORDER, f"주문조직번호가 올바르지 않습니다 ({b['KRX_FWDG_ORD_ORGNO']!r})")
         if not _DIGITS.match(b["ORGN_ODNO"]):
@@ -787,7 +803,7 @@ class FakeKis:
         for order in self.orders:
             if order.kind != "cancel" and int(order.odno) == wanted:
                 if order.status != "open" or order.remaining <= 0:
-                    raise _Refusal(E_NO_ORDER, f"정정/취소할 수량이 없습니다 (주문 {order.odno}: {order.status})")
+                    raise _Refusal(E_NO_ORDER, f"정정/취소할 수량이 없습니다 ({order.odno}: {order.status})")
                 return order
         raise _Refusal(E_NO_ORDER, f"원주문번호가 존재하지 않습니다 ({b['ORGN_ODNO']})")
 
@@ -795,7 +811,8 @@ class FakeKis:
         if b["QTY_ALL_ORD_YN"] == "Y":
             return orig.remaining
         if b["QTY_ALL_ORD_YN"] != "N" or not _DIGITS.match(b["ORD_QTY"]):
-            raise _Refusal(E_INPUT, f"잔량전부주문여부/주문수량 오류입니다 ({b['QTY_ALL_ORD_YN']!r}, {b['ORD_QTY']!r})")
+            what = (b["QTY_ALL_ORD_YN"], b["ORD_QTY"])
+            raise _Refusal(E_INPUT, f"잔량전부주문여부/주문수량 오류입니다 {what!r}")
         qty = int(b["ORD_QTY"])
         if not 0 < qty <= orig.remaining:
             raise _Refusal(E_QTY, f"정정/취소 가능수량을 초과했습니다 ({qty} > {orig.remaining})")
@@ -881,7 +898,8 @@ class FakeKis:
         for conn in list(self._conns):
             key_iv = conn.regs.get((self.notice_tr, self.hts_id))
             if key_iv is not None:
-                await self._send(conn, frames.notice_frame(self.notice_tr, notice, self.notice_layout, *key_iv))
+                frame = frames.notice_frame(self.notice_tr, notice, self.notice_layout, *key_iv)
+                await self._send(conn, frame)
 
     # ------------------------------------------------------------------ tape & matching
 
@@ -899,59 +917,27 @@ class FakeKis:
         wanted = {key for c in self._conns for (tr, key) in c.regs if tr == frames.TICK_TR}
         wanted |= {o.symbol for o in self._book}
         for code in sorted(wanted & self.tape.symbols.keys()):
-            sym = self.tape.symbols[code]
             hhmmss = self._hhmmss()
-            trades = []
-            for _ in range(self.tape.batch_size()):
-                trades.append(self.tape.next_trade(code, hhmmss))
-                sym.apply(trades[-1])  # the next step walks from this price
-            await self._publish(sym, trades)
-            for t in trades:
-                await self._match(t)
+            # A generator: each step is drawn only after the previous one moved the price.
+            steps = (self.tape.next_trade(code, hhmmss) for _ in range(self.tape.batch_size()))
+            await self._print(self.tape.symbols[code], steps)
 
-    async def _print(self, sym: SymbolTape, trades: list[Trade]) -> None:
+    async def _print(self, sym: SymbolTape, trades: Iterable[Trade]) -> None:
+        """Apply, publish as one frame (a record per trade, each with the running totals as of that
+        trade, like the real feed), then match the account's orders against each trade."""
+        date = self._today()
+        printed: list[Trade] = []
+        records = []
         for t in trades:
             sym.apply(t)
-        await self._publish(sym, trades)
-        for t in trades:
-            await self._match(t)
-
-    async def _publish(self, sym: SymbolTape, trades: list[Trade]) -> None:
-        # Records are rebuilt from a replay so each carries the cumulative state as of its trade.
-        records = self._records(sym, trades)
+            printed.append(t)
+            records.append(sym.record(t, date, self.tape.rng))
         frame = frames.data_frame(frames.TICK_TR, records)
         for conn in list(self._conns):
             if (frames.TICK_TR, sym.code) in conn.regs:
                 await self._send(conn, frame)
-
-    def _records(self, sym: SymbolTape, trades: list[Trade]) -> list[list[str]]:
-        # `sym` already includes all `trades`; rewind the counters to render each record as of its
-        # own trade, so a multi-record frame shows the running ACML_VOL like the real feed.
-        date = self._today()
-        if len(trades) == 1:
-            return [sym.record(trades[0], date, self.tape.rng)]
-        snapshot = SymbolTape(code=sym.code, base=sym.base)
-        for name in SymbolTape.__slots__:
-            setattr(snapshot, name, getattr(sym, name))
-        for t in reversed(trades):
-            self._unapply(snapshot, t)
-        out = []
-        for t in trades:
-            snapshot.apply(t)
-            out.append(snapshot.record(t, date, self.tape.rng))
-        return out
-
-    @staticmethod
-    def _unapply(s: SymbolTape, t: Trade) -> None:
-        s.trades -= 1
-        s.acml_vol -= t.qty
-        s.acml_pbmn -= t.price * t.qty
-        if t.side == "buy":
-            s.shnu_csnu -= 1
-            s.shnu_smtn -= t.qty
-        else:
-            s.seln_csnu -= 1
-            s.seln_smtn -= t.qty
+        for t in printed:
+            await self._match(t)
 
     async def _match(self, trade: Trade) -> None:
         """Working orders of the symbol fill in time priority against this print's volume."""
@@ -996,20 +982,59 @@ class FakeKis:
         continued = request.headers.get("tr_cont", "") == "N" and q["CTX_AREA_NK100"].strip() != ""
         start = 0
         if continued:
-            parts = q["CTX_AREA_NK100"].strip().split("^")
+            nk_in = q["CTX_AREA_NK100"].strip()
+            parts = nk_in.split("^")
             if len(parts) < 3 or parts[0] != self.cano or parts[1] != self.prdt:
-                raise _Refusal(E_INPUT, f"연속조회키 오류입니다 (CTX_AREA_NK100 {q['CTX_AREA_NK100'].strip()!r})")
+                raise _Refusal(E_INPUT, f"연속조회키 오류입니다 (CTX_AREA_NK100 {nk_in!r})")
             last = parts[2]
             start = next((i for i, (k, _) in enumerate(rows) if (k < last if descending else k > last)),
                          len(rows))
         page = rows[start:start + size]
         more = start + size < len(rows)
-        if more:
-            tr_cont = "M" if continued else self.first_page_tr_cont
-        else:
-            tr_cont = "E" if continued else "D"  # last page: D alone, E after continuation (UNCONFIRMED)
+        # Last page: D when it is the only page, E after a continuation (UNCONFIRMED split).
+        tr_cont: str = ("M" if continued else self.first_page_tr_cont) if more else "E" if continued else "D"
         fk, nk = self._ctx(page[-1][0] if page and more else "")
         return [r for _, r in page], tr_cont, fk, nk
+
+    # Quotations (not in brokers.md; shapes from the official samples, UNCONFIRMED): the same
+    # tr_id serves paper and real, since the V-prefix rule only touches T/J/C ids.
+    def _quote_symbol(self, request: web.Request, tr: str) -> tuple[str, web.Response | None]:
+        tr_id, err = self._gate(request, {tr: (self.env,)})
+        if err is not None:
+            return "", err
+        code = request.query.get("FID_INPUT_ISCD", "")
+        if request.query.get("FID_COND_MRKT_DIV_CODE") != "J" or code not in self.tape.symbols:
+            return "", self._rt_error((E_INPUT, f"종목코드 {code!r}를 확인하세요"), tr_id=tr_id)
+        return code, None
+
+    async def _inquire_price(self, request: web.Request) -> web.Response:
+        code, err = self._quote_symbol(request, "FHKST01010100")
+        if err is not None:
+            return err
+        sym = self.tape.symbols[code]
+        lower, upper = sym.limits
+        out = {"stck_prpr": str(sym.price), "stck_oprc": str(sym.open or sym.base),
+               "stck_hgpr": str(sym.high or sym.base), "stck_lwpr": str(sym.low or sym.base),
+               "stck_sdpr": str(sym.base), "stck_mxpr": str(upper), "stck_llam": str(lower),
+               "acml_vol": str(sym.acml_vol)}
+        return self._json({"output": out, "rt_cd": "0", "msg_cd": "MCA00000",
+                           "msg1": "정상처리 되었습니다."}, tr_id="FHKST01010100")
+
+    async def _inquire_daily_price(self, request: web.Request) -> web.Response:
+        code, err = self._quote_symbol(request, "FHKST01010400")
+        if err is not None:
+            return err
+        sym = self.tape.symbols[code]
+        today = self.kst().strftime("%Y%m%d")
+        # Yesterday: closed at the base, with a 3% range around it.
+        rows = [{"stck_bsop_date": today, "stck_oprc": str(sym.open or sym.base),
+                 "stck_hgpr": str(sym.high or sym.base), "stck_lwpr": str(sym.low or sym.base),
+                 "stck_clpr": str(sym.price)},
+                {"stck_bsop_date": "19990101", "stck_oprc": str(sym.base),
+                 "stck_hgpr": str(krx.round_down(int(sym.base * 1.02))),
+                 "stck_lwpr": str(krx.round_down(int(sym.base * 0.99))), "stck_clpr": str(sym.base)}]
+        return self._json({"output": rows, "rt_cd": "0", "msg_cd": "MCA00000",
+                           "msg1": "정상처리 되었습니다."}, tr_id="FHKST01010400")
 
     async def _inquire_balance(self, request: web.Request) -> web.Response:
         tr_id, err = self._gate(request, BALANCE_TR)
@@ -1078,7 +1103,8 @@ class FakeKis:
                     raise _Refusal(E_INPUT, f"{name} 형식 오류입니다 (YYYYMMDD): {q[name]!r}")
             orders = self._ccld_orders(q)
             descending = q["INQR_DVSN"] != "01"  # 00 역순 (newest first), 01 정순
-            rows = sorted(((o.odno, self._ccld_row(o)) for o in orders), key=lambda r: r[0], reverse=descending)
+            rows = sorted(((o.odno, self._ccld_row(o)) for o in orders), key=lambda r: r[0],
+                          reverse=descending)
             page, tr_cont, fk, nk = self._page(request, q, rows, self.ccld_page_size, descending=descending)
         except _Refusal as refusal:
             return self._rt_error((refusal.msg_cd, refusal.msg1), tr_id=tr_id)
@@ -1107,7 +1133,7 @@ class FakeKis:
                 continue
             if q["PDNO"] and o.symbol != q["PDNO"]:
                 continue
-            if q["ODNO"] and int(o.odno) != int(q["ODNO"]) if _DIGITS.match(q["ODNO"]) else q["ODNO"]:
+            if q["ODNO"] and (not _DIGITS.match(q["ODNO"]) or int(o.odno) != int(q["ODNO"])):
                 continue
             if q["CCLD_DVSN"] == "01" and not o.filled:
                 continue
@@ -1265,4 +1291,5 @@ class FakeKis:
         if key not in conn.regs:
             return refuse(frames.NOT_SUBSCRIBED)
         key_iv = conn.regs.pop(key)
-        return frames.control_ack(tr_id, tr_key, frames.UNSUBSCRIBE_OK, ok=True, encrypt=notice, key_iv=key_iv)
+        return frames.control_ack(tr_id, tr_key, frames.UNSUBSCRIBE_OK, ok=True, encrypt=notice,
+                                  key_iv=key_iv)

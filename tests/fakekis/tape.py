@@ -121,6 +121,7 @@ class SymbolTape:
         cttr = self.shnu_smtn / self.seln_smtn * 100 if self.seln_smtn else 0.0
         total = self.shnu_smtn + self.seln_smtn
         wavg = self.acml_pbmn / self.acml_vol if self.acml_vol else float(price)
+        prdy_same_hour = max(self.acml_vol * 9 // 10, 1)  # yesterday's volume by this time: a stand-in
         fields = [
             self.code, trade.hhmmss, str(price), _sign(diff, price, lower, upper), str(diff),
             f"{diff / self.base * 100:.2f}", f"{wavg:.2f}", str(self.open), str(self.high),
@@ -135,7 +136,7 @@ class SymbolTape:
             _cmp_sign(price - self.low), str(price - self.low), bsop_date, "20", "N",
             str(rng.randint(1, 90_000)), str(rng.randint(1, 250_000)), str(rng.randint(500_000, 3_000_000)),
             str(rng.randint(500_000, 3_000_000)), f"{self.acml_vol / self.listed_shares * 100:.2f}",
-            str(int(self.acml_vol * 0.9)), f"{100 * 0.9:.2f}", "0", "", str(self.base),
+            str(prdy_same_hour), f"{self.acml_vol / prdy_same_hour * 100:.2f}", "0", "", str(self.base),
         ]  # fmt: skip
         return fields
 

@@ -345,6 +345,9 @@ class KisBroker(Broker):
             "INQR_DVSN": "02", "UNPR_DVSN": "01", "FUND_STTL_ICLD_YN": "N",
             "FNCG_AMT_AUTO_RDPT_YN": "N", "PRCS_DVSN": "00", "CTX_AREA_FK100": "",
             "CTX_AREA_NK100": ""})
-        cash = _int(summary[0].get("dnca_tot_amt")) if summary and isinstance(summary[0], dict) else 0
+        first = summary[0] if isinstance(summary, list) and summary else summary
+        totals: dict[str, Any] = first if isinstance(first, dict) else {}
+        # dnca_tot_amt is settled cash (T+2); the D+2 figure includes today's trades.
+        cash = _int(totals.get("prvs_rcdl_excc_amt") or totals.get("dnca_tot_amt"))
         positions = {str(r["pdno"]): _int(r.get("hldg_qty")) for r in rows if _int(r.get("hldg_qty"))}
         return AccountSnapshot(cash=cash, positions=positions)

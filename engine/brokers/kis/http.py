@@ -202,11 +202,11 @@ class KisHttp:
         raise BrokerError("EGW00201", "KIS rate limit persisted; try again shortly", retryable=True)
 
     async def pages(self, path: str, tr: str, params: Mapping[str, str],
-                    list_key: str = "output1") -> tuple[list[dict[str, Any]], list[Any]]:
+                    list_key: str = "output1") -> tuple[list[dict[str, Any]], Any]:
         """Every page of a listing: KIS says more follow with tr_cont F/M in the response
         header; the next request sends tr_cont N and the CTX_AREA keys it returned."""
         rows: list[dict[str, Any]] = []
-        summary: list[Any] = []
+        summary: Any = []  # a list (balance) or an object (daily orders), per TR
         query = dict(params)
         cont = ""
         for _ in range(1000):
