@@ -99,6 +99,7 @@ class OrderManager:
         self._by_broker_id: dict[str, str] = {}
         self._fill_ids: set[str] = set()
         self._unmatched: dict[str, list[OrderUpdate]] = {}
+        self._in_flight: set[str] = set()  # being journaled or sent by this process right now
         self._lock = asyncio.Lock()
         self.updates: asyncio.Queue[OrderUpdate] = asyncio.Queue()
         self._loss_alerted_day: object = None
@@ -183,11 +184,24 @@ class OrderManager:
                 qty=intent.qty, price=intent.price, origin=intent.origin, reason=intent.reason,
                 created_ns=now, updated_ns=now,
             )
-            await self.journal.insert_order(rec)  # the intent is durable before it is sent
+            # Indexed and reserved under the lock: a repeat of this intent, or another signal
+            # wanting the same cash, sees it from here on.
             self._index(rec)
             unit = intent.price if intent.price is not None else inst.upper_limit
             self.portfolio.reserve(rec.client_order_id, rec.symbol, rec.side, rec.qty, unit)
-        await self._send(rec)
+            self._in_flight.add(rec.client_order_id)
+        try:
+            # Durable before it is sent; outside the lock, so concurrent intents share one
+            # group commit instead of queueing for a transaction each.
+            try:
+                await self.journal.insert_order(rec)
+            except BaseException:
+                rec.status, rec.message = "not_sent", "could not be journaled; not sent"
+                self.portfolio.release(rec.client_order_id)
+                raise
+            await self._send(rec)
+        finally:
+            self._in_flight.discard(rec.client_order_id)
         return SubmitResult(rec)
 
     def has_active(self, key: str) -> bool:
@@ -444,6 +458,8 @@ class OrderManager:
                 await self._apply_fill(rec, f)
                 notes.append(f"missed fill applied: {f.side} {f.qty:,} {f.symbol} @ {f.price:,}")
         for rec in self.live_orders():
+            if rec.client_order_id in self._in_flight:
+                continue  # its own send settles it
             claimed = {o.broker_order_id for o in self.orders.values() if o.broker_order_id}
             try:
                 answer = await self.broker.find_order(self._request(rec), rec.created_ns, claimed)

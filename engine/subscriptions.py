@@ -142,7 +142,7 @@ class Subscriptions:
                 raise SubscriptionError(f"the broker refused {symbol}: {exc.message}") from None
             record = SubscriptionRecord(symbol, instance.name, dict(instance.params), qty, source,
                                         time.time_ns())
-            await self.journal.save_subscription(record)
+            self.journal.subscription_changed(record, record.symbol)
             self._start(record, instance)
         self.bus.publish(SubscriptionChanged(symbol, "added", instance.name, source, "subscribed"))
         return SubscribeResult(record, created=True)
@@ -166,7 +166,7 @@ class Subscriptions:
                 await self.broker.subscribe(rec.symbol)
             except (SubscriptionError, BrokerError) as exc:
                 problems.append(f"{rec.symbol} not restored: {exc}")
-                await self.journal.delete_subscription(rec.symbol)
+                self.journal.subscription_changed(None, rec.symbol)
                 continue
             self._start(rec, instance)
         return problems
@@ -254,7 +254,7 @@ class Subscriptions:
             await self.broker.unsubscribe(symbol)
         except (BrokerError, OSError) as exc:
             log.warning("unsubscribe %s failed: %s", symbol, exc)
-        await self.journal.delete_subscription(symbol)
+        self.journal.subscription_changed(None, symbol)
         self.bus.publish(SubscriptionChanged(symbol, "removed", record.strategy, record.source,
                                              reason))
 

@@ -129,6 +129,10 @@ class Journal:
         self._sync = sync
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="journal")
         self._db: sqlite3.Connection | None = None
+        self._order_batch: list[tuple[tuple[Any, ...], asyncio.Future[None]]] = []
+        self._flushes: set[asyncio.Future[None]] = set()
+        self._sub_ops: list[tuple[str, tuple[Any, ...]]] = []
+        self._sub_flush: asyncio.Future[None] | None = None
 
     async def _run(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         db = self._db
@@ -149,6 +153,10 @@ class Journal:
         self._db = await asyncio.get_running_loop().run_in_executor(self._executor, connect)
 
     async def close(self) -> None:
+        if self._db is not None:
+            await self.flush_subscriptions()
+            if self._flushes:
+                await asyncio.gather(*self._flushes, return_exceptions=True)
         db, self._db = self._db, None
         if db is not None:
             await asyncio.get_running_loop().run_in_executor(self._executor, db.close)
@@ -157,9 +165,38 @@ class Journal:
     # ---- orders --------------------------------------------------------------------------
 
     async def insert_order(self, order: OrderRecord) -> None:
+        """Returns once the order is committed. Inserts requested in the same moment share one
+        transaction (group commit): each caller still waits for its own row to be durable."""
+        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._order_batch.append((_order_row(order), fut))
+        if len(self._order_batch) == 1:
+            asyncio.get_running_loop().call_soon(self._flush_orders_soon)
+        await fut
+
+    def _flush_orders_soon(self) -> None:
+        batch, self._order_batch = self._order_batch, []
+        rows = [row for row, _ in batch]
         sql = f"INSERT INTO orders ({_ORDER_COLUMNS}) VALUES ({', '.join('?' * 15)})"
-        row = _order_row(order)
-        await self._run(lambda db: db.execute(sql, row))
+
+        def write(db: sqlite3.Connection) -> None:
+            with db:
+                db.execute("BEGIN")
+                db.executemany(sql, rows)
+
+        def settle(done: asyncio.Future[None]) -> None:
+            error = None if done.cancelled() else done.exception()
+            for _, fut in batch:
+                if fut.done():
+                    continue
+                if error is not None:
+                    fut.set_exception(error)
+                else:
+                    fut.set_result(None)
+
+        task = asyncio.ensure_future(self._run(write))
+        self._flushes.add(task)
+        task.add_done_callback(self._flushes.discard)
+        task.add_done_callback(settle)
 
     async def update_order(self, order: OrderRecord) -> None:
         order.updated_ns = time.time_ns()
@@ -233,7 +270,39 @@ class Journal:
     async def delete_subscription(self, symbol: str) -> None:
         await self._run(lambda db: db.execute("DELETE FROM subscriptions WHERE symbol=?", (symbol,)))
 
+    def subscription_changed(self, sub: SubscriptionRecord | None, symbol: str) -> None:
+        """Write-behind for subscription changes: kept in order and committed on the next loop
+        turn in one transaction, so subscribing and cancelling never wait on the disk. Only
+        subscriptions are written this way (a crash can lose the last few milliseconds of
+        subscription changes, never an order or a fill); reads and close() flush first."""
+        if sub is None:
+            self._sub_ops.append(("DELETE FROM subscriptions WHERE symbol=?", (symbol,)))
+        else:
+            self._sub_ops.append(("INSERT OR REPLACE INTO subscriptions VALUES (?,?,?,?,?,?)",
+                                  (sub.symbol, sub.strategy, json.dumps(sub.params), sub.qty,
+                                   sub.source, sub.created_ns)))
+        if self._sub_flush is None or self._sub_flush.done():
+            self._sub_flush = asyncio.ensure_future(self._flush_subscriptions())
+
+    async def _flush_subscriptions(self) -> None:
+        await asyncio.sleep(0)  # gather what this loop turn adds
+        while self._sub_ops:
+            ops, self._sub_ops = self._sub_ops, []
+
+            def write(db: sqlite3.Connection, ops: list[tuple[str, tuple[Any, ...]]] = ops) -> None:
+                with db:
+                    db.execute("BEGIN")
+                    for sql, args in ops:
+                        db.execute(sql, args)
+
+            await self._run(write)
+
+    async def flush_subscriptions(self) -> None:
+        while self._sub_flush is not None and not self._sub_flush.done():
+            await asyncio.shield(self._sub_flush)
+
     async def subscriptions(self) -> list[SubscriptionRecord]:
+        await self.flush_subscriptions()
         rows = await self._run(lambda db: db.execute(
             "SELECT symbol, strategy, params, qty, source, created_ns FROM subscriptions "
             "ORDER BY created_ns").fetchall())

@@ -142,7 +142,7 @@ async def test_bad_options_get_ephemeral_errors_and_change_nothing(
     engine.orders.limits = replace(engine.orders.limits, max_order_value=10**12,
                                    max_position_value=10**12)
     trader = [fake.roles["trader"]]
-    cases = [
+    cases: list[tuple[str, dict[str, object], str]] = [
         ("subscribe", {"symbol": "00593"}, "is not a KRX code"),
         ("buy", {"symbol": "005930", "qty": 0}, "quantity must be between 1"),
         ("buy", {"symbol": "005930", "qty": 200}, "KRW is available"),

@@ -1,0 +1,1 @@
+"""Benchmarks. Each measurement returns a dict of numbers (JSON-serialisable, with a "name")."""
