@@ -262,14 +262,6 @@ class Journal:
 
     # ---- subscriptions -------------------------------------------------------------------
 
-    async def save_subscription(self, sub: SubscriptionRecord) -> None:
-        row = (sub.symbol, sub.strategy, json.dumps(sub.params), sub.qty, sub.source, sub.created_ns)
-        await self._run(lambda db: db.execute(
-            "INSERT OR REPLACE INTO subscriptions VALUES (?,?,?,?,?,?)", row))
-
-    async def delete_subscription(self, symbol: str) -> None:
-        await self._run(lambda db: db.execute("DELETE FROM subscriptions WHERE symbol=?", (symbol,)))
-
     def subscription_changed(self, sub: SubscriptionRecord | None, symbol: str) -> None:
         """Write-behind for subscription changes: kept in order and committed on the next loop
         turn in one transaction, so subscribing and cancelling never wait on the disk. Only
