@@ -23,9 +23,11 @@ class MarketFeed:
     def on_ticks(self, ticks: list[Tick]) -> None:
         boxes = self.mailboxes
         last = self.last
+        get = boxes.get
         for tick in ticks:
-            last[tick.symbol] = tick.price
-            box = boxes.get(tick.symbol)
+            symbol = tick.symbol
+            last[symbol] = tick.price
+            box = get(symbol)
             if box is not None:
                 box.put(tick)
         self.ticks += len(ticks)

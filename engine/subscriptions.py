@@ -53,7 +53,9 @@ class EngineBook:
         self._controls = controls
 
     def qty(self, symbol: str) -> int:
-        return self._portfolio.qty(symbol)
+        # Portfolio.qty inlined: strategies ask on every tick.
+        pos = self._portfolio.positions.get(symbol)
+        return pos.qty if pos else 0
 
     def avg_price(self, symbol: str) -> float:
         pos = self._portfolio.positions.get(symbol)
@@ -203,11 +205,21 @@ class Subscriptions:
 
     async def _pipeline(self, symbol: str, box: Mailbox[Tick], strategy: Strategy) -> None:
         bars = self.bars.setdefault(symbol, BarSeries())  # kept after a cancel, for /chart
+        # Per-tick hot path: methods bound once, not looked up per tick (engine.bench.feed).
+        take = box.take
+        wait = box.wait
+        add_bar = bars.add
+        on_tick = strategy.on_tick
+        book = self.book
         try:
             while True:
-                for tick in await box.take_all():
-                    bars.add(tick.ts_ns, tick.price, tick.qty)
-                    signal = strategy.on_tick(tick, self.book)
+                ticks = take()
+                if not ticks:
+                    await wait()
+                    continue
+                for tick in ticks:
+                    add_bar(tick.ts_ns, tick.price, tick.qty)
+                    signal = on_tick(tick, book)
                     if signal is not None:
                         await self._on_signal(symbol, strategy, signal)
         finally:

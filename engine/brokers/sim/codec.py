@@ -15,7 +15,9 @@ from engine.marketdata import Tick
 from engine.sim import protocol as wire
 
 
-class TicksFrame(msgspec.Struct, tag_field="type", tag="ticks"):
+class TicksFrame(msgspec.Struct, tag_field="type", tag="ticks", gc=False):
+    # gc=False: one per frame on the hot path, and it can hold no reference cycle (a list of
+    # untracked Ticks), so the collector need not track it.
     data: list[Tick]
 
 
