@@ -204,11 +204,9 @@ class Subscriptions:
     # ---- the per-symbol pipeline ---------------------------------------------------------
 
     async def _pipeline(self, symbol: str, box: Mailbox[Tick], strategy: Strategy) -> None:
-        bars = self.bars.setdefault(symbol, BarSeries())  # kept after a cancel, for /chart
         # Per-tick hot path: methods bound once, not looked up per tick (engine.bench.feed).
         take = box.take
         wait = box.wait
-        add_bar = bars.add
         on_tick = strategy.on_tick
         book = self.book
         try:
@@ -217,6 +215,10 @@ class Subscriptions:
                 if not ticks:
                     await wait()
                     continue
+                if symbol not in self.bars:
+                    # Created on the first trade: an idle subscription carries no bar buffer.
+                    self.bars[symbol] = BarSeries()  # kept after a cancel, for /chart
+                add_bar = self.bars[symbol].add
                 for tick in ticks:
                     add_bar(tick.ts_ns, tick.price, tick.qty)
                     signal = on_tick(tick, book)

@@ -82,6 +82,7 @@ async def churn(cycles: int = 10_000) -> dict[str, Any]:
             code = synthetic_code(i % 100)
             await subs.subscribe(code, "watch")
             await subs.cancel(code)
+        await engine.journal.flush_subscriptions()  # counted until every change is on disk
         elapsed = time.perf_counter() - start
         await meter.stop()
         assert len(subs.tasks) == 0 and not engine.feed.mailboxes
@@ -98,6 +99,7 @@ async def _idle(engine: Engine, count: int) -> None:
 async def _cancel_all(engine: Engine) -> None:
     for code in list(engine.subscriptions.tasks):
         await engine.subscriptions.cancel(code)
+    await engine.journal.flush_subscriptions()
 
 
 async def subscription_memory() -> dict[str, Any]:
@@ -110,6 +112,7 @@ async def subscription_memory() -> dict[str, Any]:
             tracemalloc.start()
             before = tracemalloc.get_traced_memory()[0]
             await _idle(engine, count)
+            await engine.journal.flush_subscriptions()
             await asyncio.sleep(0.05)  # every task has run its first step
             gc.collect()
             after = tracemalloc.get_traced_memory()[0]

@@ -14,7 +14,8 @@ the client under test each have a core. Each function returns one JSON-serialisa
    tick) sends orders through the real path (risk -> journal -> SimBroker.place_order -> HTTP
    POST to the generator, which stamps the receive time). Send -> signal is measured in the
    pipeline, send -> order request at the generator (both use time.time_ns() on one machine).
-   Also event-loop lag (a 1 ms sleeper's lateness) and process CPU per tick.
+   Also event-loop lag (see LoopLag) and process CPU per tick, with the feed alone and with
+   the order flow on top.
 3. command_responsiveness(): reply times of the real command layer's /status and
    /subscriptions while the feed runs at saturation.
 """
@@ -26,6 +27,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import math
 import shutil
 import sys
 import tempfile
@@ -63,7 +65,7 @@ def pct(values: Sequence[float], q: float) -> float:
     if not values:
         return 0.0
     ordered = sorted(values)
-    rank = max(1, min(len(ordered), round(q / 100 * len(ordered) + 0.5)))
+    rank = max(1, min(len(ordered), math.ceil(q / 100 * len(ordered))))
     return ordered[rank - 1]
 
 
