@@ -52,19 +52,3 @@ class Mailbox(Generic[T]):
         waiter = loop.create_future()
         self._waiter = waiter
         return waiter
-
-    async def take_all(self) -> list[T]:
-        """Wait until something is there, then return all of it (oldest first)."""
-        while not self._items:
-            loop = self._loop
-            if loop is None:
-                loop = self._loop = asyncio.get_running_loop()
-            waiter = loop.create_future()
-            self._waiter = waiter
-            try:
-                await waiter
-            finally:
-                self._waiter = None
-        items = self._items
-        self._items = []
-        return items

@@ -100,6 +100,7 @@ class OrderManager:
         self._fill_ids: set[str] = set()
         self._unmatched: dict[str, list[OrderUpdate]] = {}
         self._in_flight: set[str] = set()  # being journaled or sent by this process right now
+        self._unanswered: set[str] = set()  # live orders without a broker number yet
         self._lock = asyncio.Lock()
         self.updates: asyncio.Queue[OrderUpdate] = asyncio.Queue()
         self._loss_alerted_day: object = None
@@ -116,6 +117,20 @@ class OrderManager:
             coids.append(rec.client_order_id)
         if rec.broker_order_id:
             self._by_broker_id[rec.broker_order_id] = rec.client_order_id
+        elif rec.live:
+            self._unanswered.add(rec.client_order_id)
+
+    def _tie(self, rec: OrderRecord, broker_order_id: str) -> None:
+        """The broker's number for one of our orders, from whichever message brought it first."""
+        if broker_order_id and not rec.broker_order_id:
+            rec.broker_order_id = broker_order_id
+            self._by_broker_id[broker_order_id] = rec.client_order_id
+            self._unanswered.discard(rec.client_order_id)
+
+    def _awaiting_numbers(self) -> bool:
+        """A live order of ours has no broker number yet: a notice may belong to it."""
+        self._unanswered = {c for c in self._unanswered if self.orders[c].live}
+        return bool(self._unanswered)
 
     def load(self, records: list[OrderRecord], fill_ids: set[str]) -> None:
         for rec in records:
@@ -255,9 +270,7 @@ class OrderManager:
             await self.cancel(rec.client_order_id, reason="halt")
 
     async def _apply_answer(self, rec: OrderRecord, answer: BrokerOrder) -> None:
-        if answer.broker_order_id and not rec.broker_order_id:
-            rec.broker_order_id = answer.broker_order_id
-            self._by_broker_id[answer.broker_order_id] = rec.client_order_id
+        self._tie(rec, answer.broker_order_id)
         held = self._unmatched.pop(answer.broker_order_id, [])
         if answer.status == "rejected":
             await self._mark_rejected(rec, answer.reject_code or "rejected",
@@ -275,7 +288,7 @@ class OrderManager:
     async def _release_unmatched(self) -> None:
         """Held notices whose number no send in flight can claim belong to orders placed
         elsewhere: handle them now (they are adopted as external orders)."""
-        if any(o.broker_order_id is None and o.live for o in self.orders.values()):
+        if self._awaiting_numbers():
             return
         held, self._unmatched = self._unmatched, {}
         for updates in held.values():
@@ -358,7 +371,7 @@ class OrderManager:
 
     async def _handle_update(self, u: OrderUpdate) -> None:
         rec = (self.find(u.client_order_id) if u.client_order_id else None) or self.find(u.broker_order_id)
-        if rec is None and any(o.broker_order_id is None and o.live for o in self.orders.values()):
+        if rec is None and self._awaiting_numbers():
             # A notice can outrun the REST answer that tells us its order number (KIS): hold it
             # until a send in flight ties the number to an order.
             self._unmatched.setdefault(u.broker_order_id, []).append(u)
@@ -366,9 +379,7 @@ class OrderManager:
         if rec is None:
             rec = await self._adopt_external(u.client_order_id, u.broker_order_id, u.symbol,
                                              u.side, u.qty)
-        if u.broker_order_id and not rec.broker_order_id:
-            rec.broker_order_id = u.broker_order_id
-            self._by_broker_id[u.broker_order_id] = rec.client_order_id
+        self._tie(rec, u.broker_order_id)
         if u.event == "accepted":
             if rec.status in ("pending", "unknown"):
                 rec.status = "accepted"
@@ -401,9 +412,7 @@ class OrderManager:
     async def _apply_fill(self, rec: OrderRecord, f: BrokerFill) -> None:
         if f.fill_id in self._fill_ids:
             return
-        if f.broker_order_id and not rec.broker_order_id:
-            rec.broker_order_id = f.broker_order_id
-            self._by_broker_id[f.broker_order_id] = rec.client_order_id
+        self._tie(rec, f.broker_order_id)
         rec.filled_qty += f.qty
         if rec.filled_qty >= rec.qty:
             rec.status = "filled"
@@ -457,10 +466,10 @@ class OrderManager:
                                                      f.symbol, f.side, f.qty)
                 await self._apply_fill(rec, f)
                 notes.append(f"missed fill applied: {f.side} {f.qty:,} {f.symbol} @ {f.price:,}")
+        claimed = set(self._by_broker_id)
         for rec in self.live_orders():
             if rec.client_order_id in self._in_flight:
                 continue  # its own send settles it
-            claimed = {o.broker_order_id for o in self.orders.values() if o.broker_order_id}
             try:
                 answer = await self.broker.find_order(self._request(rec), rec.created_ns, claimed)
             except BrokerError as exc:
@@ -484,6 +493,7 @@ class OrderManager:
                     await self._mark_cancelled(rec, "cancelled at the broker")
                 else:
                     await self._apply_answer(rec, answer)
+                    claimed.add(answer.broker_order_id)
                     unit = rec.price if rec.price is not None else (
                         self.instruments[rec.symbol].upper_limit
                         if rec.symbol in self.instruments else 0)
@@ -496,15 +506,20 @@ class OrderManager:
     async def _reconcile_order_fills(self) -> list[str]:
         """For brokers that report fills per order: a cumulative quantity above ours is a fill
         we missed; it is booked once, at the price that makes the averages agree."""
-        notes = []
-        for answer, avg in await self.broker.order_states():
+        notes: list[str] = []
+        states = await self.broker.order_states()
+        if not states:
+            return notes
+        booked: dict[str, int] = {}  # client order id -> value of its journaled fills
+        for f in await self.journal.fills():
+            booked[f.client_order_id] = booked.get(f.client_order_id, 0) + f.qty * f.price
+        for answer, avg in states:
             async with self._lock:
                 rec = self.find(answer.broker_order_id)
                 if rec is None or answer.filled_qty <= rec.filled_qty:
                     continue
                 missing = answer.filled_qty - rec.filled_qty
-                ours = sum(f.qty * f.price for f in await self.journal.fills()
-                           if f.client_order_id == rec.client_order_id)
+                ours = booked.get(rec.client_order_id, 0)
                 price = round((avg * answer.filled_qty - ours) / missing) if avg else rec.price or 0
                 inst = self.instruments.get(rec.symbol)
                 amount = price * missing

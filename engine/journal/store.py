@@ -219,17 +219,6 @@ class Journal:
 
     # ---- fills ---------------------------------------------------------------------------
 
-    async def insert_fill(self, fill: FillRecord) -> bool:
-        """Record a fill once; False when this fill id is already journaled (a replay)."""
-        row = (fill.fill_id, fill.client_order_id, fill.symbol, fill.side, fill.qty, fill.price,
-               fill.commission, fill.tax, fill.ts_ns)
-
-        def insert(db: sqlite3.Connection) -> bool:
-            cur = db.execute("INSERT OR IGNORE INTO fills VALUES (?,?,?,?,?,?,?,?,?)", row)
-            return cur.rowcount == 1
-
-        return await self._run(insert)
-
     async def record_fill(self, fill: FillRecord, order: OrderRecord) -> bool:
         """Journal a fill and its order's new state in one transaction; False on a replay.
 

@@ -265,6 +265,5 @@ class Stats(msgspec.Struct, kw_only=True):
     ticks_sent: int
 
 
-client_encoder = msgspec.json.Encoder()
 server_message_decoder = msgspec.json.Decoder(ServerMessage)
 client_message_decoder = msgspec.json.Decoder(ClientMessage)
