@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from engine.instruments import Instrument
-from engine.krx.prices import check_limit_price
+from engine.krx.prices import limit_price_problem
 from engine.portfolio import Portfolio
 
 
@@ -59,11 +59,10 @@ def reference_price(instrument: Instrument, price: int | None, last: int | None)
 def check_price(instrument: Instrument, price: int | None) -> RiskRejection | None:
     if price is None:
         return None
-    problem = check_limit_price(price, instrument.prev_close)
+    problem = limit_price_problem(price, instrument.prev_close)
     if problem is None:
         return None
-    code = "off_tick" if "tick grid" in problem else "outside_limit"
-    return RiskRejection(code, f"{instrument.code} {instrument.name}: {problem}")
+    return RiskRejection(problem.code, f"{instrument.code} {instrument.name}: {problem.message}")
 
 
 def check_order(limits: RiskLimits, portfolio: Portfolio, instrument: Instrument,

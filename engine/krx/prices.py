@@ -75,20 +75,30 @@ def daily_limits(base_price: int) -> DailyLimits:
     return DailyLimits(lower=max(lower, 1), upper=upper)
 
 
-def check_limit_price(price: int, base_price: int) -> str | None:
-    """None when `price` may be sent as a limit price, else a message naming valid prices."""
+@dataclass(frozen=True, slots=True)
+class PriceProblem:
+    code: str  # outside_limit | off_tick (the codes exchanges and brokers reject with)
+    message: str  # names the valid prices
+
+
+def limit_price_problem(price: int, base_price: int) -> PriceProblem | None:
+    """None when `price` may be sent as a limit price, else what is wrong and what is valid."""
     if price <= 0:
-        return f"price must be a positive number of KRW, got {price}"
+        return PriceProblem("outside_limit", f"price must be a positive number of KRW, got {price}")
     limits = daily_limits(base_price)
     if not limits.contains(price):
-        return (
+        return PriceProblem("outside_limit", (
             f"price {price:,} is outside today's limits: valid prices are "
-            f"{limits.lower:,} to {limits.upper:,} KRW"
-        )
+            f"{limits.lower:,} to {limits.upper:,} KRW"))
     if not is_on_tick(price):
         low, high = nearest_valid(price)
-        return (
+        return PriceProblem("off_tick", (
             f"price {price:,} is off the tick grid (tick {tick_size(low):,} KRW here): "
-            f"nearest valid prices are {low:,} and {high:,}"
-        )
+            f"nearest valid prices are {low:,} and {high:,}"))
     return None
+
+
+def check_limit_price(price: int, base_price: int) -> str | None:
+    """The message of limit_price_problem(), for callers that only show it."""
+    problem = limit_price_problem(price, base_price)
+    return problem.message if problem else None

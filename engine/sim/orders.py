@@ -8,7 +8,7 @@ from typing import Any
 
 import msgspec
 
-from engine.krx.prices import check_limit_price, daily_limits
+from engine.krx.prices import limit_price_problem
 from engine.sim.protocol import (
     REJECT_BAD_QUANTITY,
     REJECT_OFF_TICK,
@@ -90,12 +90,11 @@ def check_static(req: OrderRequestIn, symbols: Collection[str], prev_close: int 
     if req.type == "limit":
         if req.price is None:
             raise Malformed("a limit order needs a price: a positive integer KRW on the tick grid")
-        problem = check_limit_price(req.price, prev_close)
+        problem = limit_price_problem(req.price, prev_close)
         if problem is not None:
-            code = REJECT_OUTSIDE_LIMIT
-            if req.price > 0 and daily_limits(prev_close).contains(req.price):
-                code = REJECT_OFF_TICK
-            return Reject(code, problem)
+            # The price rules name the same codes as the wire protocol.
+            code = REJECT_OFF_TICK if problem.code == "off_tick" else REJECT_OUTSIDE_LIMIT
+            return Reject(code, problem.message)
     elif req.price not in (None, 0):
         raise Malformed(f"a market order takes no price: send null or 0, got {req.price}")
     return None
