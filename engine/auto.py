@@ -50,14 +50,18 @@ class AutoMode:
             self.queue.put_nowait(change)
 
     async def enable(self, condition: str, persist: bool = True) -> None:
-        available = await self.broker.conditions()
+        try:
+            available = await self.broker.conditions()
+        except BrokerError as exc:
+            raise AutoModeError(f"the broker did not answer ({exc.message}); auto mode is "
+                                "unchanged: try again once it is back") from None
         if condition not in available:
             valid = ", ".join(f"{n} ({d})" for n, d in available.items()) or "none"
             raise AutoModeError(f"unknown condition '{condition}'; valid: {valid}")
         if self.enabled and self.condition == condition:
             return
         if self.enabled and self.condition:
-            await self.broker.unsubscribe_condition(self.condition)
+            await self._stop_feed(self.condition)
         self.enabled, self.condition = True, condition
         try:
             await self.broker.subscribe_condition(condition)
@@ -69,12 +73,22 @@ class AutoMode:
         self.bus.publish(AutoModeChanged(True, condition))
 
     async def disable(self) -> None:
-        """Stops adding symbols; symbols it added stay until cancelled or they leave flat."""
+        """Stops adding symbols; symbols it added stay until cancelled or they leave flat.
+
+        Off always works, even with the broker down: from here on its condition feed is
+        ignored, whether or not the broker heard the unsubscribe."""
         if self.enabled and self.condition:
-            await self.broker.unsubscribe_condition(self.condition)
+            await self._stop_feed(self.condition)
         self.enabled, self.condition = False, None
         await self.journal.set_state("auto", {"enabled": False, "condition": None})
         self.bus.publish(AutoModeChanged(False, None))
+
+    async def _stop_feed(self, condition: str) -> None:
+        try:
+            await self.broker.unsubscribe_condition(condition)
+        except BrokerError as exc:
+            log.warning("condition %s: unsubscribe failed (%s); its changes are ignored",
+                        condition, exc.message)
 
     async def run(self) -> None:
         while True:

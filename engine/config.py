@@ -5,10 +5,11 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from datetime import date, time
+from datetime import date, datetime, time
 from pathlib import Path
 
 from engine.brokers.kis.config import KisConfig
+from engine.clock import SEOUL, Clock
 from engine.envparse import Env
 from engine.krx.calendar import parse_holidays, parse_special_sessions
 from engine.risk import RiskLimits
@@ -58,6 +59,11 @@ class EngineConfig:
     kis: KisConfig | None = None
     schedule: ScheduleSettings = field(default_factory=ScheduleSettings)
     equity_sample_seconds: float = 10.0
+    # Tests and demos only: the Seoul time the clock reads at start-up (it runs on from there).
+    clock_start: datetime | None = None
+
+    def make_clock(self) -> Clock:
+        return Clock() if self.clock_start is None else Clock(self.clock_start)
 
     @property
     def paper(self) -> bool:
@@ -109,8 +115,18 @@ class EngineConfig:
             schedule=schedule,
             equity_sample_seconds=env.number("EQUITY_SAMPLE_SECONDS", 10.0, 0.0, 3600.0, "seconds",
                                              exclusive_min=True),
+            clock_start=env.parsed("CLOCK_START", None, _seoul_time,
+                                   "a Seoul date and time, e.g. 2026-12-01T10:30"),
         )
         env.check()
         if config.broker == "kis":
             config = replace(config, kis=KisConfig.from_env(os.environ if environ is None else environ))
+        if config.clock_start is not None and not config.paper:
+            env.problems.append("CLOCK_START is for tests and demos: it is refused with live trading")
+            env.check()
         return config
+
+
+def _seoul_time(raw: str) -> datetime:
+    when = datetime.fromisoformat(raw.strip())
+    return when.astimezone(SEOUL) if when.tzinfo else when.replace(tzinfo=SEOUL)

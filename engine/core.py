@@ -4,17 +4,21 @@ restores state at start, and stops in order."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-import time
+import os
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
+
+import aiohttp
 
 from engine.auto import AutoMode
 from engine.brokers.base import Broker, BrokerError, ConditionChange, OrderUpdate
 from engine.brokers.sim import SimBroker
 from engine.charts import ChartWorker, Marker, resample
 from engine.charts.bars import BarSeries
+from engine.clock import Clock
 from engine.config import EngineConfig
 from engine.events import (
     AlertEvent,
@@ -22,11 +26,11 @@ from engine.events import (
     AlertLevel,
     ConnectionChanged,
     EventBus,
-    HaltChanged,
 )
 from engine.feed import MarketFeed
 from engine.instruments import Instrument
 from engine.journal import Journal
+from engine.killswitch import HaltOutcome, KillSwitch
 from engine.marketdata import Tick
 from engine.orders import OrderManager
 from engine.portfolio import Portfolio
@@ -41,6 +45,11 @@ from engine.tasks import TaskGroup
 log = logging.getLogger(__name__)
 
 HEARTBEAT_SECONDS = 5.0
+# Seconds between attempts to reach a broker that did not answer at start-up or after an
+# outage; the last one repeats.
+CONNECT_BACKOFF = (1.0, 2.0, 5.0, 10.0, 30.0)
+# What a failed connection attempt can raise: the broker's own refusals, and the network's.
+CONNECT_ERRORS = (BrokerError, OSError, TimeoutError, aiohttp.ClientError)
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +57,7 @@ class EngineStatus:
     broker: str
     paper: bool
     connected: bool
+    broker_state: str  # "ready", or why orders are refused (connecting, unreachable, ...)
     halted: bool
     halt_reason: str
     loss_blocked: bool
@@ -66,13 +76,30 @@ class EngineStatus:
     started_ns: int
 
 
+def describe_broker_failure(broker: str, exc: BaseException) -> str:
+    """Why the broker could not be used, in words a user can act on (never a secret)."""
+    if isinstance(exc, BrokerError):
+        if exc.code == "credentials":
+            return exc.message
+        return f"the {broker} broker refused or failed: {exc.message}"
+    if isinstance(exc, aiohttp.ClientResponseError):
+        return f"the {broker} broker answered HTTP {exc.status}"
+    if isinstance(exc, TimeoutError):
+        return f"the {broker} broker did not answer in time"
+    return f"broker unreachable ({type(exc).__name__}: {exc})"
+
+
 class Engine:
-    def __init__(self, config: EngineConfig, broker: Broker | None = None) -> None:
+    def __init__(self, config: EngineConfig, broker: Broker | None = None,
+                 clock: Clock | None = None) -> None:
         self.config = config
-        self.bus = EventBus()
+        self.clock = clock or config.make_clock()
+        self.bus = EventBus(self.clock)
         self.controls = TradingControls()
+        self.controls.broker_ready = False
+        self.controls.broker_state = "connecting to the broker"
         self.feed = MarketFeed()
-        self.journal = Journal(config.data_dir / "journal.db", config.journal_sync)
+        self.journal = Journal(config.data_dir / "journal.db", config.journal_sync, self.clock)
         self._broker = broker
         self.sim: SimExchange | None = None
         self.instruments: dict[str, Instrument] = {}
@@ -88,6 +115,10 @@ class Engine:
         self._charts: ChartWorker | None = None
         self.equity_interval = config.equity_sample_seconds
         self._alerts_queue = self.bus.subscribe()
+        self.connect_backoff = CONNECT_BACKOFF
+        self._broker_started = False
+        self._connected_once = asyncio.Event()
+        self._killswitch: KillSwitch | None = None
 
     # Components exist only after start(); properties keep the types non-optional for callers.
     @property
@@ -121,7 +152,8 @@ class Engine:
         if self.config.kis is not None:
             from engine.brokers.kis.client import KisBroker
 
-            return KisBroker(self.config.kis, self.config.data_dir, self.config.sim.commission_rate)
+            return KisBroker(self.config.kis, self.config.data_dir, self.config.sim.commission_rate,
+                             clock=self.clock)
         sim = self.config.sim
         url = sim.url
         if url is None:
@@ -129,27 +161,28 @@ class Engine:
                 seed=sim.seed, tick_rate=sim.tick_rate, speed=sim.speed, initial_cash=sim.cash,
                 commission_rate=sim.commission_rate,
                 state_path=self.config.data_dir / "sim_exchange.db",
-            ))
+            ), clock=self.clock)
             await self.sim.start()
             url = self.sim.url
         return SimBroker(url, max_subscriptions=sim.max_subscriptions)
 
     async def start(self) -> None:
+        """Everything that needs only the journal comes up at once, so commands, the console
+        and Discord work even while the broker does not answer; the broker part follows, now
+        or, when the broker is down, in the background with backoff. Until it is done every
+        order is refused with the reason."""
         # Fail fast on a bad DEFAULT_STRATEGY or STRATEGY_PARAMS, before anything starts.
         strategy_class(self.config.defaults.strategy).resolve_params(self.config.defaults.params)
-        self.started_ns = time.time_ns()
+        self.started_ns = self.clock.time_ns()
         self.config.data_dir.mkdir(parents=True, exist_ok=True)
+        with contextlib.suppress(OSError):
+            os.chmod(self.config.data_dir, 0o700)
         await self.journal.open()
         if self._broker is None:
             self._broker = await self._make_broker()
-        await self.broker.start(self)
-        self.instruments = await self.broker.instruments()
 
         initial_cash = await self.journal.get_state("initial_cash")
-        if initial_cash is None:
-            initial_cash = (await self.broker.account()).cash
-            await self.journal.set_state("initial_cash", initial_cash)
-        self._portfolio = Portfolio(initial_cash, self.config.sim.commission_rate)
+        self._portfolio = Portfolio(initial_cash or 0, self.config.sim.commission_rate)
         self.portfolio.last = self.feed.last
         fills = await self.journal.fills()
         for f in fills:  # positions are the sum of journaled fills
@@ -157,44 +190,99 @@ class Engine:
 
         halt = await self.journal.get_state("halt", {"halted": False, "reason": ""})
         self.controls.halted, self.controls.halt_reason = halt["halted"], halt["reason"]
+        self.controls.halted_ns = int(halt.get("since_ns", 0))
 
         self._orders = OrderManager(self.broker, self.journal, self.portfolio, self.instruments,
-                                    self.config.risk, self.controls, self.bus)
-        records = await self.journal.orders()
-        for code in {r.symbol for r in records if r.live} | {f.symbol for f in fills}:
+                                    self.config.risk, self.controls, self.bus, self.clock)
+        self.orders.load(await self.journal.orders(), {f.fill_id for f in fills})
+        self._subs = Subscriptions(self.broker, self.feed, self.journal, self.orders,
+                                   self.portfolio, self.instruments, self.bus, self.controls,
+                                   self.config.defaults.order_budget, self.bars, self.clock)
+        self._auto = AutoMode(self.broker, self.subscriptions, self.portfolio, self.journal,
+                              self.bus, self.config.defaults.strategy,
+                              self.config.defaults.params)
+        self._tasks.spawn(self.orders.run_updates(), "order-updates")
+        self._tasks.spawn(self.auto.run(), "auto-mode")
+        self._tasks.spawn(self._heartbeat(), "heartbeat")
+        self._tasks.spawn(self._journal_alerts(), "alerts")
+        if not await self._connect():
+            self._tasks.spawn(self._connect_until_ready(), "connect")
+        self._tasks.spawn(self._sample_equity(), "equity")
+
+    async def _connect_until_ready(self) -> None:
+        attempt = 0
+        while True:
+            await asyncio.sleep(self.connect_backoff[min(attempt, len(self.connect_backoff) - 1)])
+            attempt += 1
+            if await self._connect():
+                return
+
+    async def _connect(self) -> bool:
+        """One attempt at the broker part of start-up; False (said to the user) when the broker
+        does not answer, so the caller tries again later."""
+        try:
+            await self._connect_once()
+        except CONNECT_ERRORS as exc:
+            detail = describe_broker_failure(self.broker.name, exc)
+            first = self.controls.broker_state != detail
+            self.controls.broker_state = detail
+            if self._broker_started:
+                self._broker_started = False
+                with contextlib.suppress(*CONNECT_ERRORS):
+                    await self.broker.stop()
+            if first:  # one alert per distinct cause, not one per retry
+                self.bus.publish(AlertEvent(
+                    AlertLevel.ERROR, AlertKind.DISCONNECT, "Broker not available",
+                    f"{detail}. Trading is paused (every order is refused) and Tradecord keeps "
+                    "trying; it reconciles with the broker as soon as it answers."))
+            return False
+        return True
+
+    async def _connect_once(self) -> None:
+        self.controls.broker_state = "connecting to the broker"
+        if not self._broker_started:
+            self._broker_started = True
+            await self.broker.start(self)
+        self.instruments.update(await self.broker.instruments())
+        if await self.journal.get_state("initial_cash") is None:
+            cash = (await self.broker.account()).cash
+            await self.journal.set_state("initial_cash", cash)
+            self.portfolio.set_initial_cash(cash)
+        for code in ({r.symbol for r in self.orders.orders.values() if r.live}
+                     | set(self.portfolio.positions)):
             try:
                 await self.ensure_instrument(code)
             except BrokerError as exc:
                 log.warning("instrument %s unavailable: %s", code, exc.message)
-        self.orders.load(records, {f.fill_id for f in fills})
-        self._tasks.spawn(self.orders.run_updates(), "order-updates")
         notes = await self.orders.reconcile()
         notes += await self._check_positions()
-
-        self._subs = Subscriptions(self.broker, self.feed, self.journal, self.orders,
-                                   self.portfolio, self.instruments, self.bus, self.controls,
-                                   self.config.defaults.order_budget, self.bars)
         saved = await self.journal.subscriptions()
         for sub in saved:
             try:
                 await self.ensure_instrument(sub.symbol)
             except BrokerError as exc:
                 log.warning("instrument %s unavailable: %s", sub.symbol, exc.message)
+        self.controls.broker_ready = True
+        self.controls.broker_state = "ready"
+        self._connected_once.set()
         notes += await self.subscriptions.restore(saved)
-
-        self._auto = AutoMode(self.broker, self.subscriptions, self.portfolio, self.journal,
-                              self.bus, self.config.defaults.strategy,
-                              self.config.defaults.params)
-        self._tasks.spawn(self.auto.run(), "auto-mode")
         auto = await self.journal.get_state("auto", {"enabled": False, "condition": None})
         if auto["enabled"] and auto["condition"]:
-            await self.auto.enable(auto["condition"], persist=False)
+            from engine.auto import AutoModeError
+
+            try:
+                await self.auto.enable(auto["condition"], persist=False)
+            except AutoModeError as exc:
+                notes.append(f"auto mode ({auto['condition']}) not restored: {exc}")
         if notes:
             self.bus.publish(AlertEvent(AlertLevel.WARNING, AlertKind.RECONCILE,
                                         "Reconciled at start-up", "\n".join(notes)))
-        self._tasks.spawn(self._heartbeat(), "heartbeat")
-        self._tasks.spawn(self._sample_equity(), "equity")
-        self._tasks.spawn(self._journal_alerts(), "alerts")
+        if self.controls.halted:
+            self.enforce_halt()
+
+    async def wait_ready(self, timeout: float | None = None) -> None:
+        """Until the broker part of start-up has run (tests, the demo)."""
+        await asyncio.wait_for(self._connected_once.wait(), timeout)
 
     async def ensure_instrument(self, code: str) -> Instrument:
         """The symbol's figures, asking the broker the first time (KIS has no full listing)."""
@@ -235,12 +323,14 @@ class Engine:
         # For the container health check: a fresh file means the loop is alive and not blocked.
         path: Path = self.config.data_dir / "heartbeat"
         while True:
-            await asyncio.to_thread(path.write_text, str(time.time()))
+            await asyncio.to_thread(path.write_text, str(self.clock.time()))
             await asyncio.sleep(HEARTBEAT_SECONDS)
 
     async def _sample_equity(self) -> None:
         while True:
-            await self.journal.add_equity(time.time_ns(), self.portfolio.equity())
+            # Before the broker first answers, the starting cash may be unknown: no sample.
+            if self._connected_once.is_set():
+                await self.journal.add_equity(self.clock.time_ns(), self.portfolio.equity())
             await asyncio.sleep(self.equity_interval)
 
     async def _journal_alerts(self) -> None:
@@ -287,7 +377,8 @@ class Engine:
         name = self.instruments[symbol].name if symbol in self.instruments else symbol
         worker = await self._chart_worker()
         png = await worker.render_candles(bars, markers, f"{symbol} {name} {interval_s // 60}m")
-        return await self._save_png(f"chart-{symbol}-{time.time_ns() // 1_000_000}.png", png), len(bars)
+        name = f"chart-{symbol}-{self.clock.time_ns() // 1_000_000}.png"
+        return await self._save_png(name, png), len(bars)
 
     async def _save_png(self, name: str, png: bytes) -> Path:
         path = self.config.data_dir / "charts" / name
@@ -317,36 +408,54 @@ class Engine:
         self.bus.publish(ConnectionChanged(connected, detail))
         if connected:
             self._connects += 1
-            if self._connects > 1 and self._orders is not None:
-                # Fills that happened while the socket was down never reach the stream.
+            if self._connects > 1 and self.controls.broker_state != "connecting to the broker":
+                # Fills that happened while the socket was down never reach the stream, and
+                # orders stay refused until the books agree again.
                 self._tasks.spawn(self._reconcile_after_reconnect(), "reconcile")
         else:
+            if self.controls.broker_ready:
+                self.controls.broker_ready = False
+                self.controls.broker_state = f"broker disconnected ({detail}); reconnecting"
             self.bus.publish(AlertEvent(AlertLevel.WARNING, AlertKind.DISCONNECT,
                                         "Broker disconnected", f"{detail}; reconnecting"))
 
     async def _reconcile_after_reconnect(self) -> None:
-        notes = await self.orders.reconcile()
+        attempt = 0
+        while True:
+            try:
+                notes = await self.orders.reconcile()
+                break
+            except CONNECT_ERRORS as exc:
+                self.controls.broker_state = describe_broker_failure(self.broker.name, exc)
+                await asyncio.sleep(self.connect_backoff[min(attempt, len(self.connect_backoff) - 1)])
+                attempt += 1
+        if self.broker.connected:
+            self.controls.broker_ready, self.controls.broker_state = True, "ready"
         if notes:
             self.bus.publish(AlertEvent(AlertLevel.WARNING, AlertKind.RECONCILE,
                                         "Reconciled after reconnect", "\n".join(notes)))
+        if self.controls.halted:
+            self.enforce_halt()
 
     # ---- controls ------------------------------------------------------------------------
 
-    async def halt(self, actor: str, reason: str) -> int:
-        """Kill switch: persists first, so a crash right after cannot forget it."""
-        self.controls.halted, self.controls.halt_reason = True, reason
-        await self.journal.set_state("halt", {"halted": True, "reason": reason})
-        cancelled = await self.orders.cancel_all("halt")
-        self.bus.publish(HaltChanged(True, actor, reason))
-        self.bus.publish(AlertEvent(AlertLevel.ERROR, AlertKind.HALT, "Trading halted",
-                                    f"by {actor}: {reason}. {cancelled} open orders cancelled; "
-                                    "no orders until /resume"))
-        return cancelled
+    @property
+    def killswitch(self) -> KillSwitch:
+        if self._killswitch is None:
+            self._killswitch = KillSwitch(self.orders, self.controls, self.journal, self.bus,
+                                          self.clock, self._tasks)
+        return self._killswitch
+
+    async def halt(self, actor: str, reason: str) -> HaltOutcome:
+        """Kill switch: persisted first, then every open order cancelled or kept being
+        cancelled until the broker confirms (see engine.killswitch)."""
+        return await self.killswitch.engage(actor, reason)
+
+    def enforce_halt(self) -> None:
+        self.killswitch.enforce()
 
     async def resume(self, actor: str) -> None:
-        self.controls.halted, self.controls.halt_reason = False, ""
-        await self.journal.set_state("halt", {"halted": False, "reason": ""})
-        self.bus.publish(HaltChanged(False, actor, "resumed"))
+        await self.killswitch.release(actor)
 
     async def before_close(self) -> int:
         """Stop new entries and flatten what must not be held overnight."""
@@ -357,12 +466,13 @@ class Engine:
         p = self.portfolio
         return EngineStatus(
             broker=self.broker.name, paper=self.broker.paper, connected=self.broker.connected,
+            broker_state=self.controls.broker_state,
             halted=self.controls.halted, halt_reason=self.controls.halt_reason,
             loss_blocked=self.controls.loss_blocked, auto_enabled=self.auto.enabled,
             auto_condition=self.auto.condition, subscriptions=len(self.subscriptions),
             max_subscriptions=self.broker.max_subscriptions,
             open_orders=len(self.orders.live_orders()), positions=len(p.positions), cash=p.cash,
             available_cash=p.available_cash(), equity=p.equity(),
-            realized_today=p.today.realized_net, unrealized=p.total_unrealized(),
+            realized_today=p.realized_on(self.clock.today()), unrealized=p.total_unrealized(),
             ticks=self.feed.ticks, started_ns=self.started_ns,
         )

@@ -6,18 +6,14 @@ Events are immutable facts; a transport never reaches back into engine state to 
 from __future__ import annotations
 
 import asyncio
-import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, replace
 from enum import StrEnum
 from typing import Literal
 
+from engine.clock import Clock
 from engine.report import DailyReport
 
 Side = Literal["buy", "sell"]
-
-
-def now_ns() -> int:
-    return time.time_ns()
 
 
 class AlertLevel(StrEnum):
@@ -46,7 +42,7 @@ class SignalEvent:
     price: int | None
     strategy: str
     reason: str
-    ts_ns: int = field(default_factory=now_ns)
+    ts_ns: int = 0  # 0: stamped by the bus from the engine clock
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,7 +54,7 @@ class OrderAccepted:
     qty: int
     price: int | None
     origin: str
-    ts_ns: int = field(default_factory=now_ns)
+    ts_ns: int = 0  # 0: stamped by the bus from the engine clock
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,7 +67,7 @@ class OrderRejected:
     code: str
     message: str
     origin: str
-    ts_ns: int = field(default_factory=now_ns)
+    ts_ns: int = 0  # 0: stamped by the bus from the engine clock
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,7 +78,7 @@ class OrderCancelled:
     side: Side
     remaining: int
     reason: str
-    ts_ns: int = field(default_factory=now_ns)
+    ts_ns: int = 0  # 0: stamped by the bus from the engine clock
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,7 +95,7 @@ class FillEvent:
     position_qty: int
     order_filled_qty: int
     order_qty: int
-    ts_ns: int = field(default_factory=now_ns)
+    ts_ns: int = 0  # 0: stamped by the bus from the engine clock
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,7 +104,7 @@ class AlertEvent:
     kind: AlertKind
     title: str
     message: str
-    ts_ns: int = field(default_factory=now_ns)
+    ts_ns: int = 0  # 0: stamped by the bus from the engine clock
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,7 +114,7 @@ class SubscriptionChanged:
     strategy: str
     source: str
     reason: str
-    ts_ns: int = field(default_factory=now_ns)
+    ts_ns: int = 0  # 0: stamped by the bus from the engine clock
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,21 +122,21 @@ class HaltChanged:
     halted: bool
     actor: str
     reason: str
-    ts_ns: int = field(default_factory=now_ns)
+    ts_ns: int = 0  # 0: stamped by the bus from the engine clock
 
 
 @dataclass(frozen=True, slots=True)
 class ConnectionChanged:
     connected: bool
     detail: str
-    ts_ns: int = field(default_factory=now_ns)
+    ts_ns: int = 0  # 0: stamped by the bus from the engine clock
 
 
 @dataclass(frozen=True, slots=True)
 class AutoModeChanged:
     enabled: bool
     condition: str | None
-    ts_ns: int = field(default_factory=now_ns)
+    ts_ns: int = 0  # 0: stamped by the bus from the engine clock
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,7 +145,7 @@ class ReportEvent:
 
     report: DailyReport
     chart_path: str | None
-    ts_ns: int = field(default_factory=now_ns)
+    ts_ns: int = 0  # 0: stamped by the bus from the engine clock
 
 
 Event = (
@@ -174,7 +170,8 @@ class EventBus:
     coalesce on their side.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, clock: Clock | None = None) -> None:
+        self.clock = clock or Clock()
         self._queues: list[asyncio.Queue[Event]] = []
 
     def subscribe(self) -> asyncio.Queue[Event]:
@@ -187,5 +184,7 @@ class EventBus:
             self._queues.remove(queue)
 
     def publish(self, event: Event) -> None:
+        if event.ts_ns == 0:
+            event = replace(event, ts_ns=self.clock.time_ns())
         for queue in self._queues:
             queue.put_nowait(event)

@@ -13,9 +13,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from engine.brokers.base import (
@@ -26,6 +25,7 @@ from engine.brokers.base import (
     OrderRequest,
     OrderUpdate,
 )
+from engine.clock import Clock
 from engine.events import (
     AlertEvent,
     AlertKind,
@@ -40,7 +40,7 @@ from engine.instruments import Instrument
 from engine.journal import FillRecord, Journal, OrderRecord
 from engine.journal.records import Side
 from engine.krx.costs import CostModel
-from engine.portfolio import Portfolio, seoul_date
+from engine.portfolio import Portfolio
 from engine.risk import OrderCheck, RiskLimits, RiskRejection, TradingControls, check_order
 
 log = logging.getLogger(__name__)
@@ -78,6 +78,13 @@ class OrderError(ValueError):
     """A cancel or lookup that cannot be done; the message says why and what is valid."""
 
 
+def cumulative_fill_id(broker_order_id: str, filled_after: int) -> str:
+    """A fill's identity for brokers whose notices carry no execution number: the order number
+    and the order's filled quantity after it. Both survive a restart (the journal keeps the
+    quantity, the broker's order listing repeats it), unlike a counter kept in memory."""
+    return f"{broker_order_id}@{filled_after}"
+
+
 def new_client_order_id() -> str:
     return "TC" + uuid.uuid4().hex[:14].upper()
 
@@ -85,8 +92,8 @@ def new_client_order_id() -> str:
 class OrderManager:
     def __init__(self, broker: Broker, journal: Journal, portfolio: Portfolio,
                  instruments: Mapping[str, Instrument], limits: RiskLimits,
-                 controls: TradingControls, bus: EventBus,
-                 today: Callable[[], object] | None = None) -> None:
+                 controls: TradingControls, bus: EventBus, clock: Clock | None = None) -> None:
+        self.clock = clock or Clock()
         self.broker = broker
         self.journal = journal
         self.portfolio = portfolio
@@ -190,7 +197,7 @@ class OrderManager:
                 return self._reject(intent, problem.code, problem.message)
             inst = self.instruments[intent.symbol]
             attempt = len(self._by_intent.get(intent.key, ()))
-            now = time.time_ns()
+            now = self.clock.time_ns()
             rec = OrderRecord(
                 client_order_id=new_client_order_id(),
                 intent_key=intent.key if attempt == 0 else f"{intent.key}#{attempt}",
@@ -265,9 +272,15 @@ class OrderManager:
             await self._apply_answer(rec, answer)
         async with self._lock:
             await self._release_unmatched()
-        if self.controls.halted and rec.live and rec.broker_order_id:
-            # Sent while a halt was being declared: take it back.
-            await self.cancel(rec.client_order_id, reason="halt")
+        if (self.controls.halted and rec.live and rec.broker_order_id
+                and self.controls.halt_cancels(rec.origin, rec.side, rec.created_ns)):
+            # Sent while a halt was being declared: take it back. If it filled first, the fill
+            # stands and is reported as a fill; a cancel that cannot be done now is retried by
+            # the halt's enforcement, never raised into the command or strategy that sent it.
+            try:
+                await self.cancel(rec.client_order_id, reason="halt")
+            except OrderError as exc:
+                log.warning("halt: %s", exc)
 
     async def _apply_answer(self, rec: OrderRecord, answer: BrokerOrder) -> None:
         self._tie(rec, answer.broker_order_id)
@@ -325,22 +338,29 @@ class OrderManager:
         try:
             answer = await self.broker.cancel_order(rec.broker_order_id)
         except BrokerError as exc:
-            raise OrderError(f"the broker refused to cancel {ident}: {exc.message}") from None
+            if not rec.live:
+                return rec  # it filled (or was cancelled) while the cancel was on its way
+            if exc.retryable or exc.code == "unreachable":
+                raise OrderError(f"could not cancel {ident} now: {exc.message}") from None
+            raise OrderError(f"the broker refused to cancel {ident}: {exc.message} (if it "
+                             "filled, the fill is booked as it arrives)") from None
         async with self._lock:
             if answer.status == "cancelled":
                 await self._mark_cancelled(rec, reason)
         return rec
 
     async def cancel_all(self, reason: str) -> int:
+        """Cancel every open order the broker has numbered; returns how many it confirmed."""
         cancelled = 0
         for rec in self.live_orders():
             if rec.broker_order_id is None:
-                continue  # in flight: _send cancels it when it lands, if halted
+                continue
             try:
                 await self.cancel(rec.client_order_id, reason)
-                cancelled += 1
             except OrderError as exc:
-                log.info("cancel during %s: %s", reason, exc)
+                log.warning("cancel during %s: %s", reason, exc)
+                continue
+            cancelled += not rec.live
         return cancelled
 
     async def _mark_cancelled(self, rec: OrderRecord, reason: str) -> None:
@@ -389,15 +409,22 @@ class OrderManager:
             await self._mark_rejected(rec, u.reason or "rejected", u.message or "rejected")
         elif u.event == "cancelled":
             await self._mark_cancelled(rec, u.message or "cancelled")
-        elif u.event == "fill" and u.fill_id:
+        elif u.event == "fill":
+            fill_id = u.fill_id or cumulative_fill_id(u.broker_order_id, rec.filled_qty + u.fill_qty)
+            if not u.fill_id and rec.filled_qty + u.fill_qty > rec.qty:
+                # Already booked by a reconcile (same cumulative quantity, so the same id): a
+                # late notice must not book it twice.
+                log.warning("fill notice for %s beyond its quantity (%d + %d > %d): already booked",
+                            u.broker_order_id, rec.filled_qty, u.fill_qty, rec.qty)
+                return
             await self._apply_fill(rec, BrokerFill(
-                u.fill_id, u.broker_order_id, rec.client_order_id, u.symbol, u.side, u.fill_qty,
-                u.fill_price, u.commission, u.tax, u.ts_ns or time.time_ns()))
+                fill_id, u.broker_order_id, rec.client_order_id, u.symbol, u.side, u.fill_qty,
+                u.fill_price, u.commission, u.tax, u.ts_ns or self.clock.time_ns()))
 
     async def _adopt_external(self, coid: str, broker_id: str, symbol: str, side: Side,
                               qty: int) -> OrderRecord:
         """An order the broker knows and we do not (placed elsewhere): track it, say so."""
-        now = time.time_ns()
+        now = self.clock.time_ns()
         rec = OrderRecord(coid or f"EXT-{broker_id}", f"external:{broker_id}", symbol, side,
                           "limit", qty, None, "external", "placed outside Tradecord",
                           status="accepted", broker_order_id=broker_id, created_ns=now,
@@ -432,7 +459,7 @@ class OrderManager:
         self._refresh_loss_block()
 
     def _refresh_loss_block(self) -> None:
-        today = seoul_date(time.time_ns())
+        today = self.clock.today()
         if self.portfolio.day_pnl(today) > -self.limits.daily_loss_limit:
             if self.controls.loss_blocked and self._loss_alerted_day != today:
                 self.controls.loss_blocked = False  # a new day
@@ -471,7 +498,8 @@ class OrderManager:
             if rec.client_order_id in self._in_flight:
                 continue  # its own send settles it
             try:
-                answer = await self.broker.find_order(self._request(rec), rec.created_ns, claimed)
+                answer = await self.broker.find_order(self._request(rec), rec.created_ns, claimed,
+                                                      rec.broker_order_id)
             except BrokerError as exc:
                 notes.append(f"could not check {rec.client_order_id}: {exc.message}")
                 continue
@@ -524,11 +552,11 @@ class OrderManager:
                 inst = self.instruments.get(rec.symbol)
                 amount = price * missing
                 costs = CostModel(self.portfolio.commission_rate)
-                tax = costs.sell_tax(amount, inst.market, seoul_date(time.time_ns())) \
+                tax = costs.sell_tax(amount, inst.market, self.clock.today()) \
                     if rec.side == "sell" and inst else 0
                 await self._apply_fill(rec, BrokerFill(
-                    f"{answer.broker_order_id}-reconciled-{answer.filled_qty}",
+                    cumulative_fill_id(answer.broker_order_id, answer.filled_qty),
                     answer.broker_order_id, rec.client_order_id, rec.symbol, rec.side, missing,
-                    price, costs.commission(amount), tax, time.time_ns()))
+                    price, costs.commission(amount), tax, self.clock.time_ns()))
                 notes.append(f"missed fill applied: {rec.side} {missing:,} {rec.symbol} @ {price:,}")
         return notes

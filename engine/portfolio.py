@@ -7,14 +7,11 @@ them exactly after a restart.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime
-from zoneinfo import ZoneInfo
+from datetime import date
 
-SEOUL = ZoneInfo("Asia/Seoul")
+from engine.clock import SEOUL, seoul_date
 
-
-def seoul_date(ts_ns: int) -> date:
-    return datetime.fromtimestamp(ts_ns / 1e9, SEOUL).date()
+__all__ = ["SEOUL", "Portfolio", "seoul_date"]
 
 
 @dataclass(slots=True)
@@ -61,6 +58,12 @@ class Portfolio:
         self.last: dict[str, int] = {}
         self.today = DayStats()
         self.total_realized_net = 0
+
+    def set_initial_cash(self, amount: int) -> None:
+        """The account's starting cash, learnt once the broker first answers (fills already
+        applied move from it, not from zero)."""
+        self.cash += amount - self.initial_cash
+        self.initial_cash = amount
 
     # ---- fills ---------------------------------------------------------------------------
 
@@ -169,6 +172,10 @@ class Portfolio:
 
     def holds_or_buying(self, symbol: str) -> bool:
         return self.qty(symbol) > 0 or self.open_order_qty(symbol, "buy") > 0
+
+    def realized_on(self, day: date) -> int:
+        """Net realized on `day`: zero on a new day that has had no fill yet."""
+        return self.today.realized_net if self.today.day == day else 0
 
     def day_pnl(self, on: date) -> int:
         """Net realized today plus unrealized now: what the daily loss limit watches."""

@@ -32,6 +32,18 @@ class TradingControls:
     # Set by the trading schedule; without one (TRADING_HOURS=always) the market is always open.
     session_open: bool = True
     closed_reason: str = ""
+    # When the halt began (epoch ns): a hand sell placed after it flattens and is left alone.
+    halted_ns: int = 0
+    # False until the broker has answered and been reconciled, and again while it is away:
+    # with its state unknown, no order may go out.
+    broker_ready: bool = True
+    broker_state: str = "ready"
+
+    def halt_cancels(self, origin: str, side: str, created_ns: int) -> bool:
+        """Whether a halt takes this order back: every order, except a person's sell placed
+        after the halt began (allowed, to flatten)."""
+        manual_sell = origin.startswith("manual") and side == "sell"
+        return not (manual_sell and created_ns >= self.halted_ns)
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +86,9 @@ def check_order(limits: RiskLimits, portfolio: Portfolio, instrument: Instrument
     """
     if order.qty <= 0:
         return RiskRejection("bad_quantity", f"quantity must be at least 1, got {order.qty}")
+    if not controls.broker_ready:
+        return RiskRejection("broker_unavailable", f"no orders while the broker's state is "
+                             f"unknown: {controls.broker_state}")
     if not controls.session_open:
         return RiskRejection("market_closed", controls.closed_reason or "the market is closed")
     if controls.halted and (order.side == "buy" or order.is_auto):

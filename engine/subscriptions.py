@@ -16,6 +16,7 @@ from typing import Any
 
 from engine.brokers.base import Broker, BrokerError
 from engine.charts.bars import BarSeries
+from engine.clock import Clock
 from engine.events import (
     AlertEvent,
     AlertKind,
@@ -30,7 +31,7 @@ from engine.journal import Journal, SubscriptionRecord
 from engine.mailbox import Mailbox
 from engine.marketdata import Tick
 from engine.orders import OrderIntent, OrderManager
-from engine.portfolio import Portfolio, seoul_date
+from engine.portfolio import Portfolio
 from engine.risk import TradingControls
 from engine.strategies.base import ParamError, Signal, Strategy
 from engine.strategies.registry import UnknownStrategy, strategy_class
@@ -82,7 +83,8 @@ class Subscriptions:
     def __init__(self, broker: Broker, feed: MarketFeed, journal: Journal, orders: OrderManager,
                  portfolio: Portfolio, instruments: Mapping[str, Instrument], bus: EventBus,
                  controls: TradingControls, order_budget: int,
-                 bars: dict[str, BarSeries] | None = None) -> None:
+                 bars: dict[str, BarSeries] | None = None, clock: Clock | None = None) -> None:
+        self.clock = clock or Clock()
         self.broker = broker
         self.feed = feed
         self.journal = journal
@@ -143,7 +145,7 @@ class Subscriptions:
             except BrokerError as exc:
                 raise SubscriptionError(f"the broker refused {symbol}: {exc.message}") from None
             record = SubscriptionRecord(symbol, instance.name, dict(instance.params), qty, source,
-                                        time.time_ns())
+                                        self.clock.time_ns())
             self.journal.subscription_changed(record, record.symbol)
             self._start(record, instance)
         self.bus.publish(SubscriptionChanged(symbol, "added", instance.name, source, "subscribed"))
@@ -230,7 +232,7 @@ class Subscriptions:
     async def _on_signal(self, symbol: str, strategy: Strategy, signal: Signal) -> None:
         if self.controls.halted or not self.controls.session_open:
             return  # no strategy orders now; strategies still follow the tape
-        key = f"{seoul_date(time.time_ns()).isoformat()}:{symbol}:{strategy.name}:{signal.key}"
+        key = f"{self.clock.today().isoformat()}:{symbol}:{strategy.name}:{signal.key}"
         now = time.monotonic_ns()
         if self._cooldown.get(key, 0) > now:
             return

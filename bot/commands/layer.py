@@ -344,8 +344,8 @@ class CommandLayer:
 
     async def halt(self, inv: Invocation, args: Mapping[str, Any]) -> r.Result:
         reason = str(args.get("reason") or "manual halt")
-        cancelled = await self.engine.halt(inv.actor, reason)
-        return r.HaltState(True, reason, cancelled)
+        outcome = await self.engine.halt(inv.actor, reason)
+        return r.HaltState(True, reason, outcome.cancelled, outcome.pending, outcome.describe())
 
     async def resume(self, inv: Invocation, args: Mapping[str, Any]) -> r.Result:
         if not self.engine.controls.halted:

@@ -121,6 +121,8 @@ class HaltState:
     halted: bool
     reason: str
     cancelled_orders: int = 0
+    pending_orders: int = 0
+    detail: str = ""  # the kill switch's own account of the cancels, for the reply
 
 
 @dataclass(frozen=True, slots=True)

@@ -129,7 +129,7 @@ def _(x: r.Status) -> str:
 @render_result.register
 def _(x: r.HaltState) -> str:
     if x.halted:
-        return f"HALTED: {x.reason}; {x.cancelled_orders} open orders cancelled"
+        return f"HALTED: {x.reason}; {x.detail or f'{x.cancelled_orders} open orders cancelled'}"
     return "trading resumed"
 
 

@@ -75,7 +75,7 @@ class LoopbackBroker(Broker):
         raise NotImplementedError
 
     async def find_order(self, request: OrderRequest, placed_after_ns: int,
-                         claimed: set[str]) -> BrokerOrder | None:
+                         claimed: set[str], broker_order_id: str | None = None) -> BrokerOrder | None:
         return self.orders.get(request.client_order_id)
 
     async def open_orders(self) -> list[BrokerOrder]:

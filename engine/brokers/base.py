@@ -164,10 +164,11 @@ class Broker(ABC):
 
     @abstractmethod
     async def find_order(self, request: OrderRequest, placed_after_ns: int,
-                         claimed: set[str]) -> BrokerOrder | None:
+                         claimed: set[str], broker_order_id: str | None = None) -> BrokerOrder | None:
         """The broker's order for this request, if it got it. Brokers with client order ids
-        look it up by id; others match an order of the same shape placed after
-        `placed_after_ns` whose number is not in `claimed` (already tied to another intent)."""
+        look it up by id; others by `broker_order_id` when the journal ties one, else match an
+        order of the same shape placed after `placed_after_ns` whose number is not in
+        `claimed` (already tied to another intent)."""
 
     async def order_states(self) -> list[tuple[BrokerOrder, float]]:
         """Today's orders with their average fill price, for brokers that report fills per

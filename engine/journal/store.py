@@ -11,12 +11,12 @@ from __future__ import annotations
 import asyncio
 import json
 import sqlite3
-import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 
+from engine.clock import Clock
 from engine.journal.records import (
     LIVE_STATUSES,
     AuditRecord,
@@ -124,8 +124,9 @@ def _order(row: tuple[Any, ...]) -> OrderRecord:
 
 
 class Journal:
-    def __init__(self, path: Path, sync: str = "normal") -> None:
+    def __init__(self, path: Path, sync: str = "normal", clock: Clock | None = None) -> None:
         self.path = path
+        self.clock = clock or Clock()
         self._sync = sync
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="journal")
         self._db: sqlite3.Connection | None = None
@@ -199,7 +200,7 @@ class Journal:
         task.add_done_callback(settle)
 
     async def update_order(self, order: OrderRecord) -> None:
-        order.updated_ns = time.time_ns()
+        order.updated_ns = self.clock.time_ns()
         args = (order.status, order.broker_order_id, order.filled_qty, order.message,
                 order.updated_ns, order.client_order_id)
         await self._run(lambda db: db.execute(
@@ -226,7 +227,7 @@ class Journal:
         """
         row = (fill.fill_id, fill.client_order_id, fill.symbol, fill.side, fill.qty, fill.price,
                fill.commission, fill.tax, fill.ts_ns)
-        order.updated_ns = time.time_ns()
+        order.updated_ns = self.clock.time_ns()
         upd = (order.status, order.broker_order_id, order.filled_qty, order.message,
                order.updated_ns, order.client_order_id)
 
@@ -304,7 +305,7 @@ class Journal:
 
     async def outbox_add(self, channel: str, payloads: list[dict[str, Any]]) -> list[int]:
         """Keep messages before trying to deliver them; returns their ids in order."""
-        now = time.time_ns()
+        now = self.clock.time_ns()
 
         def add(db: sqlite3.Connection) -> list[int]:
             # Encoded here, on the journal thread: a burst's JSON stays off the event loop.
@@ -317,7 +318,7 @@ class Journal:
         return await self._run(add)
 
     async def outbox_sent(self, ids: list[int]) -> None:
-        now = time.time_ns()
+        now = self.clock.time_ns()
         args = [(now, i) for i in ids]
 
         def mark(db: sqlite3.Connection) -> None:

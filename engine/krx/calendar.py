@@ -12,11 +12,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from functools import lru_cache
-from zoneinfo import ZoneInfo
 
 import holidays
 
-SEOUL = ZoneInfo("Asia/Seoul")
+from engine.clock import SEOUL
+
+__all__ = ["SEOUL", "KrxCalendar", "Session"]
+
 REGULAR_OPEN = time(9, 0)
 REGULAR_CLOSE = time(15, 30)
 CLOSING_AUCTION = timedelta(minutes=10)  # the closing call auction: the last 10 minutes

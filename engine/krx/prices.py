@@ -14,6 +14,7 @@ _TICKS: tuple[tuple[int, int], ...] = (
     (500_000, 500),
 )
 _TOP_TICK = 1_000
+LIMIT_PCT = 30
 
 
 def tick_size(price: int) -> int:
@@ -68,10 +69,16 @@ class DailyLimits:
 
 
 def daily_limits(base_price: int) -> DailyLimits:
-    """±30% of the base price (normally the previous close), rounded inward to the tick grid."""
+    """KRX's ±30% band, computed the way KRX does it: 30% of the base price (normally the
+    previous close) is cut down to the base price's tick; that width is added to and taken from
+    the base, and each result is cut down to its own tick. KRX's example: base 9,750 -> 2,925 ->
+    2,920 -> 12,670 / 6,830. (Rounding base x 0.7 up instead gives 15,930 for base 22,750,
+    where KRX says 15,950.)"""
     # Integer arithmetic: float rounding must not move a limit by a tick.
-    upper = round_down(base_price * 13 // 10)
-    lower = round_up(-(-base_price * 7 // 10))
+    width = base_price * LIMIT_PCT // 100
+    width -= width % tick_size(base_price)
+    upper = round_down(base_price + width)
+    lower = round_down(base_price - width)
     return DailyLimits(lower=max(lower, 1), upper=upper)
 
 

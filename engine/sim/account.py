@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date
 from typing import Literal
-from zoneinfo import ZoneInfo
 
+from engine.clock import Clock
 from engine.krx.costs import CostModel
 from engine.krx.prices import daily_limits
 from engine.krx.universe import Listing
@@ -30,13 +30,6 @@ from engine.sim.protocol import (
     TickRow,
 )
 from engine.sim.store import Store
-
-SEOUL = ZoneInfo("Asia/Seoul")
-
-
-def seoul_today() -> date:
-    """The trading date for the sell tax: KRX runs on Seoul time, wherever the sim runs."""
-    return datetime.now(SEOUL).date()
 
 
 class OrderNotFound(LookupError):
@@ -75,13 +68,14 @@ class SimAccount:
         initial_cash: int,
         commission_rate: float,
         store: Store | None = None,
-        today: Callable[[], date] = seoul_today,
+        today: Callable[[], date] | None = None,
     ) -> None:
         self._listings = dict(listings)
         self._upper = {code: daily_limits(lst.prev_close).upper for code, lst in listings.items()}
         self._cost = CostModel(commission_rate)
         self._store = store
-        self._today = today
+        # The trading date for the sell tax: Seoul's, from the exchange's clock.
+        self._today = today or Clock().today
         self.cash = initial_cash
         self._holdings: dict[str, Holding] = {}
         self._orders: dict[str, Order] = {}

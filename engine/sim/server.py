@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import time
 from collections import Counter
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
@@ -18,6 +17,7 @@ from typing import Any
 import msgspec
 from aiohttp import WSCloseCode, WSMsgType, web
 
+from engine.clock import Clock
 from engine.krx.prices import daily_limits
 from engine.krx.universe import BY_CODE
 from engine.sim.account import NotCancellable, OrderNotFound, SimAccount
@@ -136,8 +136,9 @@ async def _cancel_and_wait(task: asyncio.Task[Any] | None) -> None:
 class SimExchange:
     """The simulated KRX exchange. `await start()`, then use `url` / `ws_url`; `await stop()`."""
 
-    def __init__(self, config: SimConfig | None = None) -> None:
+    def __init__(self, config: SimConfig | None = None, clock: Clock | None = None) -> None:
         self.config = config if config is not None else SimConfig()
+        self.clock = clock or Clock()
         self.market = Market.from_config(self.config)
         self.conditions = ConditionSearch(
             {code: BY_CODE[code].prev_close for code in self.market.codes},
@@ -171,6 +172,7 @@ class SimExchange:
                     initial_cash=cfg.initial_cash,
                     commission_rate=cfg.commission_rate,
                     store=self._store,
+                    today=self.clock.today,
                 )
         except BaseException:
             self._close_store()
@@ -280,7 +282,7 @@ class SimExchange:
             last = now
             if now >= next_heartbeat:
                 next_heartbeat = now + self.config.heartbeat_interval
-                self._broadcast(_encoder.encode(Heartbeat(ts_ns=time.time_ns())))
+                self._broadcast(_encoder.encode(Heartbeat(ts_ns=self.clock.time_ns())))
             try:
                 self._step(dt, now)
             except Exception:
@@ -297,7 +299,7 @@ class SimExchange:
                     self._suppressed_errors += 1
 
     def _step(self, dt: float, now: float) -> None:
-        rows = self.market.advance(dt)
+        rows = self.market.advance(dt, self.clock.time_ns())
         if not rows:
             return
         account = self.account
@@ -551,7 +553,7 @@ class SimExchange:
         body = await request.read()
         try:
             req = decode_request(body)
-            placed = self.account.place(req, time.time_ns())
+            placed = self.account.place(req, self.clock.time_ns())
         except Malformed as exc:
             return _error(400, "malformed", str(exc))
         if placed.duplicate:
@@ -580,7 +582,7 @@ class SimExchange:
 
     async def _cancel_order(self, request: web.Request) -> web.Response:
         try:
-            order, event = self.account.cancel(request.match_info["order_id"], time.time_ns())
+            order, event = self.account.cancel(request.match_info["order_id"], self.clock.time_ns())
         except OrderNotFound as exc:
             return _error(404, "order_not_found", exc.message)
         except NotCancellable as exc:
@@ -615,7 +617,7 @@ class SimExchange:
         try:
             # Synchronous from here to the last send: no tape step can interleave, so the
             # injected events get consecutive seqs and reach clients in the order given.
-            events = self.conditions.inject(req.name, req.events, time.time_ns())
+            events = self.conditions.inject(req.name, req.events, self.clock.time_ns())
         except UnknownCondition as exc:
             return _error(404, "unknown_condition", exc.message)
         self._send_conditions(events)

@@ -30,6 +30,7 @@ class FakeOrder:
     tr_id: str
     created_at: float  # epoch seconds on the fake's clock
     ord_tmd: str  # HHMMSS KST
+    ord_dt: str = ""  # YYYYMMDD KST: the Seoul date KIS books the order on
     orgn_odno: str = ""
     status: OrderStatus = "open"
     filled: int = 0

@@ -46,12 +46,11 @@ def round_up(price: int) -> int:
 
 
 def price_limits(base: int) -> tuple[int, int]:
-    """(lower, upper) daily limits, each rounded to the grid inward (krx.md; exact KRX rounding of
-    the limit itself is UNCONFIRMED, brokers.md section 5)."""
-    # Integer arithmetic: 62700 * 0.7 in floats is 43889.999..., which would round the wrong way.
-    upper = round_down(base * (100 + LIMIT_PCT_INT) // 100)
-    lower = round_up(-(-base * (100 - LIMIT_PCT_INT) // 100))
-    return lower, upper
+    """(lower, upper) daily limits as KRX computes them: 30% of the base, cut to the base's tick,
+    then base +- that width, each cut to its own tick (KRX: 9,750 -> 2,920 -> 6,830 / 12,670)."""
+    width = base * LIMIT_PCT_INT // 100
+    width -= width % tick_size(base)
+    return round_down(base - width), round_down(base + width)
 
 
 def neighbours(price: int) -> tuple[int, int]:

@@ -39,6 +39,7 @@ from typing import Any, Literal
 
 from aiohttp import WSMsgType, web
 
+from engine.clock import Clock
 from tests.fakekis import frames, krx
 from tests.fakekis.account import LIMIT, MARKET, Account, FakeOrder, Position
 from tests.fakekis.frames import Notice, NoticeLayout
@@ -198,6 +199,7 @@ class FakeKis:
         keep_sold_positions: bool = True,
         pingpong_timeout: float | None = None,
         wrong_hts_id: Literal["ack", "close"] = "ack",
+        clock: Clock | None = None,
         max_registrations: int = MAX_REGISTRATIONS,
     ) -> None:
         if env not in ("paper", "real"):
@@ -253,6 +255,8 @@ class FakeKis:
         self.connections_total = 0
 
         self._offset = 0.0
+        # The one clock of the test: KIS keys its books by Seoul date, as the engine must.
+        self._clock = clock or Clock()
         self._tokens: dict[str, float] = {}  # token -> expiry (fake clock)
         self._last_token: tuple[str, float] | None = None  # (token, issued at)
         self._next_token_at = 0.0
@@ -328,7 +332,7 @@ class FakeKis:
     # ------------------------------------------------------------------ clock & test hooks
 
     def now(self) -> float:
-        return time.time() + self._offset
+        return self._clock.time() + self._offset
 
     def kst(self) -> datetime:
         return datetime.fromtimestamp(self.now(), KST)
@@ -768,7 +772,7 @@ class FakeKis:
             if qty > can:
                 raise _Refusal(E_SHARES, f"주문가능수량을 초과 했습니다 (주문 {qty}주, 가능 {can}주)")
         return FakeOrder(odno=self._new_odno(), kind="new", symbol=code, side=side, qty=qty, price=price,
-                         ord_dvsn=dvsn, tr_id=tr_id, created_at=self.now(), ord_tmd=self._hhmmss(),
+                         ord_dvsn=dvsn, tr_id=tr_id, created_at=self.now(), ord_tmd=self._hhmmss(), ord_dt=self._today(),
                          reserve_price=reserve)
 
     async def _order_rvsecncl(self, request: web.Request) -> web.StreamResponse:
@@ -823,7 +827,7 @@ class FakeKis:
         qty = self._change_qty(orig, b)
         record = FakeOrder(odno=self._new_odno(), kind="cancel", symbol=orig.symbol, side=orig.side, qty=qty,
                            price=orig.price, ord_dvsn=orig.ord_dvsn, tr_id=tr_id, created_at=self.now(),
-                           ord_tmd=self._hhmmss(), orgn_odno=orig.odno, status="done")
+                           ord_tmd=self._hhmmss(), ord_dt=self._today(), orgn_odno=orig.odno, status="done")
         orig.cancelled += qty
         if orig.remaining == 0:
             orig.status = "cancelled"
@@ -858,7 +862,7 @@ class FakeKis:
                 raise _Refusal(E_CASH, "주문가능금액을 초과 했습니다 (정정)")
         record = FakeOrder(odno=self._new_odno(), kind="modify", symbol=orig.symbol, side=orig.side, qty=qty,
                            price=price, ord_dvsn=dvsn, tr_id=tr_id, created_at=self.now(),
-                           ord_tmd=self._hhmmss(), orgn_odno=orig.odno, reserve_price=reserve)
+                           ord_tmd=self._hhmmss(), ord_dt=self._today(), orgn_odno=orig.odno, reserve_price=reserve)
         orig.replaced += qty
         if orig.remaining == 0:
             orig.status = "replaced"
@@ -1123,12 +1127,11 @@ class FakeKis:
         return self._json(body, tr_id=tr_id, tr_cont=tr_cont)
 
     def _ccld_orders(self, q: dict[str, str]) -> list[FakeOrder]:
-        today = self._today()
-        if not q["INQR_STRT_DT"] <= today <= q["INQR_END_DT"]:
-            return []
         side = {"01": "sell", "02": "buy"}.get(q["SLL_BUY_DVSN_CD"])
         out = []
         for o in self.orders:
+            if not q["INQR_STRT_DT"] <= o.ord_dt <= q["INQR_END_DT"]:
+                continue  # KIS lists the orders of the requested Seoul dates only
             if side is not None and o.side != side:
                 continue
             if q["PDNO"] and o.symbol != q["PDNO"]:
@@ -1147,7 +1150,7 @@ class FakeKis:
         dvsn_name = "취소" if cancel else ("시장가" if o.is_market else "지정가")
         side_name = ("매도" if o.side == "sell" else "매수") + ("취소" if cancel else "")
         return {
-            "ord_dt": self._today(), "ord_gno_brno": ORGNO, "odno": o.odno, "orgn_odno": o.orgn_odno,
+            "ord_dt": o.ord_dt, "ord_gno_brno": ORGNO, "odno": o.odno, "orgn_odno": o.orgn_odno,
             "ord_dvsn_name": dvsn_name, "sll_buy_dvsn_cd": "01" if o.side == "sell" else "02",
             "sll_buy_dvsn_cd_name": f"현금{side_name}", "pdno": o.symbol, "prdt_name": name_of(o.symbol),
             "ord_qty": str(o.qty), "ord_unpr": str(o.price), "ord_tmd": o.ord_tmd,

@@ -10,9 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from collections.abc import Iterable
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -30,8 +29,8 @@ from engine.brokers.kis import codec
 from engine.brokers.kis.config import KisConfig
 from engine.brokers.kis.http import KisHttp
 from engine.brokers.kis.websocket import KisStream
+from engine.clock import SEOUL, Clock
 from engine.instruments import Instrument
-from engine.krx.calendar import SEOUL
 from engine.krx.costs import CostModel, Market
 from engine.krx.prices import daily_limits
 from engine.krx.universe import BY_CODE
@@ -59,14 +58,17 @@ def _int(value: Any) -> int:
 class KisBroker(Broker):
     name = "kis"
 
-    def __init__(self, config: KisConfig, data_dir: Path, commission_rate: float = 0.00015) -> None:
+    def __init__(self, config: KisConfig, data_dir: Path, commission_rate: float = 0.00015,
+                 clock: Clock | None = None) -> None:
         self.config = config
+        self.clock = clock or Clock()
         self.paper = config.paper
         self.max_subscriptions = REGISTRATION_CAP - 1  # one slot is the fill notice
-        self.http = KisHttp(config, data_dir / "kis_token.json")
+        self.http = KisHttp(config, data_dir / "kis_token.json", self.clock)
         self.notice_tr = codec.NOTICE_TR[config.env]
         self.stream = KisStream(config.ws_url, self.http.approval_key, self._on_frame,
-                                self._on_connection, self._on_bad_frame)
+                                self._on_connection, self._on_bad_frame,
+                                now_ns=self.clock.time_ns)
         self.stream.registrations[(self.notice_tr, config.hts_id)] = None
         self.costs = CostModel(commission_rate)
         self._sink: BrokerSink | None = None
@@ -77,8 +79,7 @@ class KisBroker(Broker):
         # client order id <-> ODNO, and what each first attempt looked like
         self._by_coid: dict[str, str] = {}
         self._branch: dict[str, str] = {}  # ODNO -> KRX_FWDG_ORD_ORGNO, needed to cancel
-        self._attempts: dict[str, float] = {}
-        self._fill_seq: dict[str, int] = {}
+        self._attempts: dict[str, datetime] = {}  # first try of each send, Seoul time
         self.bad_frames = 0
 
     # ---- lifecycle -----------------------------------------------------------------------
@@ -140,18 +141,20 @@ class KisBroker(Broker):
         assert self._sink is not None
         coid = next((c for c, o in self._by_coid.items() if o == notice.odno), "")
         if notice.is_fill:
-            n = self._fill_seq[notice.odno] = self._fill_seq.get(notice.odno, 0) + 1
+            # No fill id: KIS notices carry no execution number. The engine names the fill by
+            # order number and cumulative quantity, which the journal still knows after a
+            # restart and which the daily order listing repeats.
             amount = notice.qty * notice.price
             market = self._instruments[notice.symbol].market if notice.symbol in self._instruments \
                 else Market.KOSPI
             # KIS notices carry no fees: apply the configured commission and the legal tax.
-            tax = self.costs.sell_tax(amount, market, datetime.now(SEOUL).date()) \
+            tax = self.costs.sell_tax(amount, market, self.clock.today()) \
                 if notice.side == "sell" else 0
             update = OrderUpdate("fill", notice.odno, coid, notice.symbol, notice.side,
                                  notice.order_qty, "partially_filled", 0,
-                                 fill_id=f"{notice.odno}-{n}", fill_qty=notice.qty,
+                                 fill_id=None, fill_qty=notice.qty,
                                  fill_price=notice.price, commission=self.costs.commission(amount),
-                                 tax=tax, ts_ns=time.time_ns())
+                                 tax=tax, ts_ns=self.clock.time_ns())
         elif notice.refused:
             update = OrderUpdate("rejected", notice.odno, coid, notice.symbol, notice.side,
                                  notice.order_qty, "rejected", 0, reason="refused",
@@ -226,7 +229,7 @@ class KisBroker(Broker):
         daily, _ = await self.http.request("GET", DAILY_PRICE_PATH, "FHKST01010400", params={
             **params, "FID_PERIOD_DIV_CODE": "D", "FID_ORG_ADJ_PRC": "1"})
         rows = daily.get("output") or []
-        today = datetime.now(SEOUL).strftime("%Y%m%d")
+        today = self.clock.now().strftime("%Y%m%d")
         previous: dict[str, Any] = next((r for r in rows if r.get("stck_bsop_date") != today), {})
         limits = daily_limits(base)
         listing = BY_CODE.get(code)
@@ -259,7 +262,7 @@ class KisBroker(Broker):
             if found is not None:
                 return self._answer(request, found.broker_order_id, found.status, found.filled_qty)
         else:
-            self._attempts[request.client_order_id] = time.time()
+            self._attempts[request.client_order_id] = self.clock.now()
         body = codec.order_body(self.config.account, request.symbol, request.type, request.qty,
                                 request.price)
         data, _ = await self.http.request("POST", ORDER_PATH, codec.ORDER_TR[request.side], body=body)
@@ -268,11 +271,15 @@ class KisBroker(Broker):
         self._branch[odno] = str(out.get("KRX_FWDG_ORD_ORGNO", ""))
         return self._answer(request, odno)
 
-    async def _today(self) -> list[dict[str, Any]]:
+    async def _today(self, since: date | None = None) -> list[dict[str, Any]]:
+        """Orders of Seoul's today (KIS keys its books by Seoul date, whatever the machine's
+        zone says), from `since` when a lookup reaches back over midnight."""
         cano, product = codec.split_account(self.config.account)
-        today = date.today().strftime("%Y%m%d")
+        today = self.clock.today()
+        start = min(since, today) if since is not None else today
         rows, _ = await self.http.pages(DAILY_PATH, codec.DAILY_ORDERS_TR, {
-            "CANO": cano, "ACNT_PRDT_CD": product, "INQR_STRT_DT": today, "INQR_END_DT": today,
+            "CANO": cano, "ACNT_PRDT_CD": product, "INQR_STRT_DT": start.strftime("%Y%m%d"),
+            "INQR_END_DT": today.strftime("%Y%m%d"),
             "SLL_BUY_DVSN_CD": "00", "INQR_DVSN": "00", "PDNO": "", "CCLD_DVSN": "00",
             "ORD_GNO_BRNO": "", "ODNO": "", "INQR_DVSN_3": "00", "INQR_DVSN_1": "",
             "CTX_AREA_FK100": "", "CTX_AREA_NK100": ""})
@@ -293,26 +300,35 @@ class KisBroker(Broker):
                            "sell" if str(row.get("sll_buy_dvsn_cd")) == "01" else "buy", qty, price,
                            status, filled)
 
-    async def _match(self, request: OrderRequest, since: float,
+    async def _match(self, request: OrderRequest, since: datetime,
                      claimed: Iterable[str]) -> BrokerOrder | None:
         taken = set(claimed)
-        since_hms = datetime.fromtimestamp(since - 2, SEOUL).strftime("%H%M%S")
-        for row in await self._today():
+        # Date and time together: an order sent at 23:59:59 is found at 00:00:01. Two seconds
+        # of slack for the two clocks.
+        earliest = (since - timedelta(seconds=2)).astimezone(SEOUL)
+        floor = earliest.strftime("%Y%m%d%H%M%S")
+        for row in await self._today(earliest.date()):
             order = self._row_order(row, request.client_order_id)
+            placed = str(row.get("ord_dt") or self.clock.now().strftime("%Y%m%d")) + str(
+                row.get("ord_tmd", ""))
             if (order.broker_order_id not in taken and order.symbol == request.symbol
                     and order.side == request.side and order.qty == request.qty
                     and (order.price or None) == (request.price if request.type == "limit" else None)
-                    and str(row.get("ord_tmd", "")) >= since_hms):
+                    and placed >= floor):
                 return order
         return None
 
     async def find_order(self, request: OrderRequest, placed_after_ns: int,
-                         claimed: set[str]) -> BrokerOrder | None:
-        odno = self._by_coid.get(request.client_order_id)
+                         claimed: set[str], broker_order_id: str | None = None) -> BrokerOrder | None:
+        placed = datetime.fromtimestamp(placed_after_ns / 1e9, SEOUL)
+        # The tie lives in the journal: after a restart the engine names the number it knows.
+        odno = broker_order_id or self._by_coid.get(request.client_order_id)
         if odno is not None:
-            rows = [r for r in await self._today() if str(r.get("odno")) == odno]
+            rows = [r for r in await self._today(placed.date()) if str(r.get("odno")) == odno]
+            if rows:
+                self._by_coid[request.client_order_id] = odno
             return self._row_order(rows[0], request.client_order_id) if rows else None
-        found = await self._match(request, placed_after_ns / 1e9, claimed)
+        found = await self._match(request, placed, claimed)
         if found is not None:
             self._by_coid[request.client_order_id] = found.broker_order_id
         return found

@@ -19,7 +19,7 @@ import aiohttp
 from engine.brokers.base import BrokerError
 from engine.brokers.kis import codec
 from engine.brokers.kis.config import KisConfig
-from engine.krx.calendar import SEOUL
+from engine.clock import SEOUL, Clock
 
 log = logging.getLogger(__name__)
 
@@ -46,9 +46,15 @@ class Pacer:
             await asyncio.sleep(delay)
 
 
+# The app key or secret itself refused (KIS answers these with HTTP 500, so the code decides).
+CREDENTIAL_ERRORS = frozenset({"EGW00103", "EGW00105"})
+
+
 class KisHttp:
-    def __init__(self, config: KisConfig, token_path: Path, timeout: float = 10.0) -> None:
+    def __init__(self, config: KisConfig, token_path: Path, clock: Clock | None = None,
+                 timeout: float = 10.0) -> None:
         self.config = config
+        self.clock = clock or Clock()
         self.token_path = token_path
         self._timeout = aiohttp.ClientTimeout(total=timeout)
         self._session: aiohttp.ClientSession | None = None
@@ -108,10 +114,10 @@ class KisHttp:
                 return self._token
             cached = await asyncio.to_thread(self._load_cached)
             if (cached.get("token") and cached.get("token") != self._rejected
-                    and cached.get("expires_at", 0) > time.time() + 60):
+                    and cached.get("expires_at", 0) > self.clock.time() + 60):
                 self._token = str(cached["token"])
                 return self._token
-            wait = cached.get("issued_at", 0) + TOKEN_MIN_INTERVAL - time.time()
+            wait = cached.get("issued_at", 0) + TOKEN_MIN_INTERVAL - self.clock.time()
             if wait > 0:
                 log.info("KIS token issued %.0fs ago; waiting %.0fs (one per minute)",
                          TOKEN_MIN_INTERVAL - wait, wait)
@@ -122,24 +128,27 @@ class KisHttp:
             if status != 200 or "access_token" not in body:
                 err = codec.error_from(body)
                 if err.code == "EGW00133":
-                    await asyncio.to_thread(self._save_cached, {"issued_at": time.time()})
+                    await asyncio.to_thread(self._save_cached, {"issued_at": self.clock.time()})
+                if err.code in CREDENTIAL_ERRORS or status in (401, 403):
+                    # The key pair itself was refused: name the settings, never their values.
+                    raise BrokerError("credentials", "credentials refused: check KIS_APP_KEY / "
+                                      f"KIS_APP_SECRET (KIS said {err.code}: {err.message})")
                 raise BrokerError(err.code, err.message, retryable=err.retryable)
             self.tokens_issued += 1
             expires = self._expiry(body)
             self._token = str(body["access_token"])
             await asyncio.to_thread(self._save_cached, {"token": self._token, "expires_at": expires,
-                                                        "issued_at": time.time()})
+                                                        "issued_at": self.clock.time()})
             return self._token
 
-    @staticmethod
-    def _expiry(body: Mapping[str, Any]) -> float:
+    def _expiry(self, body: Mapping[str, Any]) -> float:
         text = body.get("access_token_token_expired")
         if isinstance(text, str):
             try:
                 return datetime.strptime(text, "%Y-%m-%d %H:%M:%S").replace(tzinfo=SEOUL).timestamp()
             except ValueError:
                 pass
-        return time.time() + float(body.get("expires_in", 86_400))
+        return self.clock.time() + float(body.get("expires_in", 86_400))
 
     def forget_token(self) -> None:
         """KIS rejected the token: do not use it again, but keep its issue time on disk, so the

@@ -22,8 +22,10 @@ ConnectionHandler = Callable[[bool, str], None]
 class KisStream:
     def __init__(self, url: str, approval_key: Callable[[], Awaitable[str]],
                  on_frame: FrameHandler, on_connection: ConnectionHandler,
-                 on_bad_frame: Callable[[str], None], silence_timeout: float = 300.0) -> None:
+                 on_bad_frame: Callable[[str], None], silence_timeout: float = 300.0,
+                 now_ns: Callable[[], int] = time.time_ns) -> None:
         self.url = url
+        self._now_ns = now_ns
         self._approval_key = approval_key
         self._on_frame = on_frame
         self._on_connection = on_connection
@@ -93,7 +95,7 @@ class KisStream:
                 deadline.reschedule(asyncio.get_running_loop().time() + self._silence)
                 text = raw if isinstance(raw, str) else raw.decode("utf-8", errors="replace")
                 try:
-                    frame = codec.decode(text, time.time_ns())
+                    frame = codec.decode(text, self._now_ns())
                 except codec.KisDecodeError as exc:
                     self._on_bad_frame(str(exc))
                     continue

@@ -191,7 +191,7 @@ class SimBroker(Broker):
                                               wire.OrderInfo))
 
     async def find_order(self, request: OrderRequest, placed_after_ns: int,
-                         claimed: set[str]) -> BrokerOrder | None:
+                         claimed: set[str], broker_order_id: str | None = None) -> BrokerOrder | None:
         found = await self.http.request("GET", "/orders", list[wire.OrderInfo],
                                         params={"client_order_id": request.client_order_id})
         return _order(found[0]) if found else None

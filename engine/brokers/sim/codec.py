@@ -6,8 +6,6 @@ TickRow), so the hot path allocates one object per trade and nothing else.
 
 from __future__ import annotations
 
-from typing import cast
-
 import msgspec
 
 from engine.brokers.base import ConditionChange, OrderUpdate
@@ -35,7 +33,7 @@ class DecodeError(ValueError):
 
 def decode(frame: str | bytes) -> Incoming:
     try:
-        return cast(Incoming, _decoder.decode(frame))
+        return _decoder.decode(frame)
     except msgspec.DecodeError as exc:
         raise DecodeError(f"undecodable sim frame ({exc}): {frame[:120]!r}") from None
 

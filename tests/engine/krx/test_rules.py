@@ -7,6 +7,7 @@ import pytest
 from engine.krx.codes import InvalidSymbol, normalize_symbol
 from engine.krx.costs import CostModel, Market, sell_tax_rate
 from engine.krx.prices import (
+    DailyLimits,
     check_limit_price,
     daily_limits,
     is_on_tick,
@@ -40,6 +41,29 @@ def test_daily_limits_round_inward_to_the_grid() -> None:
     assert (limits.lower, limits.upper) == (68_400, 126_800)  # 68,320 up, 126,880 down
     assert is_on_tick(limits.lower) and is_on_tick(limits.upper)
     assert daily_limits(612).upper == 795 and daily_limits(612).lower == 429
+
+
+def test_daily_limits_follow_krx_three_steps() -> None:
+    # KRX's worked example: 9,750 x 0.3 = 2,925, cut to the base's tick (10) = 2,920.
+    assert daily_limits(9_750) == DailyLimits(6_830, 12_670)
+    # Rounding base x 0.7 up to the grid gave 15,930 and 28,050 here.
+    assert daily_limits(22_750).lower == 15_950
+    assert daily_limits(40_030).lower == 28_000
+    assert daily_limits(40_030).upper == 52_000
+
+
+def test_orders_at_the_true_limit_pass_and_beyond_it_fail() -> None:
+    assert check_limit_price(15_950, 22_750) is None
+    beyond = check_limit_price(15_940, 22_750)
+    assert beyond is not None and "15,950 to 29,550" in beyond
+
+
+def test_fake_kis_limits_agree_with_the_engine() -> None:
+    from tests.fakekis.krx import price_limits
+
+    for base in range(1_000, 600_000, 37):
+        limits = daily_limits(base)
+        assert price_limits(base) == (limits.lower, limits.upper), base
 
 
 def test_limit_price_messages_name_valid_prices() -> None:

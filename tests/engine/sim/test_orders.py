@@ -11,7 +11,7 @@ import pytest
 from engine.krx.costs import CostModel
 from engine.krx.prices import daily_limits, next_down, next_up
 from engine.krx.universe import BY_CODE
-from engine.sim.account import seoul_today
+from engine.clock import Clock
 from engine.sim.protocol import (
     Account,
     Ack,
@@ -223,7 +223,7 @@ async def test_partial_fills_add_up_and_costs_are_exact(
 
     sell = await api.order("sell", 200, symbol=BIO)
     sells = [e for e in await _events_until_done(ws, sell.order_id) if e.event == "fill"]
-    today = seoul_today()
+    today = Clock().today()
     for f in sells:
         amount = f.fill_qty * f.fill_price
         assert f.commission == cost.commission(amount)
