@@ -30,11 +30,7 @@ log = logging.getLogger(__name__)
 
 JOBS = ("pre_open", "open", "before_close", "close")
 ONE_SHOT = ("pre_open", "before_close", "close")
-Clock = Callable[[], datetime]
-
-
-def seoul_now() -> datetime:
-    return datetime.now(SEOUL)
+Now = Callable[[], datetime]
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,16 +40,17 @@ class DayPlan:
 
 
 class TradingSchedule:
-    def __init__(self, engine: Engine, settings: ScheduleSettings, clock: Clock = seoul_now) -> None:
+    def __init__(self, engine: Engine, settings: ScheduleSettings, clock: Now | None = None) -> None:
         self.engine = engine
         self.settings = settings
         self.calendar = KrxCalendar(settings.special_sessions, settings.extra_holidays)
-        self.clock = clock
+        # The engine's clock unless a test pins the schedule's own view of "now".
+        self.clock = clock or engine.clock.now
         self.scheduler = AsyncIOScheduler(timezone=SEOUL, job_defaults={
             "coalesce": True, "max_instances": 1, "misfire_grace_time": 300})
         self.runs: Counter[str] = Counter()
         self._compressed_day: date | None = None
-        self._started = clock()
+        self._started = self.clock()
 
     # ---- planning ------------------------------------------------------------------------
 

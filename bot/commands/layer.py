@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import logging
 import shlex
-import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date
 from typing import Any
 
 from bot.commands import parsing
@@ -18,7 +17,7 @@ from engine.brokers.base import BrokerError
 from engine.core import Engine
 from engine.journal import AuditRecord, OrderRecord
 from engine.journal.records import Side
-from engine.krx.calendar import SEOUL, KrxCalendar
+from engine.krx.calendar import KrxCalendar
 from engine.orders import OrderError, OrderIntent
 from engine.schedule import TradingSchedule
 from engine.strategies.registry import STRATEGIES
@@ -126,9 +125,9 @@ Handler = Callable[[Invocation, Mapping[str, Any]], Awaitable[r.Result]]
 CHART_INTERVALS = (1, 5, 15, 30, 60)
 
 
-def parse_day(raw: object) -> date:
+def parse_day(raw: object, today: date) -> date:
     if raw in (None, ""):
-        return datetime.now(SEOUL).date()
+        return today
     try:
         return date.fromisoformat(str(raw).strip())
     except ValueError:
@@ -216,7 +215,7 @@ class CommandLayer:
     async def _audit(self, inv: Invocation, name: str, args: Mapping[str, Any], ok: bool,
                      result: str) -> None:
         shown = " ".join(f"{k}={v}" for k, v in args.items())
-        await self.engine.journal.audit(AuditRecord(time.time_ns(), inv.actor, inv.transport,
+        await self.engine.journal.audit(AuditRecord(self.engine.clock.time_ns(), inv.actor, inv.transport,
                                                     name, shown, ok, result))
 
     # ---- helpers -------------------------------------------------------------------------
@@ -294,7 +293,11 @@ class CommandLayer:
                 await auto.disable()
         except AutoModeError as exc:
             raise CommandError(str(exc)) from None
-        return r.AutoState(auto.enabled, auto.condition, await self.engine.broker.conditions())
+        try:
+            conditions = await self.engine.broker.conditions()
+        except BrokerError:
+            conditions = {}  # the broker is away: the change above still stands
+        return r.AutoState(auto.enabled, auto.condition, conditions)
 
     async def _order(self, inv: Invocation, side: Side, args: Mapping[str, Any]) -> r.Result:
         intent = await self.order_intent(inv, side, args)
@@ -370,7 +373,7 @@ class CommandLayer:
         })
 
     async def market(self, inv: Invocation, args: Mapping[str, Any]) -> r.Result:
-        day = parse_day(args.get("date"))
+        day = parse_day(args.get("date"), self.engine.clock.today())
         plan = self.schedule.plan_for(day) if self.schedule else None
         market = self.calendar.day(day)
         session = plan.session if plan else market.session
@@ -384,7 +387,7 @@ class CommandLayer:
         return r.ScheduleList(self.schedule.settings.trading_hours, self.schedule.next_jobs())
 
     async def report(self, inv: Invocation, args: Mapping[str, Any]) -> r.Result:
-        report = await self.engine.daily_report(parse_day(args.get("date")))
+        report = await self.engine.daily_report(parse_day(args.get("date"), self.engine.clock.today()))
         path = await self.engine.report_chart(report)
         return r.ReportResult(report, str(path))
 

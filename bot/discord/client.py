@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 import uuid
 from typing import Any
 
@@ -102,5 +101,6 @@ class TradecordBot(commands.Bot):
         data: dict[str, Any] = dict(itx.data or {})
         name = command or getattr(itx.command, "name", None) or str(data.get("name", "?"))
         await self.engine.journal.audit(AuditRecord(
-            time.time_ns(), f"discord:{itx.user.id} ({itx.user.name})", "discord", name, "", False,
+            self.engine.clock.time_ns(), f"discord:{itx.user.id} ({itx.user.name})", "discord", name,
+            "", False,
             why))
