@@ -76,17 +76,20 @@ class EngineStatus:
     started_ns: int
 
 
-def describe_broker_failure(broker: str, exc: BaseException) -> str:
+def describe_broker_failure(broker: Broker, exc: BaseException) -> str:
     """Why the broker could not be used, in words a user can act on (never a secret)."""
+    where = f" at {broker.endpoint}" if broker.endpoint else ""
     if isinstance(exc, BrokerError):
         if exc.code == "credentials":
             return exc.message
-        return f"the {broker} broker refused or failed: {exc.message}"
+        if exc.code == "unreachable" or isinstance(exc.__cause__, OSError):
+            return f"broker unreachable{where}: {exc.message}"
+        return f"the {broker.name} broker{where} refused or failed: {exc.message}"
     if isinstance(exc, aiohttp.ClientResponseError):
-        return f"the {broker} broker answered HTTP {exc.status}"
+        return f"the {broker.name} broker{where} answered HTTP {exc.status}"
     if isinstance(exc, TimeoutError):
-        return f"the {broker} broker did not answer in time"
-    return f"broker unreachable ({type(exc).__name__}: {exc})"
+        return f"the {broker.name} broker{where} did not answer in time"
+    return f"broker unreachable{where} ({type(exc).__name__})"
 
 
 class Engine:
@@ -223,7 +226,7 @@ class Engine:
         try:
             await self._connect_once()
         except CONNECT_ERRORS as exc:
-            detail = describe_broker_failure(self.broker.name, exc)
+            detail = describe_broker_failure(self.broker, exc)
             first = self.controls.broker_state != detail
             self.controls.broker_state = detail
             if self._broker_started:
@@ -288,6 +291,9 @@ class Engine:
         """The symbol's figures, asking the broker the first time (KIS has no full listing)."""
         inst = self.instruments.get(code)
         if inst is None:
+            if not self._broker_started:
+                raise BrokerError("broker_unavailable", "no orders while the broker's state is "
+                                  f"unknown: {self.controls.broker_state}")
             inst = await self.broker.instrument(code)
             self.instruments[code] = inst
         return inst
@@ -426,7 +432,7 @@ class Engine:
                 notes = await self.orders.reconcile()
                 break
             except CONNECT_ERRORS as exc:
-                self.controls.broker_state = describe_broker_failure(self.broker.name, exc)
+                self.controls.broker_state = describe_broker_failure(self.broker, exc)
                 await asyncio.sleep(self.connect_backoff[min(attempt, len(self.connect_backoff) - 1)])
                 attempt += 1
         if self.broker.connected:

@@ -41,7 +41,14 @@ from engine.journal import FillRecord, Journal, OrderRecord
 from engine.journal.records import Side
 from engine.krx.costs import CostModel
 from engine.portfolio import Portfolio
-from engine.risk import OrderCheck, RiskLimits, RiskRejection, TradingControls, check_order
+from engine.risk import (
+    OrderCheck,
+    RiskLimits,
+    RiskRejection,
+    TradingControls,
+    broker_problem,
+    check_order,
+)
 
 log = logging.getLogger(__name__)
 
@@ -180,6 +187,9 @@ class OrderManager:
 
     def precheck(self, intent: OrderIntent) -> RiskRejection | None:
         """What submit() would refuse, without reserving or sending anything (for previews)."""
+        unavailable = broker_problem(self.controls)
+        if unavailable is not None:
+            return unavailable
         inst = self.instruments.get(intent.symbol)
         if inst is None:
             return RiskRejection("unknown_symbol", f"{intent.symbol} is not traded by this broker")

@@ -77,6 +77,13 @@ def check_price(instrument: Instrument, price: int | None) -> RiskRejection | No
     return RiskRejection(problem.code, f"{instrument.code} {instrument.name}: {problem.message}")
 
 
+def broker_problem(controls: TradingControls) -> RiskRejection | None:
+    if controls.broker_ready:
+        return None
+    return RiskRejection("broker_unavailable", "no orders while the broker's state is unknown: "
+                         f"{controls.broker_state}")
+
+
 def check_order(limits: RiskLimits, portfolio: Portfolio, instrument: Instrument,
                 order: OrderCheck, controls: TradingControls) -> RiskRejection | None:
     """None when the order may go out; otherwise why not, in words a user can act on.
@@ -86,9 +93,9 @@ def check_order(limits: RiskLimits, portfolio: Portfolio, instrument: Instrument
     """
     if order.qty <= 0:
         return RiskRejection("bad_quantity", f"quantity must be at least 1, got {order.qty}")
-    if not controls.broker_ready:
-        return RiskRejection("broker_unavailable", f"no orders while the broker's state is "
-                             f"unknown: {controls.broker_state}")
+    problem = broker_problem(controls)
+    if problem is not None:
+        return problem
     if not controls.session_open:
         return RiskRejection("market_closed", controls.closed_reason or "the market is closed")
     if controls.halted and (order.side == "buy" or order.is_auto):

@@ -225,6 +225,8 @@ class CommandLayer:
         try:
             await self.engine.ensure_instrument(code)
         except BrokerError as exc:
+            if exc.code == "broker_unavailable":
+                raise CommandError(exc.message) from None
             sample = ", ".join(list(self.engine.instruments)[:5])
             hint = f"; try one of {sample}, …" if sample else ""
             raise CommandError(f"{code} is not traded here ({exc.message}){hint}") from None

@@ -116,6 +116,8 @@ class Broker(ABC):
     paper: bool
     # Realtime registrations the broker allows (None: no known cap).
     max_subscriptions: int | None
+    # Where it is reached, for messages ("broker unreachable at ...").
+    endpoint: str = ""
 
     @abstractmethod
     async def start(self, sink: BrokerSink) -> None:

@@ -65,6 +65,7 @@ class KisBroker(Broker):
         self.paper = config.paper
         self.max_subscriptions = REGISTRATION_CAP - 1  # one slot is the fill notice
         self.http = KisHttp(config, data_dir / "kis_token.json", self.clock)
+        self.endpoint = config.rest_url
         self.notice_tr = codec.NOTICE_TR[config.env]
         self.stream = KisStream(config.ws_url, self.http.approval_key, self._on_frame,
                                 self._on_connection, self._on_bad_frame,

@@ -42,6 +42,7 @@ class SimBroker(Broker):
     def __init__(self, base_url: str, max_subscriptions: int | None = 40,
                  heartbeat_timeout: float = 15.0) -> None:
         self.max_subscriptions = max_subscriptions
+        self.endpoint = base_url
         self.http = SimHttp(base_url)
         ws_url = base_url.rstrip("/").replace("http://", "ws://", 1) + "/ws"
         self.stream = SimStream(ws_url, self._on_frame, self._on_connection, heartbeat_timeout)
@@ -55,6 +56,7 @@ class SimBroker(Broker):
     async def start(self, sink: BrokerSink) -> None:
         self._sink = sink
         await self.http.open()
+        await self.account()  # fails at once when the exchange is not there
         self.stream.account = True
         self._tasks.spawn(self.stream.run(), "websocket")
         try:
