@@ -52,6 +52,13 @@ class Clock:
         """Today's date in Seoul: the date KRX trades on."""
         return self.now().date()
 
+    def timer_instant(self, when: datetime) -> datetime:
+        """The instant at which this clock will read `when`, as timers that read the machine's
+        clock (APScheduler's) need it. A frozen clock never gets there on its own: unchanged."""
+        if self._frozen_ns is not None:
+            return when
+        return when - timedelta(microseconds=self._offset_ns // 1_000)
+
     def set(self, when: datetime) -> None:
         """Move the clock to `when` (tests and demos). A frozen clock stays frozen there."""
         target = _epoch_ns(when if when.tzinfo else when.replace(tzinfo=SEOUL))

@@ -173,9 +173,12 @@ class Portfolio:
     def holds_or_buying(self, symbol: str) -> bool:
         return self.qty(symbol) > 0 or self.open_order_qty(symbol, "buy") > 0
 
+    def day_stats(self, day: date) -> DayStats:
+        """`day`'s figures: empty on a new day that has had no fill yet (not yesterday's)."""
+        return self.today if self.today.day == day else DayStats(day=day)
+
     def realized_on(self, day: date) -> int:
-        """Net realized on `day`: zero on a new day that has had no fill yet."""
-        return self.today.realized_net if self.today.day == day else 0
+        return self.day_stats(day).realized_net
 
     def day_pnl(self, on: date) -> int:
         """Net realized today plus unrealized now: what the daily loss limit watches."""

@@ -17,7 +17,6 @@ from datetime import date, datetime, timedelta
 
 from apscheduler.events import EVENT_JOB_ERROR, JobExecutionEvent
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
-from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.date import DateTrigger
 
 from engine.config import ScheduleSettings
@@ -46,10 +45,16 @@ class TradingSchedule:
         self.calendar = KrxCalendar(settings.special_sessions, settings.extra_holidays)
         # The engine's clock unless a test pins the schedule's own view of "now".
         self.clock = clock or engine.clock.now
+        # APScheduler fires by the machine's clock: a shifted engine clock (CLOCK_START) maps
+        # each job's time onto it.
+        self._timer: Callable[[datetime], datetime] = (
+            engine.clock.timer_instant if clock is None else (lambda when: when))
         self.scheduler = AsyncIOScheduler(timezone=SEOUL, job_defaults={
             "coalesce": True, "max_instances": 1, "misfire_grace_time": 300})
         self.runs: Counter[str] = Counter()
         self._compressed_day: date | None = None
+        self._planned: dict[str, datetime] = {}  # job id -> its time on the engine's clock
+        self.next_day_delay = timedelta(minutes=1)
         self._started = self.clock()
 
     # ---- planning ------------------------------------------------------------------------
@@ -88,15 +93,22 @@ class TradingSchedule:
     async def start(self) -> None:
         self.scheduler.add_listener(self._job_failed, EVENT_JOB_ERROR)
         self.scheduler.start()
-        self.scheduler.add_job(self._plan_next_day, CronTrigger(hour=0, minute=1, timezone=SEOUL),
-                               id="plan-day", replace_existing=True)
+        self._arm_next_day()
         await self.join(self.clock().date())
+
+    def _arm_next_day(self) -> None:
+        """Plan the next Seoul day a minute after its midnight (on the engine's clock)."""
+        tomorrow = self.clock().date() + timedelta(days=1)
+        at = datetime.combine(tomorrow, datetime.min.time(), SEOUL) + self.next_day_delay
+        self.scheduler.add_job(self._plan_next_day, DateTrigger(self._timer(at), timezone=SEOUL),
+                               id="plan-day", replace_existing=True)
 
     async def stop(self) -> None:
         if self.scheduler.running:
             self.scheduler.shutdown(wait=False)
 
     async def _plan_next_day(self) -> None:
+        self._arm_next_day()
         await self.join(self.clock().date())
 
     async def join(self, day: date) -> None:
@@ -113,7 +125,8 @@ class TradingSchedule:
         due = {name for name in JOBS if t[name] <= now}
         for name in JOBS:
             if name not in due:
-                self.scheduler.add_job(self._job, DateTrigger(t[name], timezone=SEOUL),
+                self._planned[f"{day}:{name}"] = t[name]
+                self.scheduler.add_job(self._job, DateTrigger(self._timer(t[name]), timezone=SEOUL),
                                        args=(name, day), id=f"{day}:{name}", replace_existing=True)
         in_session = "open" in due and "close" not in due
         controls.session_open = in_session
@@ -139,7 +152,7 @@ class TradingSchedule:
         for job in self.scheduler.get_jobs():
             if job.next_run_time is None or job.id == "plan-day":
                 continue
-            out.append((job.id.split(":", 1)[1], job.next_run_time))
+            out.append((job.id.split(":", 1)[1], self._planned.get(job.id, job.next_run_time)))
         return sorted(out, key=lambda x: x[1])
 
     # ---- the jobs ------------------------------------------------------------------------

@@ -340,7 +340,7 @@ class CommandLayer:
 
     async def pnl(self, inv: Invocation, args: Mapping[str, Any]) -> r.Result:
         p = self.engine.portfolio
-        d = p.today
+        d = p.day_stats(self.engine.clock.today())
         return r.Pnl(d.realized_gross, d.commission, d.tax, d.realized_net, p.total_unrealized(),
                      d.trades, p.equity(), p.initial_cash)
 
