@@ -52,6 +52,13 @@ CONNECT_BACKOFF = (1.0, 2.0, 5.0, 10.0, 30.0)
 CONNECT_ERRORS = (BrokerError, OSError, TimeoutError, aiohttp.ClientError)
 
 
+def broker_line(connected: bool, state: str) -> str:
+    """The broker's state in a few words, for /status and the dashboard."""
+    if state == "ready":
+        return "connected" if connected else "DISCONNECTED"
+    return f"NOT READY: {state}"
+
+
 @dataclass(frozen=True, slots=True)
 class EngineStatus:
     broker: str
