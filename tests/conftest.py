@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
-import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import replace
 from pathlib import Path
@@ -83,31 +82,3 @@ def subprocess_env(data_dir: Path, **extra: str) -> dict[str, str]:
     env.update(extra)
     return env
 
-
-class LoopLag:
-    """Measures how late the event loop wakes a 1 ms sleeper while something else runs."""
-
-    def __init__(self) -> None:
-        self.lags: list[float] = []
-        self._task: asyncio.Task[None] | None = None
-
-    async def _sample(self) -> None:
-        while True:
-            start = time.perf_counter()
-            await asyncio.sleep(0.001)
-            self.lags.append(time.perf_counter() - start - 0.001)
-
-    async def __aenter__(self) -> LoopLag:
-        self._task = asyncio.get_running_loop().create_task(self._sample())
-        await asyncio.sleep(0.01)
-        self.lags.clear()  # the first samples include the caller's own set-up work
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        assert self._task is not None
-        self._task.cancel()
-        await asyncio.gather(self._task, return_exceptions=True)
-
-    @property
-    def worst_ms(self) -> float:
-        return max(self.lags, default=0.0) * 1000

@@ -17,7 +17,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from engine.bench import engine_costs
+from engine.bench import charts, engine_costs
 
 Measure = Callable[[], Awaitable[dict[str, Any]]]
 
@@ -36,6 +36,8 @@ def measures() -> dict[str, Measure]:
         "subscription_memory": engine_costs.subscription_memory,
         "order_path": engine_costs.order_path,
         "alert_burst": engine_costs.alert_burst,
+        "chart_render": charts.chart_render,
+        "chart_command": charts.chart_command,
     }
     return {**_feed_measures(), **own}
 

@@ -772,8 +772,8 @@ class FakeKis:
             if qty > can:
                 raise _Refusal(E_SHARES, f"주문가능수량을 초과 했습니다 (주문 {qty}주, 가능 {can}주)")
         return FakeOrder(odno=self._new_odno(), kind="new", symbol=code, side=side, qty=qty, price=price,
-                         ord_dvsn=dvsn, tr_id=tr_id, created_at=self.now(), ord_tmd=self._hhmmss(), ord_dt=self._today(),
-                         reserve_price=reserve)
+                         ord_dvsn=dvsn, tr_id=tr_id, created_at=self.now(), ord_tmd=self._hhmmss(),
+                         ord_dt=self._today(), reserve_price=reserve)
 
     async def _order_rvsecncl(self, request: web.Request) -> web.StreamResponse:
         rec, tr_id, body, err = await self._order_prelude(request, RVSECNCL_TR)
@@ -862,7 +862,8 @@ class FakeKis:
                 raise _Refusal(E_CASH, "주문가능금액을 초과 했습니다 (정정)")
         record = FakeOrder(odno=self._new_odno(), kind="modify", symbol=orig.symbol, side=orig.side, qty=qty,
                            price=price, ord_dvsn=dvsn, tr_id=tr_id, created_at=self.now(),
-                           ord_tmd=self._hhmmss(), ord_dt=self._today(), orgn_odno=orig.odno, reserve_price=reserve)
+                           ord_tmd=self._hhmmss(), ord_dt=self._today(), orgn_odno=orig.odno,
+                           reserve_price=reserve)
         orig.replaced += qty
         if orig.remaining == 0:
             orig.status = "replaced"

@@ -17,7 +17,7 @@ from bot.discord.transport import DiscordTransport
 from engine import events as ev
 from engine.core import Engine
 from engine.heap import freeze_startup_heap, unfreeze_heap
-from tests.conftest import LoopLag, eventually
+from tests.conftest import eventually
 from tests.fakediscord import FakeDiscord, free_port
 
 TRADER, VIEWER, OTHER_TRADER, ADMIN = 101, 102, 103, 104
@@ -163,8 +163,16 @@ async def test_dm_and_other_guilds_are_refused(engine: Engine, fake: FakeDiscord
     assert "only takes commands in its own server" in text_of(refused)
 
 
-async def test_1000_fill_burst_is_delivered_whole_while_the_loop_stays_free(
+async def outbox_drained(engine: Engine) -> bool:
+    """Every message Discord accepted is marked sent and nothing waits for a retry: from here on
+    the publisher has nothing left that it could send again."""
+    return await engine.journal.outbox_pending() == []
+
+
+async def test_1000_fill_burst_is_delivered_whole(
         engine: Engine, fake: FakeDiscord, bot: DiscordTransport) -> None:
+    # The loop lag during this burst is a benchmark figure: `python -m engine.bench --only
+    # alert_burst` (loop_lag_ms_max).
     def lines() -> int:
         total = 0
         for m in fake.messages.get(fake.channels["fills"], []):
@@ -172,20 +180,19 @@ async def test_1000_fill_burst_is_delivered_whole_while_the_loop_stays_free(
                 total += len(e["description"].splitlines()) if e.get("title", "").startswith("Fills") else 1
         return total
 
-    async with LoopLag() as lag:
-        for burst in range(10):  # 1,000 fills within one second, as the broker would deliver them
-            for i in range(burst * 100, burst * 100 + 100):
-                engine.bus.publish(ev.FillEvent(f"TC{i}", f"F{i}", "005930", "buy", 1 + i % 5,
-                                                97_600 + 100 * (i % 9), 15, 0, 0, 5, 1, 1))
-            await asyncio.sleep(0.1)
-        await eventually(lambda: lines() >= 1000, 60, "1,000 fills in the fills channel")
-        await asyncio.sleep(0.5)
+    for burst in range(10):  # 1,000 fills within one second, as the broker would deliver them
+        for i in range(burst * 100, burst * 100 + 100):
+            engine.bus.publish(ev.FillEvent(f"TC{i}", f"F{i}", "005930", "buy", 1 + i % 5,
+                                            97_600 + 100 * (i % 9), 15, 0, 0, 5, 1, 1))
+        await asyncio.sleep(0.1)
 
+    async def delivered() -> bool:
+        return lines() >= 1000 and await outbox_drained(engine)
+
+    await eventually(delivered, 60, "1,000 fills in the fills channel and an empty outbox")
     messages = fake.messages[fake.channels["fills"]]
     assert lines() == 1000  # none lost, none twice
     assert len(messages) <= 100
-    assert lag.worst_ms < 10, f"loop lag peaked at {lag.worst_ms:.1f} ms"
-    assert await engine.journal.outbox_pending() == []
 
 
 async def test_discord_down_at_start_trading_goes_on_and_fills_arrive_later(
@@ -209,8 +216,10 @@ async def test_discord_down_at_start_trading_goes_on_and_fills_arrive_later(
             return [e["title"] for m in placeholder.messages.get(placeholder.channels["fills"], [])
                     for e in m["embeds"]]
 
-        await eventually(lambda: len(fill_lines()) >= len(fills), 15, "queued fills delivered")
-        await asyncio.sleep(1.0)
+        async def delivered() -> bool:
+            return len(fill_lines()) >= len(fills) and await outbox_drained(engine)
+
+        await eventually(delivered, 15, "queued fills delivered and the outbox empty")
         assert fill_lines() == ["Bought 005930"] * len(fills)  # none lost, none twice
     finally:
         await transport.close()
@@ -275,17 +284,19 @@ async def test_a_refused_token_never_stops_trading(engine: Engine, fake: FakeDis
 
 async def test_chart_is_a_png_rendered_off_the_loop(engine: Engine, fake: FakeDiscord,
                                                     bot: DiscordTransport) -> None:
+    # The loop lag while /chart renders is a benchmark figure: `python -m engine.bench --only
+    # chart_command` (loop_lag_ms_max).
     import io
+    import os
 
     from PIL import Image
 
     await engine.subscriptions.subscribe("005930", "watch")
     await eventually(lambda: "005930" in engine.bars and bool(engine.bars["005930"].bars()),
                      10, "recorded ticks")
-    async with LoopLag() as lag:
-        itx = await fake.slash("chart", {"symbol": "005930", "interval": 1}, user_id=VIEWER,
-                               roles=[fake.roles["viewer"]])
-        _, answer = await fake.wait_response(itx, count=2, timeout=20)
+    itx = await fake.slash("chart", {"symbol": "005930", "interval": 1}, user_id=VIEWER,
+                           roles=[fake.roles["viewer"]])
+    _, answer = await fake.wait_response(itx, count=2, timeout=20)
     assert "005930" in text_of(answer)
     (message,) = fake.followups(itx) or [fake.response_message(itx)]
     (attachment,) = message["attachments"]
@@ -294,4 +305,5 @@ async def test_chart_is_a_png_rendered_off_the_loop(engine: Engine, fake: FakeDi
     assert image.format == "PNG" and image.width >= 800 and image.height >= 480
     colours = image.convert("RGB").getcolors(maxcolors=1 << 20) or []
     assert len(colours) > 20  # not blank
-    assert lag.worst_ms < 10, f"loop lag peaked at {lag.worst_ms:.1f} ms"
+    worker = engine._charts  # rendered by the chart worker's child process, not on this loop
+    assert worker is not None and worker.pid not in (None, os.getpid())

@@ -2,11 +2,11 @@ from __future__ import annotations
 
 import asyncio
 import os
-import time
 
 import pytest
 
 from engine.charts import ChartWorker, ChartWorkerError, Marker, render_candles, render_equity_curve
+from tests.conftest import eventually
 
 from .helpers import decode, equity_points, markers_for, random_bars
 
@@ -28,34 +28,27 @@ async def test_worker_renders_what_the_renderers_render_and_stops_its_child() ->
         os.kill(pid, 0)
 
 
-async def test_rendering_never_stalls_the_event_loop() -> None:
+async def test_renders_are_awaited_while_the_loop_runs_other_work() -> None:
+    # How late the loop runs while charts render is a benchmark figure, not a test:
+    # `python -m engine.bench --only chart_render` (loop_lag_ms_max, loop_lag_ms_p99).
     bars = random_bars(400)
     markers = markers_for(bars)
     points = equity_points(390)
-    lateness: list[float] = []
-    done = False
-
-    async def sampler() -> None:
-        while not done:
-            start = time.perf_counter()
-            await asyncio.sleep(0.001)
-            lateness.append(time.perf_counter() - start - 0.001)
-
+    pngs = []
     async with ChartWorker() as worker:
-        task = asyncio.create_task(sampler())
-        await asyncio.sleep(0.01)
-        started = time.perf_counter()
-        pngs = []
         for _ in range(3):
-            pngs.append(await worker.render_candles(bars, markers, "005930 삼성전자 1m"))
-            pngs.append(await worker.render_equity_curve(points, "Equity"))
-        elapsed = time.perf_counter() - started
-        done = True
-        await task
-    for png in pngs:  # decoded only now: decoding on the loop would itself stall the sampler
+            for render in (lambda: worker.render_candles(bars, markers, "005930 삼성전자 1m"),
+                           lambda: worker.render_equity_curve(points, "Equity")):
+                task = asyncio.create_task(render())
+                turns = 0
+                while not task.done():
+                    await asyncio.sleep(0)
+                    turns += 1
+                # A render done on the loop would finish within the task's first step.
+                assert turns > 1, "the render never gave the loop back"
+                pngs.append(await task)
+    for png in pngs:
         decode(png)
-    assert len(lateness) > 50 * elapsed  # the sampler really ran alongside the renders
-    assert max(lateness) < 0.010, f"loop stalled {max(lateness) * 1000:.1f} ms while rendering"
 
 
 async def test_a_render_error_is_reported_and_the_worker_carries_on() -> None:
@@ -74,7 +67,7 @@ async def test_a_dead_timed_out_or_cancelled_child_is_replaced() -> None:
         first = worker.pid
         assert first is not None
         os.kill(first, 9)
-        await asyncio.sleep(0.05)
+        await eventually(lambda: worker.pid is None, 10, "the killed child reaped")
         decode(await worker.render_equity_curve(equity_points(10), "after a kill"))
         second = worker.pid
         assert second not in (None, first)

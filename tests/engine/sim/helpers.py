@@ -59,17 +59,6 @@ class WsClient:
             if not isinstance(msg, skip) and not isinstance(msg, kind):
                 raise AssertionError(f"unexpected {msg!r} while waiting for {kind.__name__}")
 
-    async def collect(self, seconds: float) -> list[ServerMessage]:
-        """Every message received in the next `seconds`."""
-        out: list[ServerMessage] = []
-        deadline = time.monotonic() + seconds
-        while (left := deadline - time.monotonic()) > 0:
-            try:
-                out.append(await self.recv(left))
-            except TimeoutError:
-                break
-        return out
-
 
 async def connect(session: aiohttp.ClientSession, url: str) -> WsClient:
     return WsClient(await session.ws_connect(url))

@@ -8,10 +8,10 @@ import aiohttp
 import msgspec
 import pytest
 
+from engine.clock import Clock
 from engine.krx.costs import CostModel
 from engine.krx.prices import daily_limits, next_down, next_up
 from engine.krx.universe import BY_CODE
-from engine.clock import Clock
 from engine.sim.protocol import (
     Account,
     Ack,
