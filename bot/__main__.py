@@ -2,27 +2,64 @@
 
 from __future__ import annotations
 
-import argparse
-import asyncio
-import logging
+import signal
 import sys
-import time
-from collections.abc import Coroutine
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from dotenv import load_dotenv
-
-from engine.envparse import ConfigError
+# Nothing heavy above this line: the agent takes SIGTERM and SIGINT from its first instant
+# (hold_stop_signals), before the imports (about half a second) and the start-up that follow.
 
 T = TypeVar("T")
 
 if TYPE_CHECKING:
+    import argparse
+    from collections.abc import Coroutine
+    from pathlib import Path
+
     from bot.discord.config import DiscordConfig
     from engine.config import EngineConfig
 
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+# Stop signals that arrived before the agent's event loop took them over.
+early_stops: list[int] = []
+_holding = False
+
+
+def _remember_stop(signum: int, _frame: object) -> None:
+    early_stops.append(signum)
+
+
+def hold_stop_signals() -> None:
+    """Catch SIGTERM and SIGINT from now on and remember them; the agent's loop takes them over
+    once it runs (bot.app.stop_signals) and stops at once for one that came before.
+
+    Without a handler a SIGTERM in the first moments killed the process uncleanly, and a
+    process running as PID 1 (a container) ignores a signal it has no handler for: `docker
+    stop` then waited its 10 s and killed it. Unblocked too, in case the parent blocked them.
+    """
+    global _holding
+    for sig in STOP_SIGNALS:
+        signal.signal(sig, _remember_stop)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)
+    _holding = True
+
+
+def release_stop_signals() -> None:
+    """Back to the default handling (commands other than the agent), delivering a signal that
+    was held meanwhile."""
+    global _holding
+    if not _holding:
+        return
+    _holding = False
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    for sig in dict.fromkeys(early_stops):
+        signal.raise_signal(sig)
+
 
 def _parser() -> argparse.ArgumentParser:
+    import argparse
+
     parser = argparse.ArgumentParser(prog="python -m bot", description="Tradecord trading agent")
     sub = parser.add_subparsers(dest="command")
     run = sub.add_parser("run", help="start the agent (default)")
@@ -39,6 +76,8 @@ def _parser() -> argparse.ArgumentParser:
 def run(main: Coroutine[Any, Any, T]) -> T:
     """Run on uvloop where it is installed: each task wake on the tick path costs about half
     (engine.bench.feed --loop uvloop); the stock loop otherwise."""
+    import asyncio
+
     try:
         import uvloop
     except ImportError:
@@ -48,6 +87,8 @@ def run(main: Coroutine[Any, Any, T]) -> T:
 
 
 def _health(data_dir: Path, max_age: float) -> int:
+    import time
+
     try:
         age = time.time() - float((data_dir / "heartbeat").read_text())
     except (OSError, ValueError):
@@ -60,7 +101,16 @@ def _health(data_dir: Path, max_age: float) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    import logging
+
+    from dotenv import load_dotenv
+
+    from engine.envparse import ConfigError
+
     args = _parser().parse_args(argv)
+    agent = args.command in (None, "run")
+    if not agent:
+        release_stop_signals()
     load_dotenv(override=False)  # the real environment wins over .env
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -89,11 +139,13 @@ def main(argv: list[str] | None = None) -> int:
             print("sync needs DISCORD_TOKEN and DISCORD_GUILD_ID", file=sys.stderr)
             return 2
         return _sync(config, discord_config)
-    return run(run_agent(config, discord_config,
-                                 headless=getattr(args, "headless", False)))
+    return run(run_agent(config, discord_config, headless=getattr(args, "headless", False),
+                         early_stops=early_stops))
 
 
 def _sync(config: EngineConfig, discord_config: DiscordConfig) -> int:
+    import asyncio
+
     from bot.commands import CommandLayer
     from bot.discord.transport import sync_commands
     from engine.core import Engine
@@ -105,4 +157,5 @@ def _sync(config: EngineConfig, discord_config: DiscordConfig) -> int:
 
 
 if __name__ == "__main__":
+    hold_stop_signals()
     sys.exit(main())

@@ -127,6 +127,8 @@ class Engine:
         self._alerts_queue = self.bus.subscribe()
         self.connect_backoff = CONNECT_BACKOFF
         self._broker_started = False
+        self._last_failure = ""
+        self._connect_attempts = 0
         self._connected_once = asyncio.Event()
         self._killswitch: KillSwitch | None = None
 
@@ -230,11 +232,13 @@ class Engine:
     async def _connect(self) -> bool:
         """One attempt at the broker part of start-up; False (said to the user) when the broker
         does not answer, so the caller tries again later."""
+        self._connect_attempts += 1
         try:
             await self._connect_once()
         except CONNECT_ERRORS as exc:
             detail = describe_broker_failure(self.broker, exc)
-            first = self.controls.broker_state != detail
+            first = self._last_failure != detail
+            self._last_failure = detail
             self.controls.broker_state = detail
             if self._broker_started:
                 self._broker_started = False

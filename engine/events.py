@@ -6,6 +6,7 @@ Events are immutable facts; a transport never reaches back into engine state to 
 from __future__ import annotations
 
 import asyncio
+from collections import deque
 from dataclasses import dataclass, replace
 from enum import StrEnum
 from typing import Literal
@@ -168,14 +169,34 @@ class EventBus:
 
     Unbounded on purpose: an event is never dropped because a transport is slow; transports
     coalesce on their side.
+
+    Alerts are also kept for the rest of the run (the last `alert_backlog` of them), so a
+    transport that attaches late, after the start-up reconciliation raised its alerts, still
+    gets them: `subscribe(replay_alerts=True)`. When more were raised than are kept, the replay
+    ends with an alert that says how many were left out.
     """
 
-    def __init__(self, clock: Clock | None = None) -> None:
+    ALERT_BACKLOG = 500
+
+    def __init__(self, clock: Clock | None = None, alert_backlog: int = ALERT_BACKLOG) -> None:
         self.clock = clock or Clock()
         self._queues: list[asyncio.Queue[Event]] = []
+        self._alerts: deque[AlertEvent] = deque(maxlen=max(alert_backlog, 0))
+        self._alerts_left_out = 0
 
-    def subscribe(self) -> asyncio.Queue[Event]:
+    def subscribe(self, replay_alerts: bool = False) -> asyncio.Queue[Event]:
+        """A new queue of every event published from now on; with replay_alerts, the alerts
+        published so far in this run come first."""
         queue: asyncio.Queue[Event] = asyncio.Queue()
+        if replay_alerts:
+            for alert in self._alerts:
+                queue.put_nowait(alert)
+            if self._alerts_left_out:
+                queue.put_nowait(AlertEvent(
+                    AlertLevel.WARNING, AlertKind.INFO, "Earlier alerts left out",
+                    f"{self._alerts_left_out:,} earlier alerts of this run are not repeated "
+                    f"here: only the last {len(self._alerts):,} are kept.",
+                    self.clock.time_ns()))
         self._queues.append(queue)
         return queue
 
@@ -186,5 +207,9 @@ class EventBus:
     def publish(self, event: Event) -> None:
         if event.ts_ns == 0:
             event = replace(event, ts_ns=self.clock.time_ns())
+        if isinstance(event, AlertEvent):
+            if len(self._alerts) == self._alerts.maxlen:
+                self._alerts_left_out += 1
+            self._alerts.append(event)
         for queue in self._queues:
             queue.put_nowait(event)

@@ -36,7 +36,9 @@ class Console:
         self.engine = engine
         self.layer = layer
         self.out = out
-        self._events = engine.bus.subscribe()
+        # Alerts raised before the console attached (the start-up reconciliation's above all)
+        # are shown first.
+        self._events = engine.bus.subscribe(replay_alerts=True)
 
     def say(self, text: str) -> None:
         self.out.write(text + "\n")

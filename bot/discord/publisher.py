@@ -120,7 +120,10 @@ class Publisher:
     def __init__(self, bus: ev.EventBus, journal: Journal, channels: dict[str, int], send: Sender,
                  ready: asyncio.Event, window: float = 0.5) -> None:
         self.journal = journal
-        self.events = bus.subscribe()
+        # Alerts raised before Discord attached (the start-up reconciliation's above all) go
+        # through the outbox like any other: once per run, since this bus lives for one run and
+        # this is the run's only publisher.
+        self.events = bus.subscribe(replay_alerts=True)
         self.bus = bus
         self.channels = {name: ChannelPublisher(name, cid, journal, send, ready, window)
                          for name, cid in channels.items()}

@@ -100,3 +100,32 @@ async def test_sigkill_restart_restores_state_and_sends_nothing_twice(
             account = await resp.json()
     assert stats["orders"] == 1 and stats["order_requests"] == 1
     assert {p["symbol"]: p["qty"] for p in account["positions"]} == {"005930": 3}
+
+
+async def test_default_settings_in_a_krx_session_buy_then_sigkill_and_restart(
+        tmp_path: Path) -> None:
+    """The defaults (KRX hours, embedded sim), at 10:30 Seoul on a trading day whatever the
+    machine's hour: a console /buy fills, and a SIGKILL loses neither it nor the subscription."""
+    env = subprocess_env(tmp_path / "data", CLOCK_START="2026-12-02T10:30:00")
+    del env["TRADING_HOURS"]  # the default: follow the KRX calendar
+    agent = await start(["-m", "bot"], env)
+    await agent.until("[PAPER]")
+    agent.send("/subscribe 005930 watch")
+    await agent.until("subscribed 005930")
+    agent.send("/buy 005930 2")
+    await agent.until("FILL   BUY 2 005930")
+    agent.proc.kill()
+    await agent.proc.wait()
+
+    env["CLOCK_START"] = "2026-12-02T10:31:00"
+    agent = await start(["-m", "bot"], env)
+    await agent.until("[PAPER]")
+    agent.send("/positions")
+    assert "      2 @" in await agent.until("005930 삼성전자")
+    agent.send("/subscriptions")
+    await agent.until("of 40 subscriptions")  # auto mode adds its own at the open
+    assert "watch" in await agent.until("005930 삼성전자")
+    assert agent.proc.stdin is not None
+    agent.proc.stdin.close()
+    async with asyncio.timeout(20):
+        assert await agent.proc.wait() == 0

@@ -50,6 +50,9 @@ async def test_unreachable_sim_then_it_comes_up(tmp_path: Path) -> None:
         assert refused.rejection is not None and refused.rejection.code == "broker_unavailable"
         assert "unreachable" in refused.rejection.message
 
+        # Several retries later, still one alert: one per cause, not one per attempt.
+        await eventually(lambda: engine._connect_attempts >= 3, 10, "three attempts")
+        assert not [a for a in alerts(events) if a.title == "Broker not available"]
         await sim.start(port=port)
         await engine.wait_ready(20)
         assert engine.status().broker_state == "ready"
