@@ -8,6 +8,11 @@ import socket
 from dataclasses import replace
 from pathlib import Path
 
+import pytest
+
+from bot.commands import CommandLayer
+from bot.commands.context import CommandError, Invocation, Role
+from bot.commands.results import HaltState
 from engine import events as ev
 from engine.core import Engine
 from engine.orders import OrderIntent
@@ -49,6 +54,14 @@ async def test_unreachable_sim_then_it_comes_up(tmp_path: Path) -> None:
                                                          "early", "early", is_auto=False))
         assert refused.rejection is not None and refused.rejection.code == "broker_unavailable"
         assert "unreachable" in refused.rejection.message
+        layer = CommandLayer(engine, None)
+        admin = Invocation("console", "console", Role.ADMIN, "i")
+        with pytest.raises(CommandError) as auto:
+            await layer.execute(admin, "auto", {"mode": "on", "condition": "momentum"})
+        assert "did not answer" in auto.value.message, auto.value.message
+        halted = await layer.execute(admin, "halt", {"reason": "away"})
+        assert isinstance(halted, HaltState) and halted.halted
+        await layer.execute(admin, "resume", {})
 
         # Several retries later, still one alert: one per cause, not one per attempt.
         await eventually(lambda: engine._connect_attempts >= 3, 10, "three attempts")

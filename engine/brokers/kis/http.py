@@ -80,7 +80,8 @@ class KisHttp:
         return self.config.rest_url.rstrip("/") + path
 
     async def _post_json(self, path: str, body: Mapping[str, str]) -> tuple[int, dict[str, Any]]:
-        assert self._session is not None, "KisHttp is not open"
+        if self._session is None:  # not connected yet: reported like any outage
+            raise BrokerError("unreachable", "not connected to KIS yet")
         try:
             async with self._session.post(self._url(path), json=dict(body)) as resp:
                 return resp.status, await resp.json(content_type=None)
@@ -172,7 +173,8 @@ class KisHttp:
         """One API call: returns (body, response tr_cont). EGW00201 (rate) is waited out and
         retried, since KIS did not act on it; an expired token is renewed once. A transport
         failure or a 5xx is raised as retryable: the caller decides whether resending is safe."""
-        assert self._session is not None, "KisHttp is not open"
+        if self._session is None:  # not connected yet: reported like any outage
+            raise BrokerError("unreachable", "not connected to KIS yet")
         renewed = False
         for attempt in range(RATE_RETRIES):
             await self.pacer.wait()

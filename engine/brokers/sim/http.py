@@ -30,7 +30,9 @@ class SimHttp:
     async def request(self, method: str, path: str, into: type[T], body: Any = None,
                       params: dict[str, str] | None = None) -> T:
         if self._session is None:
-            raise RuntimeError("SimHttp is not open")
+            # Not connected (the exchange was away at start-up): a broker error the engine
+            # and the commands know how to report, not a crash.
+            raise BrokerError("unreachable", "not connected to the sim exchange yet")
         data = msgspec.json.encode(body) if body is not None else None
         headers = {"content-type": "application/json"} if data is not None else None
         try:
