@@ -28,18 +28,10 @@ OPEN_NS = int(datetime(2024, 5, 13, 9, 0, tzinfo=ZoneInfo("Asia/Seoul")).timesta
 
 
 def session_bars(n: int = 400, seed: int = 3) -> list[Bar]:
-    """One-minute bars of a random walk in 100-won ticks from the 09:00 open."""
-    rng = random.Random(seed)
-    bars: list[Bar] = []
-    price = 71_000
-    for i in range(n):
-        o = price
-        c = o + rng.choice((-1, 1)) * rng.randint(0, 4) * 100
-        h = max(o, c) + rng.randint(0, 3) * 100
-        lo = min(o, c) - rng.randint(0, 3) * 100
-        bars.append(Bar(OPEN_NS + i * 60 * NS, o, h, lo, c, rng.randint(1_000, 90_000)))
-        price = c
-    return bars
+    """One-minute bars of a random walk from the 09:00 open (the chart tests' own tape)."""
+    from tests.engine.charts.helpers import random_bars
+
+    return random_bars(n, seed, OPEN_NS)
 
 
 def entries_and_exits(bars: list[Bar]) -> list[Marker]:

@@ -7,8 +7,6 @@ from collections.abc import AsyncIterator
 from dataclasses import replace
 from typing import Any
 
-import discord.gateway
-import discord.http
 import pytest
 
 from bot.commands import CommandLayer
@@ -33,14 +31,6 @@ def discord_config(fake: FakeDiscord, port: int | None = None) -> DiscordConfig:
         trader_role_ids=frozenset({fake.roles["trader"]}), admin_user_ids=frozenset({ADMIN}),
         alert_role_id=fake.roles["admin"], api_base=base + "/api/v10",
         gateway_url=base.replace("http", "ws") + "/gateway")
-
-
-@pytest.fixture(autouse=True)
-def restore_discord_urls() -> Any:
-    # point_at() changes discord.py's class-level URLs; later tests must start clean.
-    base, gateway = discord.http.Route.BASE, discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY
-    yield
-    discord.http.Route.BASE, discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = base, gateway
 
 
 async def start_transport(engine: Engine, config: DiscordConfig) -> DiscordTransport:

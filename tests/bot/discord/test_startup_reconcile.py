@@ -7,10 +7,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
 
-import discord.gateway
-import discord.http
 import pytest
 
 from bot.commands import CommandLayer
@@ -18,31 +15,12 @@ from bot.discord.config import DiscordConfig
 from bot.discord.transport import DiscordTransport
 from engine.core import Engine
 from engine.sim.server import SimExchange
+from tests.bot.discord.test_e2e import discord_config
 from tests.bot.test_startup_alerts import LOST, journal_an_interrupted_send
 from tests.conftest import engine_config, eventually
 from tests.fakediscord import FakeDiscord, free_port
 
 TEXT = "never reached the broker: marked not sent"
-
-
-def discord_config(fake: FakeDiscord, port: int | None = None) -> DiscordConfig:
-    base = f"http://127.0.0.1:{port}" if port else fake.url
-    return DiscordConfig(
-        token=fake.token, guild_id=fake.guild_id,
-        signals_channel_id=fake.channels["signals"], fills_channel_id=fake.channels["fills"],
-        alerts_channel_id=fake.channels["alerts"], dashboard_channel_id=fake.channels["dashboard"],
-        viewer_role_ids=frozenset({fake.roles["viewer"]}),
-        trader_role_ids=frozenset({fake.roles["trader"]}), admin_user_ids=frozenset({104}),
-        alert_role_id=fake.roles["admin"], api_base=base + "/api/v10",
-        gateway_url=base.replace("http", "ws") + "/gateway")
-
-
-@pytest.fixture(autouse=True)
-def restore_discord_urls() -> Any:
-    # point_at() changes discord.py's class-level URLs; later tests must start clean.
-    base, gateway = discord.http.Route.BASE, discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY
-    yield
-    discord.http.Route.BASE, discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = base, gateway
 
 
 @pytest.fixture
