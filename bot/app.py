@@ -11,7 +11,7 @@ from collections.abc import Coroutine, Iterator, Sequence
 from typing import IO, Any
 
 from bot.commands import CommandLayer
-from bot.console.app import Console
+from bot.console.app import Console, readable
 from bot.console.render import banner
 from bot.discord.config import DiscordConfig
 from engine.config import EngineConfig
@@ -104,6 +104,10 @@ async def run_agent(config: EngineConfig, discord_config: DiscordConfig | None =
                             "(TRADING_HOURS=always lets the sim trade around the clock.)")
             if engine.sim is not None:
                 console.say(f"embedded sim exchange at {engine.sim.url}; data in {config.data_dir}")
+            if not headless and not readable(stdin):
+                headless = True
+                console.say("no readable standard input (/dev/null or closed): running headless; "
+                            "stop with SIGTERM or SIGINT")
             session = asyncio.get_running_loop().create_task(
                 console.print_events() if headless else console.run(stdin), name="console")
             stopper = asyncio.get_running_loop().create_task(stop.wait(), name="stop-signal")

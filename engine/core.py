@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -28,6 +27,7 @@ from engine.events import (
     EventBus,
 )
 from engine.feed import MarketFeed
+from engine.files import private_dir, write_private
 from engine.instruments import Instrument
 from engine.journal import Journal
 from engine.killswitch import HaltOutcome, KillSwitch
@@ -186,9 +186,7 @@ class Engine:
         # Fail fast on a bad DEFAULT_STRATEGY or STRATEGY_PARAMS, before anything starts.
         strategy_class(self.config.defaults.strategy).resolve_params(self.config.defaults.params)
         self.started_ns = self.clock.time_ns()
-        self.config.data_dir.mkdir(parents=True, exist_ok=True)
-        with contextlib.suppress(OSError):
-            os.chmod(self.config.data_dir, 0o700)
+        private_dir(self.config.data_dir)
         await self.journal.open()
         if self._broker is None:
             self._broker = await self._make_broker()
@@ -340,7 +338,7 @@ class Engine:
         # For the container health check: a fresh file means the loop is alive and not blocked.
         path: Path = self.config.data_dir / "heartbeat"
         while True:
-            await asyncio.to_thread(path.write_text, str(self.clock.time()))
+            await asyncio.to_thread(write_private, path, str(self.clock.time()))
             await asyncio.sleep(HEARTBEAT_SECONDS)
 
     async def _sample_equity(self) -> None:

@@ -6,6 +6,7 @@ console delivers strings, so every value is checked here once.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 
 from bot.commands.context import CommandError
@@ -14,6 +15,20 @@ from engine.krx.codes import InvalidSymbol, normalize_symbol
 from engine.krx.prices import check_limit_price
 
 MAX_QTY = 1_000_000
+# ASCII digits, optionally grouped with commas: int() would also take "1_0", "１" and "٣".
+_WHOLE = re.compile(r"[0-9]+")
+SHOWN_MAX = 40
+
+
+def shown(raw: object) -> str:
+    """A user's text, fit to echo back: control characters removed, length bounded."""
+    text = "".join(ch if ch.isprintable() else "?" for ch in str(raw))
+    return text if len(text) <= SHOWN_MAX else text[:SHOWN_MAX] + f"… ({len(text):,} characters)"
+
+
+def _whole_number(raw: object) -> int | None:
+    text = str(raw).replace(",", "").strip()
+    return int(text) if _WHOLE.fullmatch(text) else None
 
 
 def symbol_code(raw: object) -> str:
@@ -25,23 +40,20 @@ def symbol_code(raw: object) -> str:
 
 
 def quantity(raw: object) -> int:
-    text = str(raw).replace(",", "").strip()
-    try:
-        value = int(text)
-    except ValueError:
-        raise CommandError(f"quantity must be a whole number of shares, got '{raw}'") from None
+    value = _whole_number(raw)
+    if value is None:
+        raise CommandError(f"quantity must be a whole number of shares in the digits 0-9, got "
+                           f"'{shown(raw)}'")
     if not 1 <= value <= MAX_QTY:
         raise CommandError(f"quantity must be between 1 and {MAX_QTY:,} shares, got {value:,}")
     return value
 
 
 def price(raw: object, instrument: Instrument) -> int:
-    text = str(raw).replace(",", "").strip()
-    try:
-        value = int(text)
-    except ValueError:
-        raise CommandError(f"price must be a whole number of KRW (or omit it for a market order), "
-                           f"got '{raw}'") from None
+    value = _whole_number(raw)
+    if value is None:
+        raise CommandError(f"price must be a whole number of KRW in the digits 0-9 (or omit it "
+                           f"for a market order), got '{shown(raw)}'")
     problem = check_limit_price(value, instrument.prev_close)
     if problem is not None:
         raise CommandError(f"{instrument.code} {instrument.name}: {problem}")

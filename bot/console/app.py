@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import stat
 import sys
 import uuid
 from collections.abc import AsyncIterator
@@ -13,21 +15,51 @@ from bot.console.render import render_event, render_result
 from engine.core import Engine
 
 QUIT = ("quit", "exit", "/quit", "/exit")
+MAX_LINE = 4096
+# Yielded in place of a line longer than MAX_LINE, which is dropped unread.
+TOO_LONG = "\x00too long"
+
+
+def readable(stream: IO[str]) -> bool:
+    """Whether stdin can carry commands: a terminal, a pipe or a file. /dev/null (nohup, cron,
+    systemd) or a closed descriptor cannot, and the agent then runs headless; asking the event
+    loop to watch /dev/null even aborts the process under uvloop."""
+    try:
+        mode = os.fstat(stream.fileno()).st_mode
+    except (OSError, ValueError):
+        return False
+    return stream.isatty() or not stat.S_ISCHR(mode)
 
 
 async def read_lines(stream: IO[str]) -> AsyncIterator[str]:
-    """Lines from stdin without blocking the loop; works for ttys, pipes and regular files."""
+    """Lines from stdin without blocking the loop; works for ttys, pipes and regular files.
+    A line past MAX_LINE characters comes out as TOO_LONG."""
     loop = asyncio.get_running_loop()
-    reader = asyncio.StreamReader()
+    reader = asyncio.StreamReader(limit=MAX_LINE)
     try:
         await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), stream)
     except (ValueError, OSError):
         # A regular file cannot be watched by the loop; it never blocks for long, so read it
         # once on a worker thread.
         for line in await asyncio.to_thread(stream.readlines):
-            yield line
+            yield line if len(line) <= MAX_LINE else TOO_LONG
         return
-    while raw := await reader.readline():
+    skipping = False  # inside a line already found too long: drop up to its newline
+    while True:
+        try:
+            raw = await reader.readuntil(b"\n")
+        except asyncio.IncompleteReadError as end:  # end of input, perhaps mid-line
+            if end.partial and not skipping:
+                yield end.partial.decode(errors="replace")
+            return
+        except asyncio.LimitOverrunError as over:
+            await reader.readexactly(over.consumed)
+            skipping = True
+            continue
+        if skipping:
+            skipping = False
+            yield TOO_LONG
+            continue
         yield raw.decode(errors="replace")
 
 
@@ -49,6 +81,9 @@ class Console:
             self.say(render_event(await self._events.get()))
 
     async def handle(self, line: str) -> None:
+        if line is TOO_LONG:
+            self.say(f"error: that line is longer than {MAX_LINE:,} characters; it was ignored")
+            return
         line = line.strip()
         if not line or line.startswith("#"):
             return

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from engine.clock import Clock
+from engine.files import private_file
 from engine.journal.records import (
     LIVE_STATUSES,
     AuditRecord,
@@ -145,6 +146,7 @@ class Journal:
         self.path.parent.mkdir(parents=True, exist_ok=True)
 
         def connect() -> sqlite3.Connection:
+            private_file(self.path)
             db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
             db.execute("PRAGMA journal_mode=WAL")
             db.execute(f"PRAGMA synchronous={'FULL' if self._sync == 'full' else 'NORMAL'}")

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import cast
 
+from engine.files import private_file
 from engine.sim.orders import Order
 from engine.sim.protocol import FillInfo, OrderStatus, OrderType, Side
 
@@ -86,7 +87,7 @@ class StoredState:
 
 class Store:
     def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        private_file(path)
         # isolation_level=None: transactions are opened explicitly, one per change.
         self._conn = sqlite3.connect(path, isolation_level=None)
         self._conn.execute("PRAGMA journal_mode=WAL")

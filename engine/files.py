@@ -1,0 +1,34 @@
+"""Private files: the data directory holds every order, the audit log with Discord ids and
+names, and broker tokens, so only the owner may read it (directory 0700, files 0600)."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from pathlib import Path
+
+
+def private_dir(path: Path) -> None:
+    path.mkdir(parents=True, exist_ok=True)
+    os.chmod(path, 0o700)
+
+
+def private_file(path: Path) -> None:
+    """Create `path` empty if missing, and make it owner-only. SQLite gives its -wal and -shm
+    files the database file's mode, so doing this before connecting covers them too."""
+    private_dir(path.parent)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o600)
+    os.close(fd)
+    os.chmod(path, 0o600)
+    for suffix in ("-wal", "-shm"):
+        with contextlib.suppress(FileNotFoundError):
+            os.chmod(path.with_name(path.name + suffix), 0o600)
+
+
+def write_private(path: Path, text: str) -> None:
+    """Replace `path` atomically (a reader never sees it empty or half written), mode 0600."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(text)
+    os.replace(tmp, path)

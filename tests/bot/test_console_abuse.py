@@ -1,0 +1,73 @@
+"""Hostile or careless input at the console: stdin at /dev/null (nohup, cron, systemd), lines
+longer than any buffer, digits that are not ASCII. The agent never dies of them, and its data
+stays private."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import stat
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from bot.commands.context import CommandError
+from bot.commands.parsing import quantity
+from tests.conftest import PYTHON, ROOT, subprocess_env
+
+
+async def test_stdin_at_dev_null_runs_headless_until_sigterm(tmp_path: Path) -> None:
+    proc = await asyncio.create_subprocess_exec(
+        PYTHON, "-m", "bot", cwd=ROOT, env=subprocess_env(tmp_path / "data"),
+        stdin=subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE)
+    assert proc.stdout is not None
+    lines: list[str] = []
+    async with asyncio.timeout(60):
+        while not any("running headless" in line for line in lines):
+            raw = await proc.stdout.readline()
+            assert raw, "\n".join(lines)
+            lines.append(raw.decode())
+        proc.send_signal(signal.SIGTERM)
+        _, err = await proc.communicate()
+    assert proc.returncode == 0, err.decode()
+    assert b"Traceback" not in err
+
+
+def test_a_line_past_any_buffer_is_refused_and_the_agent_goes_on(tmp_path: Path) -> None:
+    long_line = "A" * 100_000 + " /halt tail"  # the tail must not run as a command
+    script = f"{long_line}\n/status\n{'B' * 70_000}\nquit\n"
+    proc = subprocess.run([PYTHON, "-m", "bot"], input=script, capture_output=True, text=True,
+                          env=subprocess_env(tmp_path / "data"), cwd=ROOT, timeout=90)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.count("longer than 4,096 characters; it was ignored") == 2, proc.stdout
+    assert "unknown command" not in proc.stdout and "HALTED" not in proc.stdout
+    assert "PAPER on sim" in proc.stdout  # the /status between them was answered
+    assert "Traceback" not in proc.stderr
+
+
+@pytest.mark.parametrize("raw", ["1_0", "１", "٣", "1e3", "+5", " 5 5", "0x10"])
+def test_quantities_take_ascii_digits_only(raw: str) -> None:
+    with pytest.raises(CommandError, match="digits 0-9"):
+        quantity(raw)
+
+
+def test_quantities_still_take_plain_and_grouped_numbers() -> None:
+    assert quantity("10") == 10 and quantity("1,000") == 1_000
+
+
+def test_error_echoes_are_bounded_and_printable() -> None:
+    with pytest.raises(CommandError) as err:
+        quantity("\x1b[2J" + "9" * 10_000 + "x")
+    assert "\x1b" not in err.value.message and len(err.value.message) < 200
+
+
+def test_data_files_are_private(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    proc = subprocess.run([PYTHON, "-m", "bot"], input="wait 6\nquit\n", capture_output=True,
+                          text=True, env=subprocess_env(data), cwd=ROOT, timeout=90)
+    assert proc.returncode == 0, proc.stderr
+    assert stat.S_IMODE(data.stat().st_mode) == 0o700
+    for name in ("journal.db", "sim_exchange.db", "heartbeat"):
+        assert stat.S_IMODE((data / name).stat().st_mode) == 0o600, name
