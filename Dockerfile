@@ -2,10 +2,10 @@ FROM python:3.11-slim
 
 ENV PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1 DATA_DIR=/data
 WORKDIR /app
-COPY pyproject.toml README.md ./
+COPY pyproject.toml README.md constraints.txt ./
 COPY engine ./engine
 COPY bot ./bot
-RUN pip install . \
+RUN pip install -c constraints.txt . \
  && useradd --create-home --uid 10001 tradecord \
  && mkdir -p /data && chown tradecord /data
 USER tradecord

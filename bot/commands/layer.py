@@ -125,13 +125,21 @@ Handler = Callable[[Invocation, Mapping[str, Any]], Awaitable[r.Result]]
 CHART_INTERVALS = (1, 5, 15, 30, 60)
 
 
+# The dates a calendar and a journal can speak of (KRX's tick grid dates from 2023).
+FIRST_DAY, LAST_DAY = date(2000, 1, 1), date(2099, 12, 31)
+
+
 def parse_day(raw: object, today: date) -> date:
     if raw in (None, ""):
         return today
     try:
-        return date.fromisoformat(str(raw).strip())
+        day = date.fromisoformat(str(raw).strip())
     except ValueError:
-        raise CommandError(f"date must be YYYY-MM-DD, e.g. 2026-11-20; got '{raw}'") from None
+        raise CommandError(f"date must be YYYY-MM-DD, e.g. 2026-11-20; got "
+                           f"'{parsing.shown(raw)}'") from None
+    if not FIRST_DAY <= day <= LAST_DAY:
+        raise CommandError(f"date must be between {FIRST_DAY} and {LAST_DAY}; got {day}")
+    return day
 
 
 class CommandLayer:

@@ -71,3 +71,13 @@ def test_data_files_are_private(tmp_path: Path) -> None:
     assert stat.S_IMODE(data.stat().st_mode) == 0o700
     for name in ("journal.db", "sim_exchange.db", "heartbeat"):
         assert stat.S_IMODE((data / name).stat().st_mode) == 0o600, name
+
+
+@pytest.mark.parametrize("raw", ["0001-01-01", "9999-12-31"])
+def test_extreme_dates_are_refused_with_the_valid_range(raw: str) -> None:
+    from datetime import date
+
+    from bot.commands.layer import parse_day
+
+    with pytest.raises(CommandError, match="between 2000-01-01 and 2099-12-31"):
+        parse_day(raw, date(2026, 12, 1))
