@@ -16,7 +16,7 @@ from engine.krx.prices import check_limit_price
 
 MAX_QTY = 1_000_000
 # ASCII digits, optionally grouped with commas: int() would also take "1_0", "１" and "٣".
-_WHOLE = re.compile(r"[0-9]+")
+_WHOLE = re.compile(r"-?[0-9]+")  # a sign only so a negative gets the range message
 SHOWN_MAX = 40
 
 
