@@ -87,11 +87,13 @@ def run(main: Coroutine[Any, Any, T]) -> T:
 
 
 def _health(data_dir: Path, max_age: float) -> int:
-    import time
+    from engine.clock import Clock
 
     try:
-        age = time.time() - float((data_dir / "heartbeat").read_text())
-    except (OSError, ValueError):
+        # The file's age by the kernel's stamp: liveness is about the machine's time, whatever
+        # the agent's clock reads (CLOCK_START), and a half-written file cannot fool it.
+        age = Clock().time() - (data_dir / "heartbeat").stat().st_mtime
+    except OSError:
         print("unhealthy: no heartbeat file", file=sys.stderr)
         return 1
     if age > max_age:

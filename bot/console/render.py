@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from functools import singledispatch
 
 from bot.commands import results as r
 from engine import events as ev
+from engine.clock import seoul_datetime
 from engine.core import broker_line
-from engine.portfolio import SEOUL
 from engine.report import DailyReport
 
 
@@ -21,7 +20,7 @@ def _price(price: int | None) -> str:
 
 
 def _time(ts_ns: int) -> str:
-    return datetime.fromtimestamp(ts_ns / 1e9, SEOUL).strftime("%H:%M:%S")
+    return seoul_datetime(ts_ns).strftime("%H:%M:%S")
 
 
 def banner(paper: bool, broker: str) -> str:

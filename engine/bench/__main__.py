@@ -12,12 +12,12 @@ import platform
 import statistics
 import sys
 from collections.abc import Awaitable, Callable
-from datetime import datetime
 from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 from engine.bench import charts, engine_costs
+from engine.clock import Clock
 
 Measure = Callable[[], Awaitable[dict[str, Any]]]
 
@@ -92,7 +92,7 @@ def write_markdown(path: Path, results: list[dict[str, Any]], command: str,
     m = machine()
     lines = [
         "# Benchmarks", "",
-        f"Measured {datetime.now():%Y-%m-%d %H:%M} on {m['cpu']}, {m['cores']} cores, "
+        f"Measured {Clock().now():%Y-%m-%d %H:%M} KST on {m['cpu']}, {m['cores']} cores, "
         f"{m['memory']}; Python {m['python']} ({m['os']}); {m['packages']}.", "",
         f"Reproduce: `{command}` (medians over the runs; the load generator runs in its own "
         "process).", "",

@@ -13,7 +13,6 @@ import zlib
 from datetime import datetime
 from pathlib import Path
 from typing import Protocol, cast
-from zoneinfo import ZoneInfo
 
 import numpy as np
 from matplotlib import font_manager
@@ -21,7 +20,7 @@ from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-SEOUL = ZoneInfo("Asia/Seoul")
+from engine.clock import seoul_datetime
 
 # 1000x600 px: wide enough to read on a phone held sideways, small enough to upload fast.
 FIGSIZE = (10.0, 6.0)
@@ -167,7 +166,7 @@ def pnl_colour(value: float) -> str:
 
 
 def seoul(ts_ns: int) -> datetime:
-    return datetime.fromtimestamp(ts_ns / 1e9, SEOUL)
+    return seoul_datetime(ts_ns)
 
 
 # Tick spacings in seconds, smallest first: round numbers on a clock face.

@@ -29,7 +29,7 @@ from engine.brokers.kis import codec
 from engine.brokers.kis.config import KisConfig
 from engine.brokers.kis.http import KisHttp
 from engine.brokers.kis.websocket import KisStream
-from engine.clock import SEOUL, Clock
+from engine.clock import SEOUL, Clock, seoul_datetime
 from engine.instruments import Instrument
 from engine.krx.costs import CostModel, Market
 from engine.krx.prices import daily_limits
@@ -321,7 +321,7 @@ class KisBroker(Broker):
 
     async def find_order(self, request: OrderRequest, placed_after_ns: int,
                          claimed: set[str], broker_order_id: str | None = None) -> BrokerOrder | None:
-        placed = datetime.fromtimestamp(placed_after_ns / 1e9, SEOUL)
+        placed = seoul_datetime(placed_after_ns)
         # The tie lives in the journal: after a restart the engine names the number it knows.
         odno = broker_order_id or self._by_coid.get(request.client_order_id)
         if odno is not None:
