@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import signal
 import sys
 from typing import TYPE_CHECKING, Any, TypeVar
 
 # Nothing heavy above this line: the agent takes SIGTERM and SIGINT from its first instant
 # (hold_stop_signals), before the imports (about half a second) and the start-up that follow.
+from bot.signals import early_stops, hold_stop_signals, release_stop_signals
 
 T = TypeVar("T")
 
@@ -18,44 +18,6 @@ if TYPE_CHECKING:
 
     from bot.discord.config import DiscordConfig
     from engine.config import EngineConfig
-
-STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
-# Stop signals that arrived before the agent's event loop took them over.
-early_stops: list[int] = []
-_holding = False
-
-
-def _remember_stop(signum: int, _frame: object) -> None:
-    early_stops.append(signum)
-
-
-def hold_stop_signals() -> None:
-    """Catch SIGTERM and SIGINT from now on and remember them; the agent's loop takes them over
-    once it runs (bot.app.stop_signals) and stops at once for one that came before.
-
-    Without a handler a SIGTERM in the first moments killed the process uncleanly, and a
-    process running as PID 1 (a container) ignores a signal it has no handler for: `docker
-    stop` then waited its 10 s and killed it. Unblocked too, in case the parent blocked them.
-    """
-    global _holding
-    for sig in STOP_SIGNALS:
-        signal.signal(sig, _remember_stop)
-    signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)
-    _holding = True
-
-
-def release_stop_signals() -> None:
-    """Back to the default handling (commands other than the agent), delivering a signal that
-    was held meanwhile."""
-    global _holding
-    if not _holding:
-        return
-    _holding = False
-    signal.signal(signal.SIGINT, signal.default_int_handler)
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)
-    for sig in dict.fromkeys(early_stops):
-        signal.raise_signal(sig)
-
 
 def _parser() -> argparse.ArgumentParser:
     import argparse

@@ -3,48 +3,22 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-import signal
 import sys
-from collections.abc import Coroutine, Iterator, Sequence
+from collections.abc import Coroutine, Sequence
 from typing import IO, Any
 
 from bot.commands import CommandLayer
 from bot.console.app import Console, readable
 from bot.console.render import banner
 from bot.discord.config import DiscordConfig
+from bot.signals import stop_signals
 from engine.config import EngineConfig
 from engine.core import Engine
 from engine.heap import freeze_startup_heap
 from engine.schedule import TradingSchedule
 
 log = logging.getLogger(__name__)
-
-
-STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
-
-
-@contextlib.contextmanager
-def stop_signals(stop: asyncio.Event, early_stops: Sequence[int] = ()) -> Iterator[None]:
-    """SIGINT and SIGTERM set `stop` while the block runs; one in `early_stops` (caught before
-    the loop ran, by bot.__main__.hold_stop_signals) sets it at once. On the way out the handlers
-    in place before are put back (not the default action, which the loop would leave behind:
-    a SIGTERM while the process winds down would then end it with no clean exit)."""
-    loop = asyncio.get_running_loop()
-    before = {sig: signal.getsignal(sig) for sig in STOP_SIGNALS}
-    for sig in STOP_SIGNALS:
-        loop.add_signal_handler(sig, stop.set)
-    if early_stops:
-        stop.set()
-    try:
-        yield
-    finally:
-        for sig in STOP_SIGNALS:
-            loop.remove_signal_handler(sig)
-            handler = before[sig]
-            if handler is not None:
-                signal.signal(sig, handler)
 
 
 async def unless_stopped(work: Coroutine[Any, Any, None], stop: asyncio.Event) -> bool:
@@ -54,7 +28,7 @@ async def unless_stopped(work: Coroutine[Any, Any, None], stop: asyncio.Event) -
         work.close()
         return False
     loop = asyncio.get_running_loop()
-    task = loop.create_task(work, name="start-up")
+    task = loop.create_task(work, name="until-stopped")
     stopper = loop.create_task(stop.wait(), name="stop-signal")
     try:
         await asyncio.wait({task, stopper}, return_when=asyncio.FIRST_COMPLETED)
@@ -108,16 +82,8 @@ async def run_agent(config: EngineConfig, discord_config: DiscordConfig | None =
                 headless = True
                 console.say("no readable standard input (/dev/null or closed): running headless; "
                             "stop with SIGTERM or SIGINT")
-            session = asyncio.get_running_loop().create_task(
-                console.print_events() if headless else console.run(stdin), name="console")
-            stopper = asyncio.get_running_loop().create_task(stop.wait(), name="stop-signal")
-            done, _ = await asyncio.wait({session, stopper}, return_when=asyncio.FIRST_COMPLETED)
-            for task in (session, stopper):
-                task.cancel()
-            await asyncio.gather(session, stopper, return_exceptions=True)
-            error = session.exception() if session in done and not session.cancelled() else None
-            if error is not None:
-                raise error
+            # Until end of input (or forever, headless) or a stop signal; its error is raised.
+            await unless_stopped(console.print_events() if headless else console.run(stdin), stop)
         finally:
             if schedule is not None:
                 await schedule.stop()

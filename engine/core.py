@@ -6,13 +6,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
 import aiohttp
 
-from engine.auto import AutoMode
+from engine.auto import AutoMode, AutoModeError
+from engine.backoff import DELAYS, Backoff
 from engine.brokers.base import Broker, BrokerError, ConditionChange, OrderUpdate
 from engine.brokers.sim import SimBroker
 from engine.charts import ChartWorker, Marker, resample
@@ -35,7 +37,7 @@ from engine.marketdata import Tick
 from engine.orders import OrderManager
 from engine.portfolio import Portfolio
 from engine.report import DailyReport, build_report, day_bounds
-from engine.risk import TradingControls
+from engine.risk import CONNECTING, READY, TradingControls, broker_problem
 from engine.sim.config import SimConfig
 from engine.sim.server import SimExchange
 from engine.strategies.registry import strategy_class
@@ -45,18 +47,8 @@ from engine.tasks import TaskGroup
 log = logging.getLogger(__name__)
 
 HEARTBEAT_SECONDS = 5.0
-# Seconds between attempts to reach a broker that did not answer at start-up or after an
-# outage; the last one repeats.
-CONNECT_BACKOFF = (1.0, 2.0, 5.0, 10.0, 30.0)
 # What a failed connection attempt can raise: the broker's own refusals, and the network's.
 CONNECT_ERRORS = (BrokerError, OSError, TimeoutError, aiohttp.ClientError)
-
-
-def broker_line(connected: bool, state: str) -> str:
-    """The broker's state in a few words, for /status and the dashboard."""
-    if state == "ready":
-        return "connected" if connected else "DISCONNECTED"
-    return f"NOT READY: {state}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +56,7 @@ class EngineStatus:
     broker: str
     paper: bool
     connected: bool
+    broker_ready: bool  # reconciled with the broker: orders may go out
     broker_state: str  # "ready", or why orders are refused (connecting, unreachable, ...)
     halted: bool
     halt_reason: str
@@ -105,9 +98,7 @@ class Engine:
         self.config = config
         self.clock = clock or config.make_clock()
         self.bus = EventBus(self.clock)
-        self.controls = TradingControls()
-        self.controls.broker_ready = False
-        self.controls.broker_state = "connecting to the broker"
+        self.controls = TradingControls(broker_ready=False, broker_state=CONNECTING)
         self.feed = MarketFeed()
         self.journal = Journal(config.data_dir / "journal.db", config.journal_sync, self.clock)
         self._broker = broker
@@ -125,8 +116,9 @@ class Engine:
         self._charts: ChartWorker | None = None
         self.equity_interval = config.equity_sample_seconds
         self._alerts_queue = self.bus.subscribe()
-        self.connect_backoff = CONNECT_BACKOFF
+        self.connect_backoff: Sequence[float] = DELAYS
         self._broker_started = False
+        self._connecting = False  # inside a start-up attempt: its own reconcile follows
         self._last_failure = ""
         self._connect_attempts = 0
         self._connected_once = asyncio.Event()
@@ -211,6 +203,8 @@ class Engine:
         self._auto = AutoMode(self.broker, self.subscriptions, self.portfolio, self.journal,
                               self.bus, self.config.defaults.strategy,
                               self.config.defaults.params)
+        self._killswitch = KillSwitch(self.orders, self.controls, self.journal, self.bus,
+                                      self.clock, self._tasks)
         self._tasks.spawn(self.orders.run_updates(), "order-updates")
         self._tasks.spawn(self.auto.run(), "auto-mode")
         self._tasks.spawn(self._heartbeat(), "heartbeat")
@@ -220,10 +214,9 @@ class Engine:
         self._tasks.spawn(self._sample_equity(), "equity")
 
     async def _connect_until_ready(self) -> None:
-        attempt = 0
+        backoff = Backoff(self.connect_backoff)
         while True:
-            await asyncio.sleep(self.connect_backoff[min(attempt, len(self.connect_backoff) - 1)])
-            attempt += 1
+            await backoff.wait()
             if await self._connect():
                 return
 
@@ -231,6 +224,7 @@ class Engine:
         """One attempt at the broker part of start-up; False (said to the user) when the broker
         does not answer, so the caller tries again later."""
         self._connect_attempts += 1
+        self._connecting = True
         try:
             await self._connect_once()
         except CONNECT_ERRORS as exc:
@@ -248,10 +242,12 @@ class Engine:
                     f"{detail}. Trading is paused (every order is refused) and Tradecord keeps "
                     "trying; it reconciles with the broker as soon as it answers."))
             return False
+        finally:
+            self._connecting = False
         return True
 
     async def _connect_once(self) -> None:
-        self.controls.broker_state = "connecting to the broker"
+        self.controls.broker_state = CONNECTING
         if not self._broker_started:
             self._broker_started = True
             await self.broker.start(self)
@@ -274,14 +270,11 @@ class Engine:
                 await self.ensure_instrument(sub.symbol)
             except BrokerError as exc:
                 log.warning("instrument %s unavailable: %s", sub.symbol, exc.message)
-        self.controls.broker_ready = True
-        self.controls.broker_state = "ready"
+        self.controls.broker_ready, self.controls.broker_state = True, READY
         self._connected_once.set()
         notes += await self.subscriptions.restore(saved)
         auto = await self.journal.get_state("auto", {"enabled": False, "condition": None})
         if auto["enabled"] and auto["condition"]:
-            from engine.auto import AutoModeError
-
             try:
                 await self.auto.enable(auto["condition"], persist=False)
             except AutoModeError as exc:
@@ -300,9 +293,9 @@ class Engine:
         """The symbol's figures, asking the broker the first time (KIS has no full listing)."""
         inst = self.instruments.get(code)
         if inst is None:
-            if not self._broker_started:
-                raise BrokerError("broker_unavailable", "no orders while the broker's state is "
-                                  f"unknown: {self.controls.broker_state}")
+            unavailable = broker_problem(self.controls)
+            if not self._broker_started and unavailable is not None:
+                raise BrokerError(unavailable.code, unavailable.message)
             inst = await self.broker.instrument(code)
             self.instruments[code] = inst
         return inst
@@ -423,7 +416,7 @@ class Engine:
         self.bus.publish(ConnectionChanged(connected, detail))
         if connected:
             self._connects += 1
-            if self._connects > 1 and self.controls.broker_state != "connecting to the broker":
+            if self._connects > 1 and not self._connecting:
                 # Fills that happened while the socket was down never reach the stream, and
                 # orders stay refused until the books agree again.
                 self._tasks.spawn(self._reconcile_after_reconnect(), "reconcile")
@@ -435,17 +428,16 @@ class Engine:
                                         "Broker disconnected", f"{detail}; reconnecting"))
 
     async def _reconcile_after_reconnect(self) -> None:
-        attempt = 0
+        backoff = Backoff(self.connect_backoff)
         while True:
             try:
                 notes = await self.orders.reconcile()
                 break
             except CONNECT_ERRORS as exc:
                 self.controls.broker_state = describe_broker_failure(self.broker, exc)
-                await asyncio.sleep(self.connect_backoff[min(attempt, len(self.connect_backoff) - 1)])
-                attempt += 1
+                await backoff.wait()
         if self.broker.connected:
-            self.controls.broker_ready, self.controls.broker_state = True, "ready"
+            self.controls.broker_ready, self.controls.broker_state = True, READY
         if notes:
             self.bus.publish(AlertEvent(AlertLevel.WARNING, AlertKind.RECONCILE,
                                         "Reconciled after reconnect", "\n".join(notes)))
@@ -456,9 +448,7 @@ class Engine:
 
     @property
     def killswitch(self) -> KillSwitch:
-        if self._killswitch is None:
-            self._killswitch = KillSwitch(self.orders, self.controls, self.journal, self.bus,
-                                          self.clock, self._tasks)
+        assert self._killswitch is not None, "engine not started"
         return self._killswitch
 
     async def halt(self, actor: str, reason: str) -> HaltOutcome:
@@ -481,7 +471,7 @@ class Engine:
         p = self.portfolio
         return EngineStatus(
             broker=self.broker.name, paper=self.broker.paper, connected=self.broker.connected,
-            broker_state=self.controls.broker_state,
+            broker_ready=self.controls.broker_ready, broker_state=self.controls.broker_state,
             halted=self.controls.halted, halt_reason=self.controls.halt_reason,
             loss_blocked=self.controls.loss_blocked, auto_enabled=self.auto.enabled,
             auto_condition=self.auto.condition, subscriptions=len(self.subscriptions),

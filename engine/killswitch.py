@@ -14,8 +14,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 
+from engine.backoff import DELAYS, Backoff
 from engine.clock import Clock
 from engine.events import AlertEvent, AlertKind, AlertLevel, EventBus, HaltChanged
 from engine.journal import Journal, OrderRecord
@@ -24,9 +26,6 @@ from engine.risk import TradingControls
 from engine.tasks import TaskGroup
 
 log = logging.getLogger(__name__)
-
-RETRY_BACKOFF = (1.0, 2.0, 5.0, 10.0, 30.0)
-
 
 @dataclass(frozen=True, slots=True)
 class HaltOutcome:
@@ -52,7 +51,7 @@ class KillSwitch:
         self.clock = clock
         self._tasks = tasks
         self._enforcer: asyncio.Task[None] | None = None
-        self.retry_backoff = RETRY_BACKOFF
+        self.retry_backoff: Sequence[float] = DELAYS
 
     def targets(self) -> list[OrderRecord]:
         """Open orders a halt must take back."""
@@ -93,15 +92,18 @@ class KillSwitch:
             try:
                 await self.orders.cancel(rec.client_order_id, reason)
             except OrderError as exc:
-                problems.append(str(exc))
+                problems.append(exc.reason)
                 continue
             if rec.live:  # the broker took the request; its confirmation is on its way
                 problems.append("cancel requested, awaiting the broker's confirmation")
             else:
                 cancelled += 1
         pending = len(self.targets())
-        problem = "; ".join(dict.fromkeys(problems)) if pending else ""
-        return HaltOutcome(cancelled, pending, problem or ("broker unreachable" if pending else ""))
+        if not pending:
+            return HaltOutcome(cancelled, 0, "")
+        # An order placed while this pass ran has no problem of its own yet.
+        problem = "; ".join(dict.fromkeys(problems)) or "placed while the halt was declared"
+        return HaltOutcome(cancelled, pending, problem)
 
     def enforce(self) -> None:
         """Keep cancelling until nothing the halt covers is open (or the halt is lifted)."""
@@ -109,10 +111,9 @@ class KillSwitch:
             self._enforcer = self._tasks.spawn(self._enforce(), "halt-enforcer")
 
     async def _enforce(self) -> None:
-        attempt = 0
+        backoff = Backoff(self.retry_backoff)
         while self.controls.halted and self.targets():
-            await asyncio.sleep(self.retry_backoff[min(attempt, len(self.retry_backoff) - 1)])
-            attempt += 1
+            await backoff.wait()
             if not self.controls.halted:
                 return
             outcome = await self.sweep("halt")

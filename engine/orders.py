@@ -82,7 +82,12 @@ class SubmitResult:
 
 
 class OrderError(ValueError):
-    """A cancel or lookup that cannot be done; the message says why and what is valid."""
+    """A cancel or lookup that cannot be done; the message says why and what is valid.
+    `reason` is the cause alone, for a summary of several (a halt's reply)."""
+
+    def __init__(self, message: str, reason: str = "") -> None:
+        super().__init__(message)
+        self.reason = reason or message
 
 
 def cumulative_fill_id(broker_order_id: str, filled_after: int) -> str:
@@ -350,10 +355,11 @@ class OrderManager:
         except BrokerError as exc:
             if not rec.live:
                 return rec  # it filled (or was cancelled) while the cancel was on its way
-            if exc.retryable or exc.code == "unreachable":
-                raise OrderError(f"could not cancel {ident} now: {exc.message}") from None
+            if exc.retryable:
+                raise OrderError(f"could not cancel {ident} now: {exc.message}",
+                                 exc.message) from None
             raise OrderError(f"the broker refused to cancel {ident}: {exc.message} (if it "
-                             "filled, the fill is booked as it arrives)") from None
+                             "filled, the fill is booked as it arrives)", exc.message) from None
         async with self._lock:
             if answer.status == "cancelled":
                 await self._mark_cancelled(rec, reason)

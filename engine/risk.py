@@ -21,6 +21,10 @@ class RiskLimits:
     daily_loss_limit: int = 300_000
 
 
+READY = "ready"
+CONNECTING = "connecting to the broker"
+
+
 @dataclass(slots=True)
 class TradingControls:
     """Switches that gate orders: the kill switch, the daily loss block, the session's entries."""
@@ -37,7 +41,7 @@ class TradingControls:
     # False until the broker has answered and been reconciled, and again while it is away:
     # with its state unknown, no order may go out.
     broker_ready: bool = True
-    broker_state: str = "ready"
+    broker_state: str = "ready"  # READY, or why orders are refused
 
     def halt_cancels(self, origin: str, side: str, created_ns: int) -> bool:
         """Whether a halt takes this order back: every order, except a person's sell placed

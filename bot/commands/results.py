@@ -9,6 +9,13 @@ from engine.core import EngineStatus
 from engine.report import DailyReport
 
 
+def broker_line(s: EngineStatus) -> str:
+    """The broker's state in a few words, for /status and the dashboard."""
+    if s.broker_ready:
+        return "connected" if s.connected else "DISCONNECTED"
+    return f"NOT READY: {s.broker_state}"
+
+
 @dataclass(frozen=True, slots=True)
 class Subscribed:
     symbol: str

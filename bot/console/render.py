@@ -7,7 +7,6 @@ from functools import singledispatch
 from bot.commands import results as r
 from engine import events as ev
 from engine.clock import seoul_datetime
-from engine.core import broker_line
 from engine.report import DailyReport
 
 
@@ -113,7 +112,7 @@ def _(x: r.Pnl) -> str:
 def _(x: r.Status) -> str:
     s = x.engine
     mode = "PAPER" if s.paper else "LIVE"
-    conn = broker_line(s.connected, s.broker_state)
+    conn = r.broker_line(s)
     halt = f"HALTED ({s.halt_reason})" if s.halted else "trading"
     if s.loss_blocked:
         halt += ", daily loss limit reached"

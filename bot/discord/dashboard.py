@@ -9,8 +9,9 @@ from typing import Any
 
 import discord
 
+from bot.commands.results import broker_line
 from bot.discord.embeds import GREEN, ORANGE, field
-from engine.core import Engine, broker_line
+from engine.core import Engine
 
 log = logging.getLogger(__name__)
 
@@ -21,12 +22,12 @@ def dashboard_embed(engine: Engine, discord_ok: bool) -> dict[str, Any]:
     state = f"HALTED: {s.halt_reason}" if s.halted else "trading"
     fields = [field("Equity", f"{s.equity:,}"), field("Today", f"{s.realized_today:+,}"),
               field("Unrealized", f"{s.unrealized:+,}"),
-              field("Broker", broker_line(s.connected, s.broker_state)),
+              field("Broker", broker_line(s)),
               field("Subs", f"{s.subscriptions}"), field("Orders", f"{s.open_orders}")]
     for symbol, pos in sorted(p.positions.items())[:18]:
         fields.append(field(symbol, f"{pos.qty:,} @ {pos.avg_price:,.0f}\n{p.unrealized(symbol):+,}"))
     return {"title": f"{'PAPER' if s.paper else 'LIVE'} · {state}",
-            "color": ORANGE if s.halted or s.broker_state != "ready" else GREEN, "fields": fields,
+            "color": ORANGE if s.halted or not s.broker_ready else GREEN, "fields": fields,
             "description": "auto " + (s.auto_condition or "?" if s.auto_enabled else "off")}
 
 

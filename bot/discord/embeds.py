@@ -11,9 +11,9 @@ from pathlib import Path
 from typing import Any
 
 from bot.commands import results as r
+from bot.commands.results import broker_line
 from bot.console.render import render_result
 from engine import events as ev
-from engine.core import broker_line
 from engine.report import DailyReport
 
 RED = 0xE03131  # buy
@@ -154,14 +154,14 @@ def _(x: r.Status) -> Embed:
     state = f"HALTED: {s.halt_reason}" if s.halted else ("loss limit hit" if s.loss_blocked
                                                          else "trading")
     return {"title": f"{mode} · {s.broker} · {state}",
-            "color": ORANGE if s.halted or s.broker_state != "ready" else GREEN,
+            "color": ORANGE if s.halted or not s.broker_ready else GREEN,
             "fields": [field("Equity", f"{s.equity:,}"), field("Cash", f"{s.available_cash:,}"),
                        field("Today", f"{s.realized_today:+,}"),
                        field("Unrealized", f"{s.unrealized:+,}"),
                        field("Subs", f"{s.subscriptions}/{s.max_subscriptions or '-'}"),
                        field("Orders", s.open_orders), field("Positions", s.positions),
                        field("Auto", s.auto_condition if s.auto_enabled else "off"),
-                       field("Broker", broker_line(s.connected, s.broker_state))],
+                       field("Broker", broker_line(s))],
             "description": f"up since {when(s.started_ns)}"}
 
 

@@ -81,7 +81,7 @@ class KisHttp:
 
     async def _post_json(self, path: str, body: Mapping[str, str]) -> tuple[int, dict[str, Any]]:
         if self._session is None:  # not connected yet: reported like any outage
-            raise BrokerError("unreachable", "not connected to KIS yet")
+            raise BrokerError("unreachable", "not connected to KIS yet", retryable=True)
         try:
             async with self._session.post(self._url(path), json=dict(body)) as resp:
                 return resp.status, await resp.json(content_type=None)
@@ -174,7 +174,7 @@ class KisHttp:
         retried, since KIS did not act on it; an expired token is renewed once. A transport
         failure or a 5xx is raised as retryable: the caller decides whether resending is safe."""
         if self._session is None:  # not connected yet: reported like any outage
-            raise BrokerError("unreachable", "not connected to KIS yet")
+            raise BrokerError("unreachable", "not connected to KIS yet", retryable=True)
         renewed = False
         for attempt in range(RATE_RETRIES):
             await self.pacer.wait()

@@ -32,7 +32,7 @@ class SimHttp:
         if self._session is None:
             # Not connected (the exchange was away at start-up): a broker error the engine
             # and the commands know how to report, not a crash.
-            raise BrokerError("unreachable", "not connected to the sim exchange yet")
+            raise BrokerError("unreachable", "not connected to the sim exchange yet", retryable=True)
         data = msgspec.json.encode(body) if body is not None else None
         headers = {"content-type": "application/json"} if data is not None else None
         try:
