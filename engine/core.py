@@ -15,7 +15,7 @@ import aiohttp
 
 from engine.auto import AutoMode, AutoModeError
 from engine.backoff import DELAYS, Backoff
-from engine.brokers.base import Broker, BrokerError, ConditionChange, OrderUpdate
+from engine.brokers.base import Broker, BrokerError, ConditionChange, OrderUpdate, unreachable
 from engine.brokers.sim import SimBroker
 from engine.charts import ChartWorker, Marker, resample
 from engine.charts.bars import BarSeries
@@ -82,14 +82,14 @@ def describe_broker_failure(broker: Broker, exc: BaseException) -> str:
     if isinstance(exc, BrokerError):
         if exc.code == "credentials":
             return exc.message
-        if exc.code == "unreachable" or isinstance(exc.__cause__, OSError):
-            return f"broker unreachable{where}: {exc.message}"
+        if exc.code == "unreachable":
+            return f"broker unreachable{where}: {exc.cause}"
         return f"the {broker.name} broker{where} refused or failed: {exc.message}"
     if isinstance(exc, aiohttp.ClientResponseError):
         return f"the {broker.name} broker{where} answered HTTP {exc.status}"
     if isinstance(exc, TimeoutError):
         return f"the {broker.name} broker{where} did not answer in time"
-    return f"broker unreachable{where} ({type(exc).__name__})"
+    return f"broker unreachable{where}: {unreachable(broker.name, exc).cause}"
 
 
 class Engine:

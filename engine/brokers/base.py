@@ -18,11 +18,26 @@ from engine.marketdata import Tick
 class BrokerError(Exception):
     """The broker refused or failed a request; `code` is the broker's, message is for users."""
 
-    def __init__(self, code: str, message: str, retryable: bool = False) -> None:
+    def __init__(self, code: str, message: str, retryable: bool = False, cause: str = "") -> None:
         super().__init__(f"{code}: {message}")
         self.code = code
         self.message = message
         self.retryable = retryable
+        self.cause = cause or message  # the message without the broker's name
+
+
+def unreachable(venue: str, exc: BaseException) -> BrokerError:
+    """A request that got no usable answer. It may or may not have reached the broker, so it is
+    retryable (safe only where a retry cannot make a second order). Said in plain words."""
+    if isinstance(exc, TimeoutError):
+        why = "no answer in time"
+    elif isinstance(exc, OSError):
+        why = "could not connect"
+    elif isinstance(exc, ValueError):
+        why = "its answer could not be read"
+    else:
+        why = "the connection broke"
+    return BrokerError("unreachable", f"{venue} unreachable: {why}", retryable=True, cause=why)
 
 
 @dataclass(frozen=True, slots=True)

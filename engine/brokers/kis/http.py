@@ -16,7 +16,7 @@ from typing import Any
 
 import aiohttp
 
-from engine.brokers.base import BrokerError
+from engine.brokers.base import BrokerError, unreachable
 from engine.brokers.kis import codec
 from engine.brokers.kis.config import KisConfig
 from engine.clock import SEOUL, Clock
@@ -86,8 +86,7 @@ class KisHttp:
             async with self._session.post(self._url(path), json=dict(body)) as resp:
                 return resp.status, await resp.json(content_type=None)
         except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
-            raise BrokerError("unreachable", f"KIS unreachable ({type(exc).__name__})",
-                              retryable=True) from None
+            raise unreachable("KIS", exc) from None
 
     # ---- token and approval key ----------------------------------------------------------
 
@@ -190,8 +189,7 @@ class KisHttp:
                     next_cont = resp.headers.get("tr_cont", "")
                     text = await resp.text()
             except (aiohttp.ClientError, TimeoutError) as exc:
-                raise BrokerError("unreachable", f"KIS unreachable ({type(exc).__name__})",
-                                  retryable=True) from None
+                raise unreachable("KIS", exc) from None
             try:
                 data: dict[str, Any] = json.loads(text) if text else {}
             except ValueError:

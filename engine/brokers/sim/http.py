@@ -7,7 +7,7 @@ from typing import Any, TypeVar
 import aiohttp
 import msgspec
 
-from engine.brokers.base import BrokerError
+from engine.brokers.base import BrokerError, unreachable
 from engine.sim import protocol as wire
 
 T = TypeVar("T")
@@ -43,8 +43,7 @@ class SimHttp:
         except (aiohttp.ClientError, TimeoutError) as exc:
             # The request may or may not have reached the exchange: retryable, and only safe to
             # retry because orders carry a client order id.
-            raise BrokerError("unreachable", f"sim exchange unreachable ({type(exc).__name__})",
-                              retryable=True) from None
+            raise unreachable("the sim exchange", exc) from None
         if status >= 500:
             raise BrokerError(f"http_{status}", f"sim exchange error {status}", retryable=True)
         if status >= 400:
