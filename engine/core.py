@@ -331,7 +331,9 @@ class Engine:
         # For the container health check: a fresh file means the loop is alive and not blocked.
         path: Path = self.config.data_dir / "heartbeat"
         while True:
-            await asyncio.to_thread(write_private, path, str(self.clock.time()))
+            # The machine's time, not the engine's clock: liveness must not depend on where a
+            # test or demo has set the trading clock (CLOCK_START).
+            await asyncio.to_thread(write_private, path, str(Clock().time()))
             await asyncio.sleep(HEARTBEAT_SECONDS)
 
     async def _sample_equity(self) -> None:
