@@ -1,16 +1,17 @@
-"""One implementation of each command, shared by the console and Discord."""
+"""One implementation of each command, shared by the console and Discord, each declared once on
+its handler (`@command`, bot/commands/catalog.py)."""
 
 from __future__ import annotations
 
 import logging
-import shlex
-from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
+from collections import OrderedDict
+from collections.abc import Mapping
 from datetime import date
 from typing import Any
 
 from bot.commands import parsing
 from bot.commands import results as r
+from bot.commands.catalog import Choice, Command, Kind, Option, Suggest, command, declared, split_line
 from bot.commands.context import CommandError, Invocation, Role
 from engine.auto import AutoModeError
 from engine.brokers.base import BrokerError
@@ -26,103 +27,16 @@ from engine.subscriptions import SubscriptionError
 log = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True, slots=True)
-class Arg:
-    name: str
-    help: str
-    required: bool = True
-
-
-@dataclass(frozen=True, slots=True)
-class Command:
-    name: str
-    summary: str
-    role: Role
-    args: tuple[Arg, ...] = ()
-    takes_params: bool = False  # accepts strategy parameters as name=value
-
-    @property
-    def usage(self) -> str:
-        parts = [f"/{self.name}"]
-        parts += [f"<{a.name}>" if a.required else f"[{a.name}]" for a in self.args]
-        if self.takes_params:
-            parts.append("[param=value …]")
-        return " ".join(parts)
-
-
-V, T, A = Role.VIEWER, Role.TRADER, Role.ADMIN
-SYMBOL = Arg("symbol", "KRX code, e.g. 005930")
-
-COMMANDS: tuple[Command, ...] = (
-    Command("subscribe", "follow a symbol with a strategy", T,
-            (SYMBOL, Arg("strategy", f"one of {', '.join(STRATEGIES)}", False),
-             Arg("qty", "shares per entry (default: by order budget)", False)), takes_params=True),
-    Command("cancel", "stop following a symbol", T, (SYMBOL,)),
-    Command("subscriptions", "list followed symbols", V),
-    Command("auto", "auto mode: follow a condition search", T,
-            (Arg("mode", "on or off"), Arg("condition", "condition name", False))),
-    Command("buy", "buy (limit with a price, else market)", T,
-            (SYMBOL, Arg("qty", "shares"), Arg("price", "limit price in KRW", False))),
-    Command("sell", "sell (limit with a price, else market)", T,
-            (SYMBOL, Arg("qty", "shares"), Arg("price", "limit price in KRW", False))),
-    Command("orders", "open orders", V),
-    Command("cancelorder", "cancel an open order", T, (Arg("order_id", "id from /orders"),)),
-    Command("positions", "positions and their value", V),
-    Command("pnl", "today's profit and loss", V),
-    Command("status", "engine, broker and risk state", V),
-    Command("halt", "kill switch: cancel open orders, stop trading", T,
-            (Arg("reason", "why", False),)),
-    Command("resume", "lift a halt", A),
-    Command("settings", "risk limits and configuration", A),
-    Command("market", "is the market open; session times", V,
-            (Arg("date", "YYYY-MM-DD (default today)", False),)),
-    Command("schedule", "the next scheduled jobs", V),
-    Command("report", "daily report with an equity chart", V,
-            (Arg("date", "YYYY-MM-DD (default today)", False),)),
-    Command("chart", "candles with the bot's trades", V,
-            (SYMBOL, Arg("interval", "minutes: 1, 5, 15, 30 or 60 (default 1)", False))),
-    Command("help", "list commands", V),
-)
-BY_NAME = {c.name: c for c in COMMANDS}
-
-
-def parse_line(line: str) -> tuple[str, dict[str, object]]:
-    """Console syntax: `/buy 005930 10 97600` or `subscribe 005930 breakout k=0.3`."""
-    try:
-        tokens = shlex.split(line)
-    except ValueError as exc:
-        raise CommandError(f"could not read that line: {exc}") from None
-    if not tokens:
-        raise CommandError("empty command; try /help")
-    name = tokens[0].lstrip("/").lower()
-    command = BY_NAME.get(name)
-    if command is None:
-        raise CommandError(f"unknown command '{tokens[0]}'; valid: "
-                           + ", ".join(f"/{c}" for c in BY_NAME))
-    args: dict[str, object] = {}
-    params: dict[str, object] = {}
-    positional = []
-    for token in tokens[1:]:
-        if "=" in token and command.takes_params:
-            key, _, value = token.partition("=")
-            params[key.strip().lower()] = value
-        else:
-            positional.append(token)
-    if command.name == "halt" and positional:
-        positional = [" ".join(positional)]
-    if len(positional) > len(command.args):
-        raise CommandError(f"too many arguments; usage: {command.usage}")
-    for arg, value in zip(command.args, positional, strict=False):
-        args[arg.name] = value
-    if params:
-        args["params"] = params
-    return name, args
-
-
-Handler = Callable[[Invocation, Mapping[str, Any]], Awaitable[r.Result]]
-
-
 CHART_INTERVALS = (1, 5, 15, 30, 60)
+V, T, A = Role.VIEWER, Role.TRADER, Role.ADMIN
+SYMBOL = Option("symbol", "KRX code, e.g. 005930", kind=Kind.SYMBOL, suggest=Suggest.INSTRUMENTS)
+QTY = Option("qty", "shares", kind=Kind.NUMBER)
+PRICE = Option("price", "limit price in KRW (omit for a market order)", False, Kind.NUMBER)
+DAY = Option("date", "YYYY-MM-DD (default today)", False, Kind.DATE)
+# Free text a person types (a halt reason) is kept to what a phone screen and an audit row hold.
+REASON_MAX = 200
+# Confirmation prompts already answered: each is single-use whatever became of its order.
+USED_CONFIRMATIONS_KEPT = 10_000
 
 
 # The dates a calendar and a journal can speak of (KRX's tick grid dates from 2023).
@@ -149,30 +63,27 @@ class CommandLayer:
         s = engine.config.schedule
         self.calendar = schedule.calendar if schedule else KrxCalendar(s.special_sessions,
                                                                        s.extra_holidays)
-        self._handlers: dict[str, Handler] = {
-            "subscribe": self.subscribe, "cancel": self.cancel,
-            "subscriptions": self.subscriptions, "auto": self.auto, "buy": self.buy,
-            "sell": self.sell, "orders": self.orders, "cancelorder": self.cancelorder,
-            "positions": self.positions, "pnl": self.pnl, "status": self.status,
-            "halt": self.halt, "resume": self.resume, "help": self.help,
-            "settings": self.settings, "market": self.market, "schedule": self.schedule_list,
-            "report": self.report, "chart": self.chart,
-        }
+        self._used_confirmations: OrderedDict[str, None] = OrderedDict()
 
     async def execute(self, inv: Invocation, name: str, args: Mapping[str, Any]) -> r.Result:
         """Check the role, run the command, audit it (allowed or refused), return the result."""
-        command = BY_NAME.get(name)
+        spec = BY_NAME.get(name)
         try:
-            if command is None:
-                raise CommandError(f"unknown command '/{name}'; try /help")
-            if inv.role < command.role:
+            if spec is None:
+                raise CommandError(f"unknown command '/{parsing.shown(name)}'; try /help")
+            if inv.role < spec.role:
                 raise CommandError(
-                    f"/{name} needs the {command.role.name.lower()} role; you have "
+                    f"/{name} needs the {spec.role.name.lower()} role; you have "
                     f"{'no role' if inv.role == Role.NONE else inv.role.name.lower()}")
-            for arg in command.args:
-                if arg.required and args.get(arg.name) in (None, ""):
-                    raise CommandError(f"missing {arg.name} ({arg.help}); usage: {command.usage}")
-            result = await self._handlers[name](inv, args)
+            for option in spec.options:
+                if option.required and args.get(option.name) in (None, ""):
+                    raise CommandError(f"missing {option.name} ({option.help}); usage: "
+                                       f"{spec.usage}")
+                given = args.get(option.name)
+                if option.max_length is not None and len(str(given or "")) > option.max_length:
+                    raise CommandError(f"{option.name} must be at most {option.max_length} "
+                                       f"characters; got {len(str(given)):,}")
+            result: r.Result = await getattr(self, spec.handler)(inv, args)
         except CommandError as exc:
             await self._audit(inv, name, args, False, exc.message)
             raise
@@ -181,19 +92,57 @@ class CommandLayer:
             await self._audit(inv, name, args, False, f"internal error: {type(exc).__name__}")
             raise CommandError(f"/{name} failed inside the engine ({type(exc).__name__}); "
                                "nothing was changed by this command; the error is logged") from exc
-        await self._audit(inv, name, args, True, type(result).__name__)
+        await self._audit(inv, name, args, True, r.audit_note(result))
         return result
 
     async def execute_text(self, inv: Invocation, line: str) -> r.Result:
         """A typed line (console): a line that does not parse is refused and audited too."""
         try:
-            name, args = parse_line(line)
+            found, args = split_line(line, BY_NAME)
         except CommandError as exc:
             word = line.strip().split()[0].lstrip("/").lower() if line.strip() else ""
-            await self._audit(inv, word[:32] or "?", {"line": line.strip()[:200]}, False,
+            await self._audit(inv, parsing.shown(word, 32) or "?", {"line": line}, False,
                               exc.message)
             raise
-        return await self.execute(inv, name, args)
+        return await self.execute(inv, found.name, args)
+
+    async def execute_confirmed(self, inv: Invocation, side: Side, args: Mapping[str, Any]) -> r.Result:
+        """A Confirm click on a manual order prompt: single-use, whatever became of the order
+        (sent, rejected or refused), so a second click never makes a second attempt."""
+        key = inv.invocation_id
+        if key in self._used_confirmations:
+            await self._audit(inv, side, args, False, "confirmation already used")
+            raise CommandError("this confirmation was already used; nothing was sent again. "
+                               f"Ask again with /{side} for a new order")
+        self._used_confirmations[key] = None
+        while len(self._used_confirmations) > USED_CONFIRMATIONS_KEPT:
+            self._used_confirmations.popitem(last=False)
+        return await self.execute(inv, side, args)
+
+    async def suggest(self, inv: Invocation, name: str, option: str, current: str
+                      ) -> list[r.Suggestion]:
+        """Autocomplete for one option: the command's role check first (a person who may not
+        run the command sees nothing), then from memory only (never the broker)."""
+        found = BY_NAME.get(name)
+        spec = found.option(option) if found else None
+        if found is None or spec is None or spec.suggest is None or inv.role < found.role:
+            return []
+        text = parsing.shown(current, 32).strip()
+        engine = self.engine
+        out: list[r.Suggestion] = []
+        if spec.suggest is Suggest.INSTRUMENTS:
+            for code, inst in engine.instruments.items():
+                if code.startswith(text.upper()) or text.lower() in inst.name.lower():
+                    out.append(r.Suggestion(f"{code} {inst.name}", code))
+        elif spec.suggest is Suggest.SUBSCRIBED:
+            out = [r.Suggestion(f"{s} {engine.instruments[s].name}", s)
+                   for s in sorted(engine.subscriptions.records) if s.startswith(text.upper())]
+        else:
+            for o in engine.orders.live_orders():
+                ident = o.broker_order_id or o.client_order_id
+                if ident.startswith(text):
+                    out.append(r.Suggestion(f"{ident} {o.side} {o.qty:,} {o.symbol}", ident))
+        return out[:25]
 
     async def preview_order(self, inv: Invocation, side: Side, args: Mapping[str, Any]) -> r.OrderPreview:
         """Validate a manual order as /buy or /sell would, without sending: for a confirmation.
@@ -202,8 +151,7 @@ class CommandLayer:
         """
         name = f"{side}?"
         try:
-            command = BY_NAME[side]
-            if inv.role < command.role:
+            if inv.role < BY_NAME[side].role:
                 raise CommandError(f"/{side} needs the trader role; you have "
                                    f"{'no role' if inv.role == Role.NONE else inv.role.name.lower()}")
             intent = await self.order_intent(inv, side, args)
@@ -222,9 +170,11 @@ class CommandLayer:
 
     async def _audit(self, inv: Invocation, name: str, args: Mapping[str, Any], ok: bool,
                      result: str) -> None:
-        shown = " ".join(f"{k}={v}" for k, v in args.items())
-        await self.engine.journal.audit(AuditRecord(self.engine.clock.time_ns(), inv.actor, inv.transport,
-                                                    name, shown, ok, result))
+        # Whatever a person typed is stored cleaned and bounded: the audit is read in terminals.
+        shown = " ".join(f"{k}={parsing.shown(v, 80)}" for k, v in args.items())
+        await self.engine.journal.audit(AuditRecord(
+            self.engine.clock.time_ns(), parsing.shown(inv.actor, 120), inv.transport,
+            parsing.shown(name, 32), shown[:600], ok, parsing.shown(result, 600)))
 
     # ---- helpers -------------------------------------------------------------------------
 
@@ -259,13 +209,20 @@ class CommandLayer:
 
     # ---- commands ------------------------------------------------------------------------
 
+    @command("subscribe", "follow a symbol with a strategy", T, SYMBOL,
+             Option("strategy", "how to trade it", False, Kind.CHOICE, choices=tuple(
+                 Choice(f"{n}: {c.description}", n) for n, c in STRATEGIES.items())),
+             Option("qty", "shares per entry (default: by order budget)", False, Kind.NUMBER),
+             Option("params", "strategy parameters, e.g. k=0.4 sl=1.5", False, Kind.PARAMS,
+                    max_length=REASON_MAX), defer=True)
     async def subscribe(self, inv: Invocation, args: Mapping[str, Any]) -> r.Result:
         symbol = await self._symbol(args)
         strategy = str(args.get("strategy") or self.engine.config.defaults.strategy).lower()
         if strategy not in STRATEGIES:
-            raise CommandError(f"unknown strategy '{strategy}'; valid: {', '.join(STRATEGIES)}")
+            raise CommandError(f"unknown strategy '{parsing.shown(strategy)}'; valid: "
+                               f"{', '.join(STRATEGIES)}")
         qty = parsing.quantity(args["qty"]) if args.get("qty") not in (None, "") else None
-        params = parsing.strategy_params(args.get("params") or {})
+        params = parsing.strategy_params(args.get("params"))
         try:
             res = await self.engine.subscriptions.subscribe(symbol, strategy, qty, params)
         except SubscriptionError as exc:
@@ -274,6 +231,8 @@ class CommandLayer:
         return r.Subscribed(symbol, self.engine.instruments[symbol].name, rec.strategy,
                             dict(rec.params), rec.qty, res.created)
 
+    @command("cancel", "stop following a symbol", T,
+             Option("symbol", "a followed symbol", kind=Kind.SYMBOL, suggest=Suggest.SUBSCRIBED), defer=True)
     async def cancel(self, inv: Invocation, args: Mapping[str, Any]) -> r.Result:
         symbol = await self._symbol(args)
         try:
@@ -282,6 +241,7 @@ class CommandLayer:
             raise CommandError(str(exc)) from None
         return r.Cancelled(symbol, self.engine.instruments[symbol].name)
 
+    @command("subscriptions", "list followed symbols", V)
     async def subscriptions(self, inv: Invocation, args: Mapping[str, Any]) -> r.Result:
         subs = self.engine.subscriptions
         rows = [
@@ -292,12 +252,17 @@ class CommandLayer:
         ]
         return r.SubscriptionList(rows, self.engine.broker.max_subscriptions)
 
+    @command("auto", "auto mode: follow the broker's condition search", T,
+             Option("mode", "on or off", kind=Kind.CHOICE,
+                    choices=(Choice("on", "on"), Choice("off", "off"))),
+             Option("condition", "condition name (default from settings)", False, max_length=100), defer=True)
     async def auto(self, inv: Invocation, args: Mapping[str, Any]) -> r.Result:
         enable = parsing.on_off(args["mode"])
         auto = self.engine.auto
         try:
             if enable:
-                condition = str(args.get("condition") or self.engine.config.defaults.condition)
+                condition = parsing.free_text(args.get("condition")
+                                              or self.engine.config.defaults.condition, 100)
                 await auto.enable(condition)
             else:
                 await auto.disable()
@@ -319,23 +284,39 @@ class CommandLayer:
             raise CommandError(f"the broker rejected the order: {result.order.message}")
         return r.OrderPlaced(self._row(result.order), result.duplicate)
 
+    @command("buy", "buy (limit with a price, else market)", T, SYMBOL, QTY, PRICE, defer=True,
+             confirm=True)
     async def buy(self, inv: Invocation, args: Mapping[str, Any]) -> r.Result:
         return await self._order(inv, "buy", args)
 
+    @command("sell", "sell (limit with a price, else market)", T, SYMBOL, QTY, PRICE, defer=True,
+             confirm=True)
     async def sell(self, inv: Invocation, args: Mapping[str, Any]) -> r.Result:
         return await self._order(inv, "sell", args)
 
+    @command("orders", "open orders", V)
     async def orders(self, inv: Invocation, args: Mapping[str, Any]) -> r.Result:
         return r.OrderList([self._row(o) for o in self.engine.orders.live_orders()])
 
+    @command("cancelorder", "cancel an open order (anyone's: a cancel is a safety action)", T,
+             Option("order_id", "id from /orders", suggest=Suggest.LIVE_ORDERS, max_length=64), defer=True)
     async def cancelorder(self, inv: Invocation, args: Mapping[str, Any]) -> r.Result:
+        ident = str(args["order_id"]).strip()
+        rec = self.engine.orders.find(ident)
+        if rec is None:
+            # The engine's own message lists the open orders; echo the id bounded and cleaned.
+            ident = parsing.shown(ident, 64)
+        # Whose order it was goes with who cancelled it, in the reply, the fills channel and
+        # the audit: any trader may cancel any order, so it must be plain who did what.
+        owner = r.owner(rec.origin) if rec is not None else ""
+        reason = f"cancelled by {inv.actor}" + (f" ({owner}'s order)" if owner else "")
         try:
-            rec = await self.engine.orders.cancel(str(args["order_id"]).strip(),
-                                                  reason=f"cancelled by {inv.actor}")
+            rec = await self.engine.orders.cancel(ident, reason=reason)
         except OrderError as exc:
             raise CommandError(str(exc)) from None
-        return r.OrderCancelled(self._row(rec))
+        return r.OrderCancelled(self._row(rec), inv.actor, r.owner(rec.origin))
 
+    @command("positions", "positions and their value", V)
     async def positions(self, inv: Invocation, args: Mapping[str, Any]) -> r.Result:
         p = self.engine.portfolio
         rows = [
@@ -346,26 +327,33 @@ class CommandLayer:
         ]
         return r.PositionList(rows, p.cash, p.equity())
 
+    @command("pnl", "today's profit and loss", V)
     async def pnl(self, inv: Invocation, args: Mapping[str, Any]) -> r.Result:
         p = self.engine.portfolio
         d = p.day_stats(self.engine.clock.today())
         return r.Pnl(d.realized_gross, d.commission, d.tax, d.realized_net, p.total_unrealized(),
                      d.trades, p.equity(), p.initial_cash)
 
+    @command("status", "engine, broker and risk state", V)
     async def status(self, inv: Invocation, args: Mapping[str, Any]) -> r.Result:
         return r.Status(self.engine.status())
 
+    @command("halt", "kill switch: cancel open orders, stop trading", T,
+             # No length limit that refuses: a halt is never turned down over its reason.
+             Option("reason", "why (shown in the alert)", False, rest_of_line=True), defer=True)
     async def halt(self, inv: Invocation, args: Mapping[str, Any]) -> r.Result:
-        reason = str(args.get("reason") or "manual halt")
+        reason = parsing.free_text(args.get("reason") or "", REASON_MAX) or "manual halt"
         outcome = await self.engine.halt(inv.actor, reason)
         return r.HaltState(True, reason, outcome.cancelled, outcome.pending, outcome.describe())
 
+    @command("resume", "lift a halt", A, defer=True)
     async def resume(self, inv: Invocation, args: Mapping[str, Any]) -> r.Result:
         if not self.engine.controls.halted:
             raise CommandError("trading is not halted: nothing to resume")
         await self.engine.resume(inv.actor)
         return r.HaltState(False, "")
 
+    @command("settings", "risk limits and configuration", A)
     async def settings(self, inv: Invocation, args: Mapping[str, Any]) -> r.Result:
         cfg = self.engine.config
         risk = cfg.risk
@@ -382,6 +370,7 @@ class CommandLayer:
             "max subscriptions": str(self.engine.broker.max_subscriptions),
         })
 
+    @command("market", "is the market open; session times", V, DAY)
     async def market(self, inv: Invocation, args: Mapping[str, Any]) -> r.Result:
         day = parse_day(args.get("date"), self.engine.clock.today())
         plan = self.schedule.plan_for(day) if self.schedule else None
@@ -391,16 +380,21 @@ class CommandLayer:
                             session.close if session else None,
                             session.note if session else market.reason)
 
+    @command("schedule", "the next scheduled jobs", V)
     async def schedule_list(self, inv: Invocation, args: Mapping[str, Any]) -> r.Result:
         if self.schedule is None:
             return r.ScheduleList("always open (TRADING_HOURS=always): nothing scheduled", [])
         return r.ScheduleList(self.schedule.settings.trading_hours, self.schedule.next_jobs())
 
+    @command("report", "daily report with an equity chart", V, DAY, defer=True)
     async def report(self, inv: Invocation, args: Mapping[str, Any]) -> r.Result:
         report = await self.engine.daily_report(parse_day(args.get("date"), self.engine.clock.today()))
         path = await self.engine.report_chart(report)
         return r.ReportResult(report, str(path))
 
+    @command("chart", "candles with the bot's trades", V, SYMBOL,
+             Option("interval", "bar length in minutes (default 1)", False, Kind.CHOICE,
+                    choices=tuple(Choice(f"{m} min", m) for m in CHART_INTERVALS)), defer=True)
     async def chart(self, inv: Invocation, args: Mapping[str, Any]) -> r.Result:
         symbol = await self._symbol(args)
         raw = args.get("interval")
@@ -410,9 +404,14 @@ class CommandLayer:
             minutes = 0
         if minutes not in CHART_INTERVALS:
             raise CommandError(f"interval must be one of {', '.join(map(str, CHART_INTERVALS))} "
-                               f"minutes; got '{raw}'")
+                               f"minutes; got '{parsing.shown(raw)}'")
         path, bars = await self.engine.symbol_chart(symbol, minutes * 60)
         return r.ChartResult(symbol, self.engine.instruments[symbol].name, minutes, bars, str(path))
 
+    @command("help", "list commands", V)
     async def help(self, inv: Invocation, args: Mapping[str, Any]) -> r.Result:
         return r.Help([r.HelpRow(c.usage, c.summary, inv.role >= c.role) for c in COMMANDS])
+
+
+COMMANDS: tuple[Command, ...] = declared(CommandLayer)
+BY_NAME: dict[str, Command] = {c.name: c for c in COMMANDS}

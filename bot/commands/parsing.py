@@ -6,7 +6,9 @@ console delivers strings, so every value is checked here once.
 
 from __future__ import annotations
 
+import math
 import re
+import unicodedata
 from collections.abc import Mapping
 
 from bot.commands.context import CommandError
@@ -17,13 +19,29 @@ from engine.krx.prices import check_limit_price
 MAX_QTY = 1_000_000
 # ASCII digits, optionally grouped with commas: int() would also take "1_0", "１" and "٣".
 _WHOLE = re.compile(r"-?[0-9]+")  # a sign only so a negative gets the range message
+# A decimal in ASCII: float() would also take "1_0", "nan", "inf" and other scripts' digits.
+_DECIMAL = re.compile(r"-?[0-9]+(\.[0-9]+)?|-?\.[0-9]+")
 SHOWN_MAX = 40
 
 
-def shown(raw: object) -> str:
-    """A user's text, fit to echo back: control characters removed, length bounded."""
-    text = "".join(ch if ch.isprintable() else "?" for ch in str(raw))
-    return text if len(text) <= SHOWN_MAX else text[:SHOWN_MAX] + f"… ({len(text):,} characters)"
+def _printable(text: str) -> str:
+    # Control characters (escape sequences) and format characters (bidi overrides, which can
+    # reorder what a terminal or a phone shows) become "?".
+    return "".join(ch if ch.isprintable() and unicodedata.category(ch) != "Cf" else "?"
+                   for ch in text)
+
+
+def shown(raw: object, limit: int = SHOWN_MAX) -> str:
+    """A user's text, fit to echo back: control characters replaced, length bounded."""
+    text = _printable(str(raw))
+    return text if len(text) <= limit else text[:limit] + f"… ({len(text):,} characters)"
+
+
+def free_text(raw: object, limit: int) -> str:
+    """Text a person typed that is kept (a halt reason): one line, printable, at most `limit`
+    characters; never refused, because what it comes with (a halt) must not be."""
+    text = " ".join(_printable(str(raw)).split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _whole_number(raw: object) -> int | None:
@@ -66,14 +84,31 @@ def on_off(raw: object) -> bool:
         return True
     if text in ("off", "no", "false", "0"):
         return False
-    raise CommandError(f"expected on or off, got '{raw}'")
+    raise CommandError(f"expected on or off, got '{shown(raw)}'")
 
 
-def strategy_params(pairs: Mapping[str, object]) -> dict[str, float]:
+def param_pairs(text: str) -> dict[str, str]:
+    """`k=0.4 sl=1.5` (spaces or commas) into {"k": "0.4", "sl": "1.5"}."""
+    pairs: dict[str, str] = {}
+    for part in text.replace(",", " ").split():
+        key, sep, value = part.partition("=")
+        if not sep or not key:
+            raise CommandError("strategy parameters are name=value pairs, e.g. k=0.4 sl=1.5; "
+                               f"got '{shown(part)}'")
+        pairs[key.lower()] = value
+    return pairs
+
+
+def strategy_params(raw: str | Mapping[str, object] | None) -> dict[str, float]:
+    """Names and ASCII decimal values; which names and ranges are valid is the strategy's
+    question (Strategy.resolve_params)."""
+    pairs = param_pairs(raw) if isinstance(raw, str) else dict(raw or {})
     params = {}
-    for name, raw in pairs.items():
-        try:
-            params[name] = float(str(raw))
-        except ValueError:
-            raise CommandError(f"strategy parameter {name} must be a number, got '{raw}'") from None
+    for name, value in pairs.items():
+        text = str(value).strip()
+        number = float(text) if _DECIMAL.fullmatch(text) else math.nan
+        if not math.isfinite(number):
+            raise CommandError(f"strategy parameter {shown(name)} must be a decimal number in "
+                               f"the digits 0-9, e.g. 0.5; got '{shown(value)}'")
+        params[name] = number
     return params

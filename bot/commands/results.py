@@ -86,6 +86,22 @@ class OrderList:
 @dataclass(frozen=True, slots=True)
 class OrderCancelled:
     order: OrderRow
+    by: str  # who cancelled it
+    owner: str  # whose order it was: a person, or a strategy
+
+
+def owner(origin: str) -> str:
+    """Whose order an origin names: `manual:<actor>` is a person, anything else a strategy."""
+    kind, _, who = origin.partition(":")
+    return who if kind == "manual" and who else f"strategy {origin}"
+
+
+@dataclass(frozen=True, slots=True)
+class Suggestion:
+    """An autocomplete entry: what is shown, and the value it fills in."""
+
+    label: str
+    value: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -192,6 +208,13 @@ class HelpRow:
 @dataclass(frozen=True, slots=True)
 class Help:
     rows: list[HelpRow]
+
+
+def audit_note(result: object) -> str:
+    """What the audit row says a successful command did."""
+    if isinstance(result, OrderCancelled):
+        return f"OrderCancelled {result.order.order_id}: {result.owner}'s order, by {result.by}"
+    return type(result).__name__
 
 
 Result = (

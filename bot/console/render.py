@@ -86,7 +86,7 @@ def _(x: r.OrderList) -> str:
 
 @render_result.register
 def _(x: r.OrderCancelled) -> str:
-    return "cancelled: " + _order_line(x.order)
+    return f"cancelled: {_order_line(x.order)}\n  {x.owner}'s order, cancelled by {x.by}"
 
 
 @render_result.register

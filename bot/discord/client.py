@@ -1,4 +1,5 @@
-"""The discord.py bot: wiring only. Commands live in cogs; each calls the shared command layer."""
+"""The discord.py bot: wiring only. Its slash commands are built from the command declarations
+(bot/discord/commands.py); each calls the shared command layer."""
 
 from __future__ import annotations
 
@@ -67,10 +68,10 @@ class TradecordBot(commands.Bot):
         self.views: set[discord.ui.View] = set()
 
     async def setup_hook(self) -> None:
-        from bot.discord.cogs import COGS
+        from bot.discord.commands import slash_commands
 
-        for cog in COGS:
-            await self.add_cog(cog(self), guild=self.guild)
+        for slash in slash_commands(self):
+            self.tree.add_command(slash, guild=self.guild)
 
     async def on_ready(self) -> None:
         log.info("discord: connected as %s", self.user)

@@ -49,12 +49,14 @@ class ConfirmOrder(discord.ui.View):
 
     @discord.ui.button(label="Confirm", style=discord.ButtonStyle.danger)
     async def confirm(self, itx: discord.Interaction, button: discord.ui.Button[ConfirmOrder]) -> None:
-        await self._close(itx, "Sending…")
-        # The role is read again from this click; the invocation id is the original one, so a
-        # second click (or a retry) finds the same intent and sends nothing new.
+        # Two clicks can arrive before the prompt is replaced; the layer lets one through
+        # (execute_confirmed is single-use per prompt), and the other is told so.
+        if not self.done:
+            await self._close(itx, "Sending…")
+        # The role is read again from this click; the invocation id is the prompt's own.
         inv = self.bot.invocation(itx, invocation_id=self.inv.invocation_id)
         try:
-            result = await self.bot.layer.execute(inv, self.side, self.args)
+            result = await self.bot.layer.execute_confirmed(inv, self.side, self.args)
         except CommandError as exc:
             await reply(itx, error_embed(exc.message))
             return
