@@ -14,7 +14,6 @@ T = TypeVar("T")
 if TYPE_CHECKING:
     import argparse
     from collections.abc import Coroutine
-    from pathlib import Path
 
     from bot.discord.config import DiscordConfig
     from engine.config import EngineConfig
@@ -30,6 +29,8 @@ def _parser() -> argparse.ArgumentParser:
     demo = sub.add_parser("demo", help="non-interactive demonstration on the sim exchange")
     demo.add_argument("--seconds", type=float, default=20.0, help="how long to trade (default 20)")
     sub.add_parser("sync", help="publish the slash commands to DISCORD_GUILD_ID (after changes)")
+    sub.add_parser("config", help="check the settings (environment and .env) and exit: 0 when "
+                                  "valid, 2 with each problem named")
     health = sub.add_parser("health", help="exit 0 when the running agent's heartbeat is fresh")
     health.add_argument("--max-age", type=float, default=30.0)
     return parser
@@ -48,21 +49,6 @@ def run(main: Coroutine[Any, Any, T]) -> T:
         return runner.run(main)
 
 
-def _health(data_dir: Path, max_age: float) -> int:
-    from engine.clock import Clock
-
-    try:
-        # Liveness is measured on the machine's time (an unshifted clock), as the agent writes it.
-        age = Clock().time() - float((data_dir / "heartbeat").read_text())
-    except (OSError, ValueError):
-        print("unhealthy: no heartbeat file", file=sys.stderr)
-        return 1
-    if age > max_age:
-        print(f"unhealthy: heartbeat {age:.0f}s old", file=sys.stderr)
-        return 1
-    return 0
-
-
 def main(argv: list[str] | None = None) -> int:
     import logging
 
@@ -74,6 +60,10 @@ def main(argv: list[str] | None = None) -> int:
     agent = args.command in (None, "run")
     if not agent:
         release_stop_signals()
+    if args.command == "health":  # every 30 s in a container: nothing of the agent is loaded
+        from bot.health import check
+
+        return check(args.max_age)
     load_dotenv(override=False)  # the real environment wins over .env
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -81,6 +71,7 @@ def main(argv: list[str] | None = None) -> int:
     from bot.demo import demo_ok, print_summary, run_demo
     from bot.discord.config import DiscordConfig
     from engine.config import EngineConfig
+    from engine.files import usable_dir
 
     try:
         config = EngineConfig.from_env()
@@ -88,8 +79,22 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         print(exc, file=sys.stderr)
         return 2
-    if args.command == "health":
-        return _health(config.data_dir, args.max_age)
+    if args.command in (None, "run", "demo", "config"):
+        problem = usable_dir(config.data_dir)
+        if problem is not None:
+            print(f"Invalid configuration:\n- DATA_DIR {problem}", file=sys.stderr)
+            return 2
+    if agent:
+        from bot import logs
+        from bot.console.app import readable
+
+        secrets = [*config.secrets, *([discord_config.token] if discord_config else [])]
+        headless = getattr(args, "headless", False) or not readable(sys.stdin)
+        logs.setup(config.log_level, config.data_dir, headless, secrets)
+    if args.command == "config":
+        print(f"settings valid: broker {config.broker} ({'paper' if config.paper else 'LIVE'}), "
+              f"data in {config.data_dir}, Discord {'on' if discord_config else 'off'}")
+        return 0
     if args.command == "demo":
         if args.seconds <= 0:
             print("--seconds must be a positive number", file=sys.stderr)

@@ -13,6 +13,8 @@ from engine.clock import SEOUL, Clock
 from engine.envparse import Env
 from engine.krx.calendar import parse_holidays, parse_special_sessions
 from engine.risk import RiskLimits
+from engine.strategies.base import ParamError
+from engine.strategies.registry import STRATEGIES
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +63,13 @@ class EngineConfig:
     equity_sample_seconds: float = 10.0
     # Tests and demos only: the Seoul time the clock reads at start-up (it runs on from there).
     clock_start: datetime | None = None
+    log_level: str = "info"
+    live_trading: bool = False  # LIVE_TRADING=yes: the brokers' real environments are allowed
+
+    @property
+    def secrets(self) -> tuple[str, ...]:
+        """Setting values that must never be written to a log."""
+        return (self.kis.app_key, self.kis.app_secret) if self.kis is not None else ()
 
     def make_clock(self) -> Clock:
         return Clock() if self.clock_start is None else Clock(self.clock_start)
@@ -73,25 +82,25 @@ class EngineConfig:
     def from_env(cls, environ: Mapping[str, str] | None = None) -> EngineConfig:
         env = Env(os.environ if environ is None else environ)
         sim = SimSettings(
-            url=env.raw("SIM_URL"),
-            seed=env.integer("SIM_SEED", 7),
+            url=env.url("SIM_URL", ("http",)),
+            seed=env.integer("SIM_SEED", 7, maximum=2**32 - 1),
             tick_rate=env.number("SIM_TICK_RATE", 2.0, 0.0, 10_000.0, "trades/s per symbol",
                                  exclusive_min=True),
             speed=env.number("SIM_SPEED", 1.0, 0.0, 1_000.0, exclusive_min=True),
             cash=env.integer("SIM_CASH", 10_000_000, 1, "KRW"),
             commission_rate=env.number("COMMISSION_RATE", 0.00015, 0.0, 0.01),
-            max_subscriptions=env.integer("MAX_SUBSCRIPTIONS", 40, 1, "symbols"),
+            max_subscriptions=env.integer("MAX_SUBSCRIPTIONS", 40, 1, "symbols", maximum=1_000),
         )
         risk = RiskLimits(
             max_order_value=env.integer("RISK_MAX_ORDER_VALUE", 2_000_000, 1, "KRW"),
             max_position_value=env.integer("RISK_MAX_POSITION_VALUE", 3_000_000, 1, "KRW"),
-            max_open_positions=env.integer("RISK_MAX_OPEN_POSITIONS", 5, 1),
+            max_open_positions=env.integer("RISK_MAX_OPEN_POSITIONS", 5, 1, maximum=1_000),
             daily_loss_limit=env.integer("RISK_DAILY_LOSS_LIMIT", 300_000, 1, "KRW"),
         )
         defaults = StrategyDefaults(
-            strategy=env.string("DEFAULT_STRATEGY", "breakout"),
+            strategy=env.choice("DEFAULT_STRATEGY", "breakout", tuple(STRATEGIES)),
             order_budget=env.integer("ORDER_BUDGET", 1_000_000, 1, "KRW"),
-            condition=env.string("AUTO_CONDITION", "momentum"),
+            condition=env.text("AUTO_CONDITION", "momentum", 100),
             params=env.params("STRATEGY_PARAMS"),
         )
         schedule = ScheduleSettings(
@@ -105,6 +114,12 @@ class EngineConfig:
             extra_holidays=env.parsed("KRX_EXTRA_HOLIDAYS", {}, parse_holidays,
                                       "dates separated by commas, e.g. 2026-12-29,2027-01-04"),
         )
+        try:
+            # Checked here, against the strategy that uses them, so a typo or an out-of-range
+            # value stops the start instead of failing each auto-mode subscription later.
+            STRATEGIES[defaults.strategy].resolve_params(defaults.params)
+        except ParamError as exc:
+            env.problems.append(f"STRATEGY_PARAMS: {exc}")
         config = cls(
             data_dir=env.path("DATA_DIR", Path("data")),
             broker=env.choice("BROKER", "sim", ("sim", "kis")),
@@ -115,6 +130,8 @@ class EngineConfig:
             schedule=schedule,
             equity_sample_seconds=env.number("EQUITY_SAMPLE_SECONDS", 10.0, 0.0, 3600.0, "seconds",
                                              exclusive_min=True),
+            live_trading=env.boolean("LIVE_TRADING", False),
+            log_level=env.choice("LOG_LEVEL", "info", ("debug", "info", "warning", "error")),
             clock_start=env.parsed("CLOCK_START", None, _seoul_time,
                                    "a Seoul date and time, e.g. 2026-12-01T10:30"),
         )

@@ -29,7 +29,7 @@ from engine.events import (
     EventBus,
 )
 from engine.feed import MarketFeed
-from engine.files import private_dir, write_private
+from engine.files import HEARTBEAT, private_dir, write_private
 from engine.instruments import Instrument
 from engine.journal import Journal
 from engine.killswitch import HaltOutcome, KillSwitch
@@ -179,6 +179,9 @@ class Engine:
         strategy_class(self.config.defaults.strategy).resolve_params(self.config.defaults.params)
         self.started_ns = self.clock.time_ns()
         private_dir(self.config.data_dir)
+        # The last run's heartbeat says nothing about this one: until this loop writes its
+        # own, the health check must not pass.
+        (self.config.data_dir / HEARTBEAT).unlink(missing_ok=True)
         await self.journal.open()
         if self._broker is None:
             self._broker = await self._make_broker()
@@ -329,7 +332,7 @@ class Engine:
 
     async def _heartbeat(self) -> None:
         # For the container health check: a fresh file means the loop is alive and not blocked.
-        path: Path = self.config.data_dir / "heartbeat"
+        path: Path = self.config.data_dir / HEARTBEAT
         while True:
             # The machine's time, not the engine's clock: liveness must not depend on where a
             # test or demo has set the trading clock (CLOCK_START).

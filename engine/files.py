@@ -7,6 +7,9 @@ import contextlib
 import os
 from pathlib import Path
 
+# The agent's liveness file in the data directory (engine/core.py writes, bot/health.py reads).
+HEARTBEAT = "heartbeat"
+
 
 def private_dir(path: Path) -> None:
     path.mkdir(parents=True, exist_ok=True)
@@ -32,3 +35,23 @@ def write_private(path: Path, text: str) -> None:
     with os.fdopen(fd, "w") as f:
         f.write(text)
     os.replace(tmp, path)
+
+
+def usable_dir(path: Path) -> str | None:
+    """None when the agent can keep its data in `path` (created 0700 if missing); else what is
+    wrong, in words, for a start-up error instead of a traceback from the first write."""
+    try:
+        private_dir(path)
+        probe = path / f".write-test-{os.getpid()}"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except NotADirectoryError:
+        return f"{path} is not a directory (it, or a folder on its path, is a file)"
+    except FileExistsError:
+        return f"{path} is a file, not a directory"
+    except PermissionError:
+        return (f"{path} is not writable by this user (uid {os.getuid()}): give it to this "
+                "user, or point DATA_DIR at a writable directory")
+    except OSError as exc:
+        return f"{path} cannot be used: {exc.strerror or type(exc).__name__}"
+    return None

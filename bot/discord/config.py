@@ -4,13 +4,21 @@ an error about itself."""
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from engine.envparse import ConfigError
+from engine.envparse import ConfigError, shown_value
+
+# A snowflake: ASCII digits only (str.isdigit() also takes "²", which int() then refuses).
+SNOWFLAKE = re.compile(r"[0-9]{1,20}")
 
 IDS_HELP = "Discord ids (numbers) separated by commas, e.g. 123456789012345678,234567890123456789"
 ID_HELP = "one Discord id (a number such as 123456789012345678)"
+
+
+def _is_id(raw: str) -> bool:
+    return SNOWFLAKE.fullmatch(raw) is not None and 0 < int(raw) < 2**63
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,26 +53,29 @@ class DiscordConfig:
                 if required:
                     problems.append(f"{name} is missing: it must hold {ID_HELP}")
                 return 0
-            if not raw.isdigit():
-                problems.append(f"{name} must hold {ID_HELP}; got {raw!r}")
+            if not _is_id(raw):
+                problems.append(f"{name} must hold {ID_HELP}; got {shown_value(raw)}")
                 return 0
             return int(raw)
 
         def many(name: str) -> frozenset[int]:
             raw = env.get(name, "").strip()
             parts = [p.strip() for p in raw.split(",") if p.strip()]
-            bad = [p for p in parts if not p.isdigit()]
+            bad = [p for p in parts if not _is_id(p)]
             if bad:
-                problems.append(f"{name} must hold {IDS_HELP}; not an id: {', '.join(map(repr, bad))}")
+                problems.append(f"{name} must hold {IDS_HELP}; not an id: "
+                                f"{', '.join(map(shown_value, bad))}")
                 return frozenset()
             return frozenset(int(p) for p in parts)
 
-        if len(token) < 20 or any(c.isspace() for c in token):
+        if not 20 <= len(token) <= 200 or not (token.isascii() and token.isprintable()) \
+                or " " in token:
             problems.append("DISCORD_TOKEN does not look like a bot token (hidden): copy it from the "
                             "Developer Portal, Bot page, without quotes or spaces")
         skip_raw = env.get("DISCORD_SKIP_CONFIRM_IN_PAPER", "no").strip().lower()
         if skip_raw not in ("yes", "no", "true", "false", "1", "0", ""):
-            problems.append(f"DISCORD_SKIP_CONFIRM_IN_PAPER must be yes or no; got {skip_raw!r}")
+            problems.append("DISCORD_SKIP_CONFIRM_IN_PAPER must be yes or no; got "
+                            f"{shown_value(skip_raw)}")
         config = cls(
             token=token,
             guild_id=one("DISCORD_GUILD_ID"),

@@ -101,7 +101,7 @@ def decode(text: str, received_ns: int) -> Frame:
     """One websocket text frame."""
     if text[:1] in ("0", "1") and text[1:2] == "|":
         parts = text.split("|", 3)
-        if len(parts) != 4 or not parts[2].isdigit():
+        if len(parts) != 4 or not (parts[2].isascii() and parts[2].isdigit()):
             raise KisDecodeError(f"malformed data frame: {text[:80]!r}")
         encrypted, tr_id, count, payload = parts[0] == "1", parts[1], int(parts[2]), parts[3]
         if encrypted:

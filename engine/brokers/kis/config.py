@@ -6,13 +6,14 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from engine.envparse import ConfigError
+from engine.envparse import ConfigError, Env, shown_value
 
 URLS = {  # shared/reference/brokers.md 2.1
     "real": ("https://openapi.koreainvestment.com:9443", "ws://ops.koreainvestment.com:21000"),
     "paper": ("https://openapivts.koreainvestment.com:29443", "ws://ops.koreainvestment.com:31000"),
 }
-ACCOUNT = re.compile(r"^\d{8}-\d{2}$")
+ACCOUNT = re.compile(r"^[0-9]{8}-[0-9]{2}$")
+HTS_ID = re.compile(r"[A-Za-z0-9_-]{1,16}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,28 +41,35 @@ class KisConfig:
 
         kis_env = get("KIS_ENV").lower() or "paper"
         if kis_env not in URLS:
-            problems.append(f"KIS_ENV must be paper or real; got {kis_env!r}")
+            problems.append(f"KIS_ENV must be paper or real; got {shown_value(kis_env)}")
             kis_env = "paper"
         key, secret = get("KIS_APP_KEY"), get("KIS_APP_SECRET")
-        if len(key) < 16:
-            problems.append("KIS_APP_KEY is missing or too short (hidden): copy the app key from "
-                            "the KIS Developers portal")
-        if len(secret) < 16:
-            problems.append("KIS_APP_SECRET is missing or too short (hidden): copy the app secret "
-                            "from the KIS Developers portal")
+        for name, value in (("KIS_APP_KEY", key), ("KIS_APP_SECRET", secret)):
+            if not 16 <= len(value) <= 512 or not (value.isascii() and value.isprintable()) \
+                    or " " in value:
+                problems.append(f"{name} is missing, too short or not plain text (hidden): copy "
+                                "it from the KIS Developers portal, without quotes or spaces")
         account = get("KIS_ACCOUNT")
         if not ACCOUNT.match(account):
             problems.append(f"KIS_ACCOUNT must be 8 digits, a dash and 2 digits, e.g. 12345678-01; "
-                            f"got {account!r}")
+                            f"got {shown_value(account)}")
         hts_id = get("KIS_HTS_ID")
         if not hts_id:
             problems.append("KIS_HTS_ID is missing: your HTS login id (fill notices are keyed by it)")
-        if kis_env == "real" and get("LIVE_TRADING").lower() != "yes":
+        elif not HTS_ID.fullmatch(hts_id):
+            problems.append("KIS_HTS_ID must be your HTS login id (letters, digits, _ or -, up to "
+                            f"16); got {shown_value(hts_id)}")
+        urls = Env(env)
+        rest_url = urls.url("KIS_REST_URL", ("https", "http"))
+        ws_url = urls.url("KIS_WS_URL", ("wss", "ws"))
+        live = urls.boolean("LIVE_TRADING", False)
+        problems += urls.problems
+        if kis_env == "real" and not live:
             problems.append("KIS_ENV=real trades real money: set LIVE_TRADING=yes to allow it "
                             "(or use KIS_ENV=paper)")
         if problems:
             raise ConfigError("Invalid KIS configuration:\n" + "\n".join(f"- {p}" for p in problems))
         rest, ws = URLS[kis_env]
         return cls(env=kis_env, app_key=key, app_secret=secret, account=account, hts_id=hts_id,
-                   rest_url=get("KIS_REST_URL") or rest, ws_url=get("KIS_WS_URL") or ws,
+                   rest_url=rest_url or rest, ws_url=ws_url or ws,
                    requests_per_second=20.0 if kis_env == "real" else 2.0)

@@ -1,0 +1,36 @@
+"""`python -m bot health`: exit 0 while the running agent's heartbeat is fresh.
+
+A container runs it every 30 s, so it imports nothing of the agent: only where the data lives
+(DATA_DIR, from the environment or .env) and the clock. The agent deletes the previous run's
+heartbeat as it starts, so a restart is not reported healthy before its own loop runs.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+from dotenv import dotenv_values
+
+from engine.clock import Clock
+from engine.files import HEARTBEAT
+
+
+def data_dir() -> Path:
+    # As EngineConfig reads it: the real environment wins over .env; blank means the default.
+    raw = os.environ.get("DATA_DIR") or dotenv_values().get("DATA_DIR") or ""
+    return Path(raw.strip() or "data").expanduser()
+
+
+def check(max_age: float) -> int:
+    try:
+        # Liveness on the machine's time (an unshifted clock), as the agent writes it.
+        age = Clock().time() - float((data_dir() / HEARTBEAT).read_text())
+    except (OSError, ValueError):
+        print("unhealthy: no heartbeat from a running agent", file=sys.stderr)
+        return 1
+    if age > max_age:
+        print(f"unhealthy: heartbeat {age:.0f}s old", file=sys.stderr)
+        return 1
+    return 0
