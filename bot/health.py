@@ -1,8 +1,8 @@
 """`python -m bot health`: exit 0 while the running agent's heartbeat is fresh.
 
 A container runs it every 30 s, so it imports nothing of the agent: only where the data lives
-(DATA_DIR, from the environment or .env) and the clock. The agent deletes the previous run's
-heartbeat as it starts, so a restart is not reported healthy before its own loop runs.
+(DATA_DIR, from the environment or .env) and the clock. A heartbeat names the process that
+wrote it, so a restart is not reported healthy before its own loop runs (engine/heartbeat.py).
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from pathlib import Path
 from dotenv import dotenv_values
 
 from engine.clock import Clock
-from engine.files import HEARTBEAT
+from engine.heartbeat import problem
 
 
 def data_dir() -> Path:
@@ -24,13 +24,9 @@ def data_dir() -> Path:
 
 
 def check(max_age: float) -> int:
-    try:
-        # Liveness on the machine's time (an unshifted clock), as the agent writes it.
-        age = Clock().time() - float((data_dir() / HEARTBEAT).read_text())
-    except (OSError, ValueError):
-        print("unhealthy: no heartbeat from a running agent", file=sys.stderr)
-        return 1
-    if age > max_age:
-        print(f"unhealthy: heartbeat {age:.0f}s old", file=sys.stderr)
+    # Liveness on the machine's time (an unshifted clock), as the agent writes it.
+    found = problem(data_dir(), Clock().time(), max_age)
+    if found is not None:
+        print(f"unhealthy: {found}", file=sys.stderr)
         return 1
     return 0

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -13,6 +14,7 @@ from pathlib import Path
 
 import aiohttp
 
+from engine import heartbeat
 from engine.auto import AutoMode, AutoModeError
 from engine.backoff import DELAYS, Backoff
 from engine.brokers.base import Broker, BrokerError, ConditionChange, OrderUpdate, unreachable
@@ -29,7 +31,7 @@ from engine.events import (
     EventBus,
 )
 from engine.feed import MarketFeed
-from engine.files import HEARTBEAT, private_dir, write_private
+from engine.files import private_dir
 from engine.instruments import Instrument
 from engine.journal import Journal
 from engine.killswitch import HaltOutcome, KillSwitch
@@ -179,9 +181,6 @@ class Engine:
         strategy_class(self.config.defaults.strategy).resolve_params(self.config.defaults.params)
         self.started_ns = self.clock.time_ns()
         private_dir(self.config.data_dir)
-        # The last run's heartbeat says nothing about this one: until this loop writes its
-        # own, the health check must not pass.
-        (self.config.data_dir / HEARTBEAT).unlink(missing_ok=True)
         await self.journal.open()
         if self._broker is None:
             self._broker = await self._make_broker()
@@ -332,11 +331,11 @@ class Engine:
 
     async def _heartbeat(self) -> None:
         # For the container health check: a fresh file means the loop is alive and not blocked.
-        path: Path = self.config.data_dir / HEARTBEAT
+        pid = os.getpid()
         while True:
             # The machine's time, not the engine's clock: liveness must not depend on where a
             # test or demo has set the trading clock (CLOCK_START).
-            await asyncio.to_thread(write_private, path, str(Clock().time()))
+            await asyncio.to_thread(heartbeat.beat, self.config.data_dir, Clock().time(), pid)
             await asyncio.sleep(HEARTBEAT_SECONDS)
 
     async def _sample_equity(self) -> None:

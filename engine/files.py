@@ -7,9 +7,6 @@ import contextlib
 import os
 from pathlib import Path
 
-# The agent's liveness file in the data directory (engine/core.py writes, bot/health.py reads).
-HEARTBEAT = "heartbeat"
-
 
 def private_dir(path: Path) -> None:
     path.mkdir(parents=True, exist_ok=True)
