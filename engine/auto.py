@@ -13,6 +13,7 @@ import time
 from engine.brokers.base import Broker, BrokerError, ConditionChange
 from engine.events import AlertEvent, AlertKind, AlertLevel, AutoModeChanged, EventBus
 from engine.journal import Journal
+from engine.ordertypes import Side
 from engine.portfolio import Portfolio
 from engine.subscriptions import SubscriptionError, Subscriptions
 
@@ -109,7 +110,7 @@ class AutoMode:
         record = self.subscriptions.records.get(symbol)
         if record is None or record.source != "auto":
             return  # a person subscribed it: auto mode leaves it alone
-        if self.portfolio.qty(symbol) or self.portfolio.open_order_qty(symbol, "buy"):
+        if self.portfolio.qty(symbol) or self.portfolio.open_order_qty(symbol, Side.BUY):
             return  # holding or buying: its exits still need the ticks
         await self.subscriptions.cancel(symbol, reason=f"left condition {change.name}")
 

@@ -12,6 +12,7 @@ from engine.brokers.kis.config import KisConfig
 from engine.clock import SEOUL, Clock
 from engine.envparse import Env
 from engine.krx.calendar import parse_holidays, parse_special_sessions
+from engine.krx.costs import CostModel
 from engine.risk import RiskLimits
 from engine.strategies.base import ParamError
 from engine.strategies.registry import STRATEGIES
@@ -65,6 +66,11 @@ class EngineConfig:
     clock_start: datetime | None = None
     log_level: str = "info"
     live_trading: bool = False  # LIVE_TRADING=yes: the brokers' real environments are allowed
+
+    @property
+    def costs(self) -> CostModel:
+        """The fee model for every broker: COMMISSION_RATE and the legal sell tax."""
+        return CostModel(self.sim.commission_rate)
 
     @property
     def secrets(self) -> tuple[str, ...]:

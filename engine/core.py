@@ -38,6 +38,7 @@ from engine.killswitch import HaltOutcome, KillSwitch
 from engine.marketdata import Tick
 from engine.orders import OrderManager
 from engine.portfolio import Portfolio
+from engine.reconcile import reconcile
 from engine.report import DailyReport, build_report, day_bounds
 from engine.risk import CONNECTING, READY, TradingControls, broker_problem
 from engine.sim.config import SimConfig
@@ -158,7 +159,7 @@ class Engine:
         if self.config.kis is not None:
             from engine.brokers.kis.client import KisBroker
 
-            return KisBroker(self.config.kis, self.config.data_dir, self.config.sim.commission_rate,
+            return KisBroker(self.config.kis, self.config.data_dir, self.config.costs,
                              clock=self.clock)
         sim = self.config.sim
         url = sim.url
@@ -186,7 +187,7 @@ class Engine:
             self._broker = await self._make_broker()
 
         initial_cash = await self.journal.get_state("initial_cash")
-        self._portfolio = Portfolio(initial_cash or 0, self.config.sim.commission_rate)
+        self._portfolio = Portfolio(initial_cash or 0, self.config.costs)
         self.portfolio.last = self.feed.last
         fills = await self.journal.fills()
         for f in fills:  # positions are the sum of journaled fills
@@ -264,7 +265,7 @@ class Engine:
                 await self.ensure_instrument(code)
             except BrokerError as exc:
                 log.warning("instrument %s unavailable: %s", code, exc.message)
-        notes = await self.orders.reconcile()
+        notes = await reconcile(self.orders)
         notes += await self._check_positions()
         saved = await self.journal.subscriptions()
         for sub in saved:
@@ -360,7 +361,7 @@ class Engine:
         alerts = await self.journal.alerts_between(start, end)
         return build_report(
             day, await self.journal.fills(), self.portfolio.initial_cash,
-            self.config.sim.commission_rate, dict(self.feed.last),
+            self.config.costs, dict(self.feed.last),
             await self.journal.equity_between(start, end),
             [f"{title}: {message}" for _, level, kind, title, message in alerts
              if level != "info" and kind != AlertKind.HALT.value],
@@ -435,7 +436,7 @@ class Engine:
         backoff = Backoff(self.connect_backoff)
         while True:
             try:
-                notes = await self.orders.reconcile()
+                notes = await reconcile(self.orders)
                 break
             except CONNECT_ERRORS as exc:
                 self.controls.broker_state = describe_broker_failure(self.broker, exc)

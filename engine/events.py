@@ -12,9 +12,10 @@ from enum import StrEnum
 from typing import Literal
 
 from engine.clock import Clock
+from engine.ordertypes import Side
 from engine.report import DailyReport
 
-Side = Literal["buy", "sell"]
+Side = Side
 
 
 class AlertLevel(StrEnum):

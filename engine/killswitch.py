@@ -22,6 +22,7 @@ from engine.clock import Clock
 from engine.events import AlertEvent, AlertKind, AlertLevel, EventBus, HaltChanged
 from engine.journal import Journal, OrderRecord
 from engine.orders import OrderError, OrderManager
+from engine.ordertypes import OrderStatus
 from engine.risk import TradingControls
 from engine.tasks import TaskGroup
 
@@ -86,7 +87,7 @@ class KillSwitch:
         problems: list[str] = []
         for rec in self.targets():
             if rec.broker_order_id is None:
-                problems.append("still being sent" if rec.status == "pending"
+                problems.append("still being sent" if rec.status == OrderStatus.PENDING
                                 else "its state at the broker is unknown")
                 continue
             try:

@@ -38,8 +38,7 @@ from engine.events import (
 )
 from engine.instruments import Instrument
 from engine.journal import FillRecord, Journal, OrderRecord
-from engine.journal.records import Side
-from engine.krx.costs import CostModel
+from engine.ordertypes import IllegalTransition, OrderStatus, Side, allowed
 from engine.portfolio import Portfolio
 from engine.risk import (
     OrderCheck,
@@ -54,7 +53,7 @@ log = logging.getLogger(__name__)
 
 SEND_ATTEMPTS = 5
 RETRY_DELAYS = (0.2, 0.5, 1.0, 2.0)
-DEAD_STATUSES = ("cancelled", "rejected", "not_sent")
+DEAD_STATUSES = (OrderStatus.CANCELLED, OrderStatus.REJECTED, OrderStatus.NOT_SENT)
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,6 +67,11 @@ class OrderIntent:
     key: str  # unique per intent; repeated keys are deduplicated
     is_auto: bool
 
+    def __post_init__(self) -> None:
+        # A side given as text ("buy") becomes the enum; anything else is refused here, before
+        # it can reach a broker.
+        object.__setattr__(self, "side", Side(self.side))
+
 
 @dataclass(frozen=True, slots=True)
 class SubmitResult:
@@ -78,7 +82,7 @@ class SubmitResult:
     @property
     def ok(self) -> bool:
         return self.rejection is None and self.order is not None and self.order.status not in (
-            "rejected", "not_sent")
+            OrderStatus.REJECTED, OrderStatus.NOT_SENT)
 
 
 class OrderError(ValueError):
@@ -175,15 +179,15 @@ class OrderManager:
         return SubmitResult(None, rejection=RiskRejection(code, message))
 
     def _cash_check(self, intent: OrderIntent, inst: Instrument) -> RiskRejection | None:
-        if intent.side != "buy":
+        if intent.side != Side.BUY:
             return None
         # A market buy holds cash at the upper limit, as Korean brokers do.
         unit = intent.price if intent.price is not None else inst.upper_limit
-        need = int(intent.qty * unit * (1 + self.portfolio.commission_rate))
+        need = int(self.portfolio.costs.with_commission(intent.qty * unit))
         available = self.portfolio.available_cash()
         if need <= available:
             return None
-        most = int(available / (unit * (1 + self.portfolio.commission_rate)))
+        most = int(available / self.portfolio.costs.with_commission(unit))
         return RiskRejection(
             "insufficient_cash",
             f"buying {intent.qty:,} {intent.symbol} at {unit:,} needs {need:,} KRW with commission;"
@@ -233,7 +237,8 @@ class OrderManager:
             try:
                 await self.journal.insert_order(rec)
             except BaseException:
-                rec.status, rec.message = "not_sent", "could not be journaled; not sent"
+                # Never journaled, never sent: nothing to guard (the record is discarded).
+                rec.status, rec.message = OrderStatus.NOT_SENT, "could not be journaled; not sent"
                 self.portfolio.release(rec.client_order_id)
                 raise
             await self._send(rec)
@@ -275,7 +280,7 @@ class OrderManager:
         self.sent += 1
         async with self._lock:
             if answer is None:
-                rec.status = "unknown"
+                self._move(rec, OrderStatus.UNKNOWN)
                 rec.message = f"no answer after {SEND_ATTEMPTS} tries ({last_error})"
                 await self.journal.update_order(rec)
                 self.bus.publish(AlertEvent(
@@ -300,12 +305,12 @@ class OrderManager:
     async def _apply_answer(self, rec: OrderRecord, answer: BrokerOrder) -> None:
         self._tie(rec, answer.broker_order_id)
         held = self._unmatched.pop(answer.broker_order_id, [])
-        if answer.status == "rejected":
+        if answer.status == OrderStatus.REJECTED:
             await self._mark_rejected(rec, answer.reject_code or "rejected",
                                       answer.message or "rejected by the broker")
             return
-        if rec.status in ("pending", "unknown"):
-            rec.status = "accepted"
+        if rec.status in (OrderStatus.PENDING, OrderStatus.UNKNOWN):
+            self._move(rec, OrderStatus.ACCEPTED)
             await self.journal.update_order(rec)
             self._publish_accepted(rec)
         else:
@@ -323,15 +328,27 @@ class OrderManager:
             for update in updates:
                 await self._handle_update(update)
 
+    def _move(self, rec: OrderRecord, status: OrderStatus) -> bool:
+        """Change an order's status along the table (engine.ordertypes); an impossible change
+        is refused and reported loudly, and the caller leaves the order as it was."""
+        if allowed(rec.status, status):
+            rec.status = status
+            return True
+        problem = IllegalTransition(rec.client_order_id, rec.status, status)
+        log.error("%s", problem)
+        self.bus.publish(AlertEvent(AlertLevel.ERROR, AlertKind.ERROR, "Impossible order state",
+                                    f"{rec.side} {rec.qty:,} {rec.symbol}: {problem}. Left as "
+                                    f"{rec.status}; check it with the broker"))
+        return False
+
     def _publish_accepted(self, rec: OrderRecord) -> None:
         self.bus.publish(OrderAccepted(rec.client_order_id, rec.broker_order_id or "", rec.symbol,
                                        rec.side, rec.qty, rec.price,
                                        rec.origin))
 
     async def _mark_rejected(self, rec: OrderRecord, code: str, message: str) -> None:
-        if not rec.live:
+        if not rec.live or not self._move(rec, OrderStatus.REJECTED):
             return
-        rec.status = "rejected"
         rec.message = f"{code}: {message}"
         self.portfolio.release(rec.client_order_id)
         await self.journal.update_order(rec)
@@ -361,7 +378,7 @@ class OrderManager:
             raise OrderError(f"the broker refused to cancel {ident}: {exc.message} (if it "
                              "filled, the fill is booked as it arrives)", exc.message) from None
         async with self._lock:
-            if answer.status == "cancelled":
+            if answer.status == OrderStatus.CANCELLED:
                 await self._mark_cancelled(rec, reason)
         return rec
 
@@ -380,9 +397,8 @@ class OrderManager:
         return cancelled
 
     async def _mark_cancelled(self, rec: OrderRecord, reason: str) -> None:
-        if not rec.live:
+        if not rec.live or not self._move(rec, OrderStatus.CANCELLED):
             return
-        rec.status = "cancelled"
         rec.message = reason
         self.portfolio.release(rec.client_order_id)
         await self.journal.update_order(rec)
@@ -417,8 +433,8 @@ class OrderManager:
                                              u.side, u.qty)
         self._tie(rec, u.broker_order_id)
         if u.event == "accepted":
-            if rec.status in ("pending", "unknown"):
-                rec.status = "accepted"
+            if rec.status in (OrderStatus.PENDING, OrderStatus.UNKNOWN):
+                self._move(rec, OrderStatus.ACCEPTED)
                 await self.journal.update_order(rec)
                 self._publish_accepted(rec)
         elif u.event == "rejected":
@@ -443,7 +459,7 @@ class OrderManager:
         now = self.clock.time_ns()
         rec = OrderRecord(coid or f"EXT-{broker_id}", f"external:{broker_id}", symbol, side,
                           "limit", qty, None, "external", "placed outside Tradecord",
-                          status="accepted", broker_order_id=broker_id, created_ns=now,
+                          status=OrderStatus.ACCEPTED, broker_order_id=broker_id, created_ns=now,
                           updated_ns=now)
         await self.journal.insert_order(rec)
         self._index(rec)
@@ -456,11 +472,13 @@ class OrderManager:
         if f.fill_id in self._fill_ids:
             return
         self._tie(rec, f.broker_order_id)
+        # The fill is money and is booked whatever the status table says; only the status
+        # it implies is checked (and an impossible one is reported, not applied).
         rec.filled_qty += f.qty
         if rec.filled_qty >= rec.qty:
-            rec.status = "filled"
-        elif rec.status in ("pending", "unknown", "accepted"):
-            rec.status = "partially_filled"
+            self._move(rec, OrderStatus.FILLED)
+        elif rec.status in (OrderStatus.PENDING, OrderStatus.UNKNOWN, OrderStatus.ACCEPTED):
+            self._move(rec, OrderStatus.PARTIALLY_FILLED)
         fill = FillRecord(f.fill_id, rec.client_order_id, f.symbol, f.side, f.qty, f.price,
                           f.commission, f.tax, f.ts_ns)
         await self.journal.record_fill(fill, rec)  # journaled before the portfolio moves
@@ -487,92 +505,3 @@ class OrderManager:
                 AlertLevel.ERROR, AlertKind.LOSS_LIMIT, "Daily loss limit",
                 f"today's P&L {self.portfolio.day_pnl(today):,} KRW reached the "
                 f"-{self.limits.daily_loss_limit:,} KRW limit: no new entries today"))
-
-    # ---- reconciliation ------------------------------------------------------------------
-
-    async def reconcile(self) -> list[str]:
-        """Bring journal and portfolio in line with the broker; returns what changed, in words.
-
-        Fills the realtime channel missed are applied; orders whose send was interrupted are
-        looked up by client order id and adopted, or marked never sent (and never re-sent: the
-        moment for that intent has passed).
-        """
-        notes: list[str] = []
-        fills = await self.broker.fills()
-        async with self._lock:
-            for f in fills:
-                if f.fill_id in self._fill_ids:
-                    continue
-                rec = self.find(f.client_order_id) or self.find(f.broker_order_id)
-                if rec is None:
-                    rec = await self._adopt_external(f.client_order_id, f.broker_order_id,
-                                                     f.symbol, f.side, f.qty)
-                await self._apply_fill(rec, f)
-                notes.append(f"missed fill applied: {f.side} {f.qty:,} {f.symbol} @ {f.price:,}")
-        claimed = set(self._by_broker_id)
-        for rec in self.live_orders():
-            if rec.client_order_id in self._in_flight:
-                continue  # its own send settles it
-            try:
-                answer = await self.broker.find_order(self._request(rec), rec.created_ns, claimed,
-                                                      rec.broker_order_id)
-            except BrokerError as exc:
-                notes.append(f"could not check {rec.client_order_id}: {exc.message}")
-                continue
-            async with self._lock:
-                if not rec.live:
-                    continue
-                if answer is None:
-                    rec.status = "not_sent"
-                    rec.message = "the broker never received it; not re-sent"
-                    self.portfolio.release(rec.client_order_id)
-                    await self.journal.update_order(rec)
-                    notes.append(f"{rec.side} {rec.qty:,} {rec.symbol} ({rec.client_order_id}) "
-                                 "never reached the broker: marked not sent")
-                    continue
-                if answer.status == "rejected":
-                    await self._mark_rejected(rec, answer.reject_code or "rejected",
-                                              answer.message or "rejected")
-                elif answer.status == "cancelled":
-                    await self._mark_cancelled(rec, "cancelled at the broker")
-                else:
-                    await self._apply_answer(rec, answer)
-                    claimed.add(answer.broker_order_id)
-                    unit = rec.price if rec.price is not None else (
-                        self.instruments[rec.symbol].upper_limit
-                        if rec.symbol in self.instruments else 0)
-                    if rec.live:
-                        self.portfolio.reserve(rec.client_order_id, rec.symbol, rec.side,
-                                               rec.remaining, unit)
-        notes += await self._reconcile_order_fills()
-        return notes
-
-    async def _reconcile_order_fills(self) -> list[str]:
-        """For brokers that report fills per order: a cumulative quantity above ours is a fill
-        we missed; it is booked once, at the price that makes the averages agree."""
-        notes: list[str] = []
-        states = await self.broker.order_states()
-        if not states:
-            return notes
-        booked: dict[str, int] = {}  # client order id -> value of its journaled fills
-        for f in await self.journal.fills():
-            booked[f.client_order_id] = booked.get(f.client_order_id, 0) + f.qty * f.price
-        for answer, avg in states:
-            async with self._lock:
-                rec = self.find(answer.broker_order_id)
-                if rec is None or answer.filled_qty <= rec.filled_qty:
-                    continue
-                missing = answer.filled_qty - rec.filled_qty
-                ours = booked.get(rec.client_order_id, 0)
-                price = round((avg * answer.filled_qty - ours) / missing) if avg else rec.price or 0
-                inst = self.instruments.get(rec.symbol)
-                amount = price * missing
-                costs = CostModel(self.portfolio.commission_rate)
-                tax = costs.sell_tax(amount, inst.market, self.clock.today()) \
-                    if rec.side == "sell" and inst else 0
-                await self._apply_fill(rec, BrokerFill(
-                    cumulative_fill_id(answer.broker_order_id, answer.filled_qty),
-                    answer.broker_order_id, rec.client_order_id, rec.symbol, rec.side, missing,
-                    price, costs.commission(amount), tax, self.clock.time_ns()))
-                notes.append(f"missed fill applied: {rec.side} {missing:,} {rec.symbol} @ {price:,}")
-        return notes

@@ -10,6 +10,8 @@ from dataclasses import dataclass
 from datetime import date
 
 from engine.clock import SEOUL, seoul_date
+from engine.krx.costs import CostModel
+from engine.ordertypes import Side
 
 __all__ = ["SEOUL", "Portfolio", "seoul_date"]
 
@@ -24,7 +26,7 @@ class Position:
 @dataclass(slots=True)
 class Reservation:
     symbol: str
-    side: str
+    side: Side
     remaining: int
     unit_cash: float  # cash held back per share for a buy (price plus commission)
 
@@ -49,10 +51,10 @@ class FillResult:
 
 
 class Portfolio:
-    def __init__(self, initial_cash: int, commission_rate: float) -> None:
+    def __init__(self, initial_cash: int, costs: CostModel) -> None:
         self.initial_cash = initial_cash
         self.cash = initial_cash
-        self.commission_rate = commission_rate
+        self.costs = costs
         self.positions: dict[str, Position] = {}
         self.reservations: dict[str, Reservation] = {}  # by client order id
         self.last: dict[str, int] = {}
@@ -67,7 +69,7 @@ class Portfolio:
 
     # ---- fills ---------------------------------------------------------------------------
 
-    def apply_fill(self, symbol: str, side: str, qty: int, price: int, commission: int, tax: int,
+    def apply_fill(self, symbol: str, side: Side, qty: int, price: int, commission: int, tax: int,
                    ts_ns: int) -> FillResult:
         day = seoul_date(ts_ns)
         if self.today.day != day:
@@ -75,7 +77,7 @@ class Portfolio:
         pos = self.positions.setdefault(symbol, Position(symbol))
         amount = qty * price
         realized_gross = 0
-        if side == "buy":
+        if side == Side.BUY:
             self.cash -= amount + commission
             pos.avg_price = (pos.avg_price * pos.qty + amount) / (pos.qty + qty)
             pos.qty += qty
@@ -97,8 +99,8 @@ class Portfolio:
 
     # ---- reservations for open orders ----------------------------------------------------
 
-    def reserve(self, client_order_id: str, symbol: str, side: str, qty: int, unit_price: int) -> None:
-        unit_cash = unit_price * (1 + self.commission_rate) if side == "buy" else 0.0
+    def reserve(self, client_order_id: str, symbol: str, side: Side, qty: int, unit_price: int) -> None:
+        unit_cash = self.costs.with_commission(unit_price) if side == Side.BUY else 0.0
         self.reservations[client_order_id] = Reservation(symbol, side, qty, unit_cash)
 
     def on_order_progress(self, client_order_id: str, remaining: int) -> None:
@@ -117,7 +119,7 @@ class Portfolio:
 
     def reserved_cash(self) -> int:
         return int(sum(r.remaining * r.unit_cash for r in self.reservations.values()
-                       if r.side == "buy") + 0.999)
+                       if r.side == Side.BUY) + 0.999)
 
     def available_cash(self) -> int:
         return self.cash - self.reserved_cash()
@@ -128,16 +130,16 @@ class Portfolio:
 
     def sellable(self, symbol: str) -> int:
         in_orders = sum(r.remaining for r in self.reservations.values()
-                        if r.symbol == symbol and r.side == "sell")
+                        if r.symbol == symbol and r.side == Side.SELL)
         return self.qty(symbol) - in_orders
 
-    def open_order_qty(self, symbol: str, side: str) -> int:
+    def open_order_qty(self, symbol: str, side: Side) -> int:
         return sum(r.remaining for r in self.reservations.values()
                    if r.symbol == symbol and r.side == side)
 
     def open_buy_value(self, symbol: str) -> int:
         return int(sum(r.remaining * r.unit_cash for r in self.reservations.values()
-                       if r.symbol == symbol and r.side == "buy"))
+                       if r.symbol == symbol and r.side == Side.BUY))
 
     def last_price(self, symbol: str) -> int | None:
         return self.last.get(symbol)
@@ -167,11 +169,11 @@ class Portfolio:
 
     def open_position_count(self) -> int:
         """Symbols held or being bought: a pending entry will become a position."""
-        buying = {r.symbol for r in self.reservations.values() if r.side == "buy"}
+        buying = {r.symbol for r in self.reservations.values() if r.side == Side.BUY}
         return len(buying | self.positions.keys())
 
     def holds_or_buying(self, symbol: str) -> bool:
-        return self.qty(symbol) > 0 or self.open_order_qty(symbol, "buy") > 0
+        return self.qty(symbol) > 0 or self.open_order_qty(symbol, Side.BUY) > 0
 
     def day_stats(self, day: date) -> DayStats:
         """`day`'s figures: empty on a new day that has had no fill yet (not yesterday's)."""

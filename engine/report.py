@@ -9,6 +9,8 @@ from datetime import date, datetime, time, timedelta
 
 from engine.journal import FillRecord
 from engine.krx.calendar import SEOUL
+from engine.krx.costs import CostModel
+from engine.ordertypes import Side
 from engine.portfolio import Portfolio, seoul_date
 
 
@@ -67,13 +69,13 @@ def max_drawdown(points: list[tuple[int, int]]) -> int:
     return worst
 
 
-def build_report(day: date, fills: list[FillRecord], initial_cash: int, commission_rate: float,
+def build_report(day: date, fills: list[FillRecord], initial_cash: int, costs: CostModel,
                  marks: dict[str, int], equity_points: list[tuple[int, int]],
                  alerts: list[str], halts: list[str]) -> DailyReport:
     """Replays every fill up to the end of `day` (positions and average prices depend on the
     days before), and reports what happened on `day`."""
     _, end_ns = day_bounds(day)
-    book = Portfolio(initial_cash, commission_rate)
+    book = Portfolio(initial_cash, costs)
     start_equity = initial_cash
     per_order: dict[str, list[int]] = defaultdict(list)
     first_ts: dict[str, tuple[str, int, int]] = {}
@@ -87,7 +89,7 @@ def build_report(day: date, fills: list[FillRecord], initial_cash: int, commissi
         result = book.apply_fill(f.symbol, f.side, f.qty, f.price, f.commission, f.tax, f.ts_ns)
         if seoul_date(f.ts_ns) == day:
             count += 1
-            if f.side == "sell":
+            if f.side == Side.SELL:
                 per_order[f.client_order_id].append(result.realized_pnl)
                 symbol, qty, ts = first_ts.get(f.client_order_id, (f.symbol, 0, f.ts_ns))
                 first_ts[f.client_order_id] = (symbol, qty + f.qty, ts)

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from engine.instruments import Instrument
 from engine.krx.prices import limit_price_problem
+from engine.ordertypes import Side
 from engine.portfolio import Portfolio
 
 
@@ -43,10 +44,10 @@ class TradingControls:
     broker_ready: bool = True
     broker_state: str = "ready"  # READY, or why orders are refused
 
-    def halt_cancels(self, origin: str, side: str, created_ns: int) -> bool:
+    def halt_cancels(self, origin: str, side: Side, created_ns: int) -> bool:
         """Whether a halt takes this order back: every order, except a person's sell placed
         after the halt began (allowed, to flatten)."""
-        manual_sell = origin.startswith("manual") and side == "sell"
+        manual_sell = origin.startswith("manual") and side == Side.SELL
         return not (manual_sell and created_ns >= self.halted_ns)
 
 
@@ -59,7 +60,7 @@ class RiskRejection:
 @dataclass(frozen=True, slots=True)
 class OrderCheck:
     symbol: str
-    side: str
+    side: Side
     qty: int
     price: int | None  # None = market
     is_auto: bool  # from a strategy, not a person
@@ -102,12 +103,12 @@ def check_order(limits: RiskLimits, portfolio: Portfolio, instrument: Instrument
         return problem
     if not controls.session_open:
         return RiskRejection("market_closed", controls.closed_reason or "the market is closed")
-    if controls.halted and (order.side == "buy" or order.is_auto):
+    if controls.halted and (order.side == Side.BUY or order.is_auto):
         return RiskRejection("halted", "trading is halted: no orders from strategies and no buys "
                              "until an admin runs /resume")
-    if order.side == "buy" and order.is_auto and not controls.entries_open:
+    if order.side == Side.BUY and order.is_auto and not controls.entries_open:
         return RiskRejection("entries_closed", "new entries are closed for this session")
-    if controls.loss_blocked and order.side == "buy":
+    if controls.loss_blocked and order.side == Side.BUY:
         return RiskRejection(
             "daily_loss_limit",
             f"the daily loss limit ({limits.daily_loss_limit:,} KRW) was reached: "
@@ -118,7 +119,7 @@ def check_order(limits: RiskLimits, portfolio: Portfolio, instrument: Instrument
         return problem
     px = reference_price(instrument, order.price, portfolio.last_price(order.symbol))
     value = px * order.qty
-    if order.side == "sell":
+    if order.side == Side.SELL:
         available = portfolio.sellable(order.symbol)
         if order.qty > available:
             return RiskRejection(

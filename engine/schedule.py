@@ -23,6 +23,7 @@ from engine.config import ScheduleSettings
 from engine.core import Engine
 from engine.events import AlertEvent, AlertKind, AlertLevel, ReportEvent
 from engine.krx.calendar import SEOUL, KrxCalendar, Session
+from engine.reconcile import reconcile
 from engine.subscriptions import SubscriptionError
 
 log = logging.getLogger(__name__)
@@ -174,7 +175,7 @@ class TradingSchedule:
 
     async def pre_open(self, day: date) -> None:
         engine = self.engine
-        notes = await engine.orders.reconcile()
+        notes = await reconcile(engine.orders)
         status = engine.status()
         risk = engine.config.risk
         plan = self.plan_for(day)

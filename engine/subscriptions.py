@@ -31,6 +31,7 @@ from engine.journal import Journal, SubscriptionRecord
 from engine.mailbox import Mailbox
 from engine.marketdata import Tick
 from engine.orders import OrderIntent, OrderManager
+from engine.ordertypes import Side
 from engine.portfolio import Portfolio
 from engine.risk import TradingControls
 from engine.strategies.base import ParamError, Signal, Strategy
@@ -62,7 +63,7 @@ class EngineBook:
         pos = self._portfolio.positions.get(symbol)
         return pos.avg_price if pos else 0.0
 
-    def open_order_qty(self, symbol: str, side: str) -> int:
+    def open_order_qty(self, symbol: str, side: Side) -> int:
         return self._portfolio.open_order_qty(symbol, side)
 
     def may_enter(self) -> bool:

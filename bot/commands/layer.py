@@ -17,9 +17,9 @@ from engine.auto import AutoModeError
 from engine.brokers.base import BrokerError
 from engine.core import Engine
 from engine.journal import AuditRecord, OrderRecord
-from engine.journal.records import Side
 from engine.krx.calendar import KrxCalendar
 from engine.orders import OrderError, OrderIntent
+from engine.ordertypes import OrderStatus, Side
 from engine.schedule import TradingSchedule
 from engine.strategies.registry import STRATEGIES
 from engine.subscriptions import SubscriptionError
@@ -280,19 +280,19 @@ class CommandLayer:
         if result.rejection is not None:
             raise CommandError(result.rejection.message)
         assert result.order is not None
-        if result.order.status in ("rejected", "not_sent"):
+        if result.order.status in (OrderStatus.REJECTED, OrderStatus.NOT_SENT):
             raise CommandError(f"the broker rejected the order: {result.order.message}")
         return r.OrderPlaced(self._row(result.order), result.duplicate)
 
     @command("buy", "buy (limit with a price, else market)", T, SYMBOL, QTY, PRICE, defer=True,
              confirm=True)
     async def buy(self, inv: Invocation, args: Mapping[str, Any]) -> r.Result:
-        return await self._order(inv, "buy", args)
+        return await self._order(inv, Side.BUY, args)
 
     @command("sell", "sell (limit with a price, else market)", T, SYMBOL, QTY, PRICE, defer=True,
              confirm=True)
     async def sell(self, inv: Invocation, args: Mapping[str, Any]) -> r.Result:
-        return await self._order(inv, "sell", args)
+        return await self._order(inv, Side.SELL, args)
 
     @command("orders", "open orders", V)
     async def orders(self, inv: Invocation, args: Mapping[str, Any]) -> r.Result:

@@ -7,6 +7,7 @@ from functools import singledispatch
 from bot.commands import results as r
 from engine import events as ev
 from engine.clock import seoul_datetime
+from engine.ordertypes import Side
 from engine.report import DailyReport
 
 
@@ -206,7 +207,7 @@ def _(e: ev.OrderCancelled) -> str:
 
 @render_event.register
 def _(e: ev.FillEvent) -> str:
-    pnl = f", P&L {e.realized_pnl:+,}" if e.side == "sell" else ""
+    pnl = f", P&L {e.realized_pnl:+,}" if e.side == Side.SELL else ""
     return (f"{_time(e.ts_ns)} FILL   {e.side.upper()} {e.qty:,} {e.symbol} @ {e.price:,} "
             f"({e.order_filled_qty:,}/{e.order_qty:,}; now hold {e.position_qty:,}{pnl})")
 

@@ -14,6 +14,7 @@ from bot.commands import results as r
 from bot.commands.results import broker_line
 from bot.console.render import render_result
 from engine import events as ev
+from engine.ordertypes import Side
 from engine.report import DailyReport
 
 RED = 0xE03131  # buy
@@ -35,7 +36,7 @@ def field(name: str, value: object, inline: bool = True) -> dict[str, Any]:
 
 
 def _side_colour(side: str) -> int:
-    return RED if side == "buy" else BLUE
+    return RED if side == Side.BUY else BLUE
 
 
 def _px(price: int | None) -> str:
@@ -51,16 +52,16 @@ def event_embed(event: object) -> tuple[Embed, str] | None:
 
 @event_embed.register
 def _(e: ev.FillEvent) -> tuple[Embed, str]:
-    verb = "Bought" if e.side == "buy" else "Sold"
+    verb = "Bought" if e.side == Side.BUY else "Sold"
     fields = [field("Qty", f"{e.qty:,}"), field("Price", f"{e.price:,}"),
               field("Holding", f"{e.position_qty:,}")]
-    if e.side == "sell":
+    if e.side == Side.SELL:
         fields.append(field("P&L", f"{e.realized_pnl:+,}"))
     if e.order_filled_qty < e.order_qty:
         fields.append(field("Order", f"{e.order_filled_qty:,}/{e.order_qty:,} filled"))
     embed = {"title": f"{verb} {e.symbol}", "color": _side_colour(e.side), "fields": fields,
              "description": when(e.ts_ns)}
-    pnl = f" P&L {e.realized_pnl:+,}" if e.side == "sell" else ""
+    pnl = f" P&L {e.realized_pnl:+,}" if e.side == Side.SELL else ""
     line = f"{e.side.upper()} {e.qty:,} {e.symbol} @ {e.price:,}{pnl} {when(e.ts_ns, 'T')}"
     return embed, line
 

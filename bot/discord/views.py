@@ -12,7 +12,7 @@ import discord
 from bot.commands import CommandError, Invocation
 from bot.discord.embeds import GREY, error_embed, result_embed
 from bot.discord.replies import reply
-from engine.journal.records import Side
+from engine.ordertypes import Side
 
 if TYPE_CHECKING:
     from bot.discord.client import TradecordBot

@@ -22,6 +22,7 @@ from engine.brokers.base import BrokerOrder, OrderRequest
 from engine.config import EngineConfig, SimSettings
 from engine.core import Engine
 from engine.orders import OrderIntent
+from engine.ordertypes import Side
 
 
 class StallMeter:
@@ -175,7 +176,7 @@ async def order_path(orders: int = 2_000, concurrency: int = 32) -> dict[str, An
                 async with gate:
                     t = time.perf_counter_ns()
                     res = await engine.orders.submit(OrderIntent(
-                        "001510", "buy", 1, price, "bench", "order path", f"bench-{i}",
+                        "001510", Side.BUY, 1, price, "bench", "order path", f"bench-{i}",
                         is_auto=True))
                     assert res.order is not None and res.rejection is None, res.rejection
                     signal_at[res.order.client_order_id] = t
@@ -240,7 +241,7 @@ async def alert_burst(fills: int = 1_000) -> dict[str, Any]:
             start = time.perf_counter()
             for burst in range(10):
                 for i in range(burst * fills // 10, (burst + 1) * fills // 10):
-                    engine.bus.publish(ev.FillEvent(f"B{i}", f"F{i}", "005930", "buy", 1,
+                    engine.bus.publish(ev.FillEvent(f"B{i}", f"F{i}", "005930", Side.BUY, 1,
                                                     97_600, 15, 0, 0, 1, 1, 1))
                 await asyncio.sleep(0.1)
             # Polling the fake's record is the measurement: Discord offers no event to await.

@@ -46,6 +46,7 @@ from engine.config import EngineConfig, SimSettings
 from engine.core import Engine
 from engine.krx.prices import next_up
 from engine.marketdata import Tick
+from engine.ordertypes import Side
 from engine.risk import RiskLimits
 from engine.strategies.base import Book, Signal
 from engine.strategies.breakout import VolatilityBreakout
@@ -381,7 +382,7 @@ class BenchSignal(VolatilityBreakout):
         if probe.recording:
             probe.signal_ns.append(time.time_ns() - tick.ts_ns)
         limit = min(next_up(next_up(tick.price)), self.instrument.upper_limit)
-        return Signal("buy", 1, limit, "latency benchmark", f"lat:{tick.ts_ns}:{probe.count}",
+        return Signal(Side.BUY, 1, limit, "latency benchmark", f"lat:{tick.ts_ns}:{probe.count}",
                       is_entry=True)
 
 

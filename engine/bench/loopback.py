@@ -15,6 +15,7 @@ from engine.brokers.base import (
 from engine.instruments import Instrument
 from engine.krx.costs import Market
 from engine.krx.prices import daily_limits
+from engine.ordertypes import OrderStatus
 
 
 def synthetic_code(i: int) -> str:
@@ -67,7 +68,7 @@ class LoopbackBroker(Broker):
 
     async def place_order(self, request: OrderRequest) -> BrokerOrder:
         order = BrokerOrder(f"L{len(self.orders):08d}", request.client_order_id, request.symbol,
-                            request.side, request.qty, request.price, "accepted", 0)
+                            request.side, request.qty, request.price, OrderStatus.ACCEPTED, 0)
         self.orders.setdefault(request.client_order_id, order)
         return self.orders[request.client_order_id]
 

@@ -21,7 +21,7 @@ import websockets
 
 from engine.charts.bars import BarSeries
 from engine.instruments import Instrument
-from engine.krx.costs import Market
+from engine.krx.costs import CostModel, Market
 from engine.marketdata import Tick
 from engine.portfolio import Portfolio
 from engine.risk import TradingControls
@@ -43,7 +43,7 @@ class NaiveClient:
     def __init__(self, url: str, codes: list[str]) -> None:
         self.url = url
         self.codes = codes
-        self.book = EngineBook(Portfolio(10**15, 0.00015), TradingControls())
+        self.book = EngineBook(Portfolio(10**15, CostModel(0.00015)), TradingControls())
         self.queues: dict[str, asyncio.Queue[Tick]] = {}
         self.tasks: list[asyncio.Task[None]] = []
         self.processed = 0

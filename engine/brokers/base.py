@@ -13,6 +13,7 @@ from typing import Literal, Protocol
 
 from engine.instruments import Instrument
 from engine.marketdata import Tick
+from engine.ordertypes import OrderStatus, Side
 
 
 class BrokerError(Exception):
@@ -52,7 +53,7 @@ class ConditionChange:
 class OrderRequest:
     client_order_id: str
     symbol: str
-    side: Literal["buy", "sell"]
+    side: Side
     type: Literal["limit", "market"]
     qty: int
     price: int | None
@@ -65,10 +66,10 @@ class BrokerOrder:
     broker_order_id: str
     client_order_id: str
     symbol: str
-    side: Literal["buy", "sell"]
+    side: Side
     qty: int
     price: int | None
-    status: str  # accepted | partially_filled | filled | cancelled | rejected
+    status: OrderStatus  # accepted, partially_filled, filled, cancelled or rejected
     filled_qty: int
     reject_code: str | None = None
     message: str | None = None
@@ -82,9 +83,9 @@ class OrderUpdate:
     broker_order_id: str
     client_order_id: str
     symbol: str
-    side: Literal["buy", "sell"]
+    side: Side
     qty: int
-    status: str
+    status: OrderStatus
     filled_qty: int
     reason: str | None = None
     message: str | None = None
@@ -102,7 +103,7 @@ class BrokerFill:
     broker_order_id: str
     client_order_id: str
     symbol: str
-    side: Literal["buy", "sell"]
+    side: Side
     qty: int
     price: int
     commission: int

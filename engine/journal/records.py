@@ -5,14 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-Side = Literal["buy", "sell"]
-OrderType = Literal["limit", "market"]
+from engine.ordertypes import OrderStatus, Side
 
-# Order statuses. "pending": the intent is journaled and may or may not have reached the broker;
-# "unknown": sending failed in a way that leaves it unclear, to be settled by reconciliation;
-# "not_sent": reconciliation found the broker never got it.
-LIVE_STATUSES = ("pending", "unknown", "accepted", "partially_filled")
-TERMINAL_STATUSES = ("filled", "cancelled", "rejected", "not_sent")
+OrderType = Literal["limit", "market"]
 
 
 @dataclass(slots=True)
@@ -26,7 +21,7 @@ class OrderRecord:
     price: int | None
     origin: str  # strategy name or "manual:<actor>"
     reason: str
-    status: str = "pending"
+    status: OrderStatus = OrderStatus.PENDING
     broker_order_id: str | None = None
     filled_qty: int = 0
     message: str | None = None
@@ -35,7 +30,7 @@ class OrderRecord:
 
     @property
     def live(self) -> bool:
-        return self.status in LIVE_STATUSES
+        return self.status.live
 
     @property
     def remaining(self) -> int:

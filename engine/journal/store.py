@@ -18,13 +18,8 @@ from typing import Any, TypeVar
 
 from engine.clock import Clock
 from engine.files import private_file
-from engine.journal.records import (
-    LIVE_STATUSES,
-    AuditRecord,
-    FillRecord,
-    OrderRecord,
-    SubscriptionRecord,
-)
+from engine.journal.records import AuditRecord, FillRecord, OrderRecord, SubscriptionRecord
+from engine.ordertypes import LIVE_STATUSES, OrderStatus, Side
 
 T = TypeVar("T")
 
@@ -117,8 +112,8 @@ def _order_row(o: OrderRecord) -> tuple[Any, ...]:
 
 def _order(row: tuple[Any, ...]) -> OrderRecord:
     return OrderRecord(
-        client_order_id=row[0], intent_key=row[1], symbol=row[2], side=row[3], type=row[4],
-        qty=row[5], price=row[6], origin=row[7], reason=row[8], status=row[9],
+        client_order_id=row[0], intent_key=row[1], symbol=row[2], side=Side(row[3]), type=row[4],
+        qty=row[5], price=row[6], origin=row[7], reason=row[8], status=OrderStatus(row[9]),
         broker_order_id=row[10], filled_qty=row[11], message=row[12], created_ns=row[13],
         updated_ns=row[14],
     )
@@ -213,7 +208,7 @@ class Journal:
         if live_only:
             marks = ", ".join("?" * len(LIVE_STATUSES))
             sql = f"SELECT {_ORDER_COLUMNS} FROM orders WHERE status IN ({marks}) ORDER BY created_ns"
-            params: tuple[Any, ...] = LIVE_STATUSES
+            params: tuple[Any, ...] = tuple(sorted(LIVE_STATUSES))
         else:
             sql = f"SELECT {_ORDER_COLUMNS} FROM orders ORDER BY created_ns"
             params = ()
@@ -250,7 +245,7 @@ class Journal:
         rows = await self._run(lambda db: db.execute(
             "SELECT fill_id, client_order_id, symbol, side, qty, price, commission, tax, ts_ns "
             "FROM fills ORDER BY ts_ns, rowid").fetchall())
-        return [FillRecord(*r) for r in rows]
+        return [FillRecord(r[0], r[1], r[2], Side(r[3]), *r[4:]) for r in rows]
 
     # ---- subscriptions -------------------------------------------------------------------
 

@@ -31,7 +31,9 @@ def sell_tax_rate(market: Market, on: date) -> float:
 
 @dataclass(frozen=True, slots=True)
 class CostModel:
-    """Broker commission (each side) plus the sell tax; amounts are floored to whole KRW."""
+    """The one fee model: the broker's commission (each side, COMMISSION_RATE) plus the sell
+    tax by market and date; amounts are floored to whole KRW. Every adapter that must compute
+    a fill's costs itself, the portfolio's cash reservations and reconciliation use it."""
 
     commission_rate: float = 0.00015
 
@@ -40,3 +42,11 @@ class CostModel:
 
     def sell_tax(self, amount: int, market: Market, on: date) -> int:
         return int(amount * sell_tax_rate(market, on))
+
+    def fill_costs(self, sell: bool, amount: int, market: Market, on: date) -> tuple[int, int]:
+        """(commission, tax) of a fill worth `amount` KRW."""
+        return self.commission(amount), self.sell_tax(amount, market, on) if sell else 0
+
+    def with_commission(self, amount: float) -> float:
+        """What buying `amount` KRW of shares costs, commission included."""
+        return amount * (1 + self.commission_rate)

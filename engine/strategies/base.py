@@ -9,15 +9,16 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import ClassVar, Literal, Protocol
+from typing import ClassVar, Protocol
 
 from engine.instruments import Instrument
 from engine.marketdata import Tick
+from engine.ordertypes import Side
 
 
 @dataclass(frozen=True, slots=True)
 class Signal:
-    side: Literal["buy", "sell"]
+    side: Side
     qty: int
     price: int | None  # None = market order
     reason: str
@@ -34,7 +35,7 @@ class Book(Protocol):
 
     def avg_price(self, symbol: str) -> float: ...
 
-    def open_order_qty(self, symbol: str, side: str) -> int: ...
+    def open_order_qty(self, symbol: str, side: Side) -> int: ...
 
     def may_enter(self) -> bool:
         """Entries are possible now (session open, entries not closed, not halted)."""

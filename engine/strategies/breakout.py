@@ -8,6 +8,7 @@ from typing import ClassVar
 
 from engine.krx.prices import next_up
 from engine.marketdata import Tick
+from engine.ordertypes import Side
 from engine.strategies.base import Book, Param, Signal, Strategy
 from engine.strategies.exits import EXIT_PARAMS, ExitRules
 
@@ -27,7 +28,7 @@ class VolatilityBreakout(Strategy):
     def on_tick(self, tick: Tick, book: Book) -> Signal | None:
         if book.qty(self.symbol) > 0:
             return self.exits.on_tick(tick, book)
-        if self._entered or tick.price < self.target or book.open_order_qty(self.symbol, "buy"):
+        if self._entered or tick.price < self.target or book.open_order_qty(self.symbol, Side.BUY):
             return None
         if not book.may_enter():
             return None  # the day's one entry is kept for when entries are allowed
@@ -38,7 +39,7 @@ class VolatilityBreakout(Strategy):
         if qty <= 0:
             return None
         self._entered = True  # one entry a day: the classic rule, and no re-entry after a stop
-        return Signal("buy", qty, limit,
+        return Signal(Side.BUY, qty, limit,
                       f"breakout: {tick.price:,} ≥ target {self.target:,} (k={self.params['k']:g})",
                       "entry", is_entry=True)
 

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from typing import ClassVar
 
 from engine.marketdata import Tick
+from engine.ordertypes import Side
 from engine.strategies.base import Book, Param, Signal, Strategy
 
 EXIT_PARAMS: Mapping[str, Param] = {
@@ -30,12 +31,12 @@ class ExitRules:
         if not book.may_exit():
             return None
         held = book.qty(self.symbol)
-        free = held - book.open_order_qty(self.symbol, "sell")
+        free = held - book.open_order_qty(self.symbol, Side.SELL)
         if held <= 0 or free <= 0:
             return None
         # Keyed by the position it closes: the same position never gets two exits, a new one can.
         key = f"exit:{held}@{book.avg_price(self.symbol):.2f}"
-        return Signal("sell", free, None, reason, key, is_entry=False)
+        return Signal(Side.SELL, free, None, reason, key, is_entry=False)
 
     def on_tick(self, tick: Tick, book: Book) -> Signal | None:
         held = book.qty(self.symbol)

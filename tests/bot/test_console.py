@@ -74,7 +74,8 @@ def test_bad_config_stops_startup_naming_the_variable(tmp_path: Path) -> None:
     assert proc.returncode == 2
     assert "SIM_TICK_RATE must be a number > 0.0 and <= 10000.0 trades/s per symbol; got 'fast'" \
         in proc.stderr
-    assert "RISK_MAX_OPEN_POSITIONS must be a whole number from 1 to 1,000 (digits 0-9); got '-1'" in proc.stderr
+    assert ("RISK_MAX_OPEN_POSITIONS must be a whole number from 1 to 1,000 (digits 0-9); got '-1'"
+            in proc.stderr)
     assert "Traceback" not in proc.stderr
 
 

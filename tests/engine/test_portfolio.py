@@ -2,11 +2,12 @@ from __future__ import annotations
 
 import time
 
+from engine.krx.costs import CostModel
 from engine.portfolio import Portfolio
 
 
 def test_round_trip_cash_and_pnl() -> None:
-    p = Portfolio(10_000_000, 0.00015)
+    p = Portfolio(10_000_000, CostModel(0.00015))
     now = time.time_ns()
     p.apply_fill("005930", "buy", 10, 97_600, 146, 0, now)
     p.apply_fill("005930", "buy", 10, 97_800, 146, 0, now)
@@ -20,7 +21,7 @@ def test_round_trip_cash_and_pnl() -> None:
 
 
 def test_reservations_hold_cash_and_shares() -> None:
-    p = Portfolio(1_000_000, 0.0)
+    p = Portfolio(1_000_000, CostModel(0.0))
     p.reserve("a", "005930", "buy", 5, 100_000)
     assert p.available_cash() == 500_000
     assert p.open_position_count() == 1 and p.holds_or_buying("005930")

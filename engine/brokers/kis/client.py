@@ -34,6 +34,7 @@ from engine.instruments import Instrument
 from engine.krx.costs import CostModel, Market
 from engine.krx.prices import daily_limits
 from engine.krx.universe import BY_CODE
+from engine.ordertypes import OrderStatus, Side
 from engine.tasks import TaskGroup
 
 log = logging.getLogger(__name__)
@@ -58,7 +59,7 @@ def _int(value: Any) -> int:
 class KisBroker(Broker):
     name = "kis"
 
-    def __init__(self, config: KisConfig, data_dir: Path, commission_rate: float = 0.00015,
+    def __init__(self, config: KisConfig, data_dir: Path, costs: CostModel | None = None,
                  clock: Clock | None = None) -> None:
         self.config = config
         self.clock = clock or Clock()
@@ -71,7 +72,7 @@ class KisBroker(Broker):
                                 self._on_connection, self._on_bad_frame,
                                 now_ns=self.clock.time_ns)
         self.stream.registrations[(self.notice_tr, config.hts_id)] = None
-        self.costs = CostModel(commission_rate)
+        self.costs = costs or CostModel()
         self._sink: BrokerSink | None = None
         self._tasks = TaskGroup("kis")
         self._pending: dict[tuple[str, str], asyncio.Future[codec.ControlAck]] = {}
@@ -148,27 +149,27 @@ class KisBroker(Broker):
             amount = notice.qty * notice.price
             market = self._instruments[notice.symbol].market if notice.symbol in self._instruments \
                 else Market.KOSPI
-            # KIS notices carry no fees: apply the configured commission and the legal tax.
-            tax = self.costs.sell_tax(amount, market, self.clock.today()) \
-                if notice.side == "sell" else 0
+            # KIS notices carry no fees: the engine's fee model gives them.
+            commission, tax = self.costs.fill_costs(notice.side == Side.SELL, amount, market,
+                                                    self.clock.today())
             update = OrderUpdate("fill", notice.odno, coid, notice.symbol, notice.side,
-                                 notice.order_qty, "partially_filled", 0,
-                                 fill_id=None, fill_qty=notice.qty,
-                                 fill_price=notice.price, commission=self.costs.commission(amount),
-                                 tax=tax, ts_ns=self.clock.time_ns())
+                                 notice.order_qty, OrderStatus.PARTIALLY_FILLED, 0,
+                                 fill_id=None, fill_qty=notice.qty, fill_price=notice.price,
+                                 commission=commission, tax=tax, ts_ns=self.clock.time_ns())
         elif notice.refused:
             update = OrderUpdate("rejected", notice.odno, coid, notice.symbol, notice.side,
-                                 notice.order_qty, "rejected", 0, reason="refused",
+                                 notice.order_qty, OrderStatus.REJECTED, 0, reason="refused",
                                  message="KIS refused the order")
         elif notice.correction == "2" or notice.accept == "3":
             # A cancel confirmation names the original order in OODER_NO.
             target = notice.original_odno or notice.odno
             coid = next((c for c, o in self._by_coid.items() if o == target), coid)
             update = OrderUpdate("cancelled", target, coid, notice.symbol, notice.side,
-                                 notice.order_qty, "cancelled", 0, message="cancelled at KIS")
+                                 notice.order_qty, OrderStatus.CANCELLED, 0,
+                                 message="cancelled at KIS")
         else:
             update = OrderUpdate("accepted", notice.odno, coid, notice.symbol, notice.side,
-                                 notice.order_qty, "accepted", 0)
+                                 notice.order_qty, OrderStatus.ACCEPTED, 0)
         self._sink.on_order_update(update)
 
     async def _register(self, tr_id: str, tr_key: str, register: bool) -> codec.ControlAck | None:
@@ -247,7 +248,8 @@ class KisBroker(Broker):
 
     # ---- orders --------------------------------------------------------------------------
 
-    def _answer(self, request: OrderRequest, odno: str, status: str = "accepted",
+    def _answer(self, request: OrderRequest, odno: str,
+                status: OrderStatus = OrderStatus.ACCEPTED,
                 filled: int = 0) -> BrokerOrder:
         self._by_coid[request.client_order_id] = odno
         return BrokerOrder(odno, request.client_order_id, request.symbol, request.side,
@@ -293,12 +295,13 @@ class KisBroker(Broker):
     def _row_order(row: dict[str, Any], coid: str) -> BrokerOrder:
         qty, filled = _int(row.get("ord_qty")), _int(row.get("tot_ccld_qty"))
         cancelled = str(row.get("cncl_yn", "N")).upper() == "Y"
-        status = ("filled" if filled >= qty > 0 else "cancelled" if cancelled
-                  else "rejected" if _int(row.get("rjct_qty")) else
-                  "partially_filled" if filled else "accepted")
+        status = (OrderStatus.FILLED if filled >= qty > 0 else OrderStatus.CANCELLED if cancelled
+                  else OrderStatus.REJECTED if _int(row.get("rjct_qty")) else
+                  OrderStatus.PARTIALLY_FILLED if filled else OrderStatus.ACCEPTED)
         price = _int(row.get("ord_unpr")) or None
         return BrokerOrder(str(row.get("odno", "")), coid, str(row.get("pdno", "")),
-                           "sell" if str(row.get("sll_buy_dvsn_cd")) == "01" else "buy", qty, price,
+                           Side.SELL if str(row.get("sll_buy_dvsn_cd")) == "01" else Side.BUY, qty,
+                           price,
                            status, filled)
 
     async def _match(self, request: OrderRequest, since: datetime,
@@ -341,11 +344,11 @@ class KisBroker(Broker):
                                  broker_order_id)
         await self.http.request("POST", CANCEL_PATH, codec.CANCEL_TR, body=body)
         coid = next((c for c, o in self._by_coid.items() if o == broker_order_id), "")
-        return BrokerOrder(broker_order_id, coid, "", "buy", 0, None, "cancelled", 0)
+        return BrokerOrder(broker_order_id, coid, "", Side.BUY, 0, None, OrderStatus.CANCELLED, 0)
 
     async def open_orders(self) -> list[BrokerOrder]:
         orders = [self._row_order(r, "") for r in await self._today()]
-        return [o for o in orders if o.status in ("accepted", "partially_filled")]
+        return [o for o in orders if o.status in (OrderStatus.ACCEPTED, OrderStatus.PARTIALLY_FILLED)]
 
     async def fills(self) -> list[BrokerFill]:
         return []  # KIS reports fills per order (tot_ccld_qty); see order_states()

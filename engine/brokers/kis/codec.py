@@ -12,13 +12,14 @@ import base64
 import json
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any
 
 from cryptography.hazmat.primitives import padding
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
 from engine.krx.calendar import SEOUL
 from engine.marketdata import Tick
+from engine.ordertypes import Side
 
 TRADES_TR = "H0STCNT0"
 NOTICE_TR = {"real": "H0STCNI0", "paper": "H0STCNI9"}
@@ -150,7 +151,7 @@ class Notice:
 
     odno: str
     original_odno: str
-    side: Literal["buy", "sell"]
+    side: Side
     correction: str  # RCTF_CLS: 0 order, 1 modify, 2 cancel
     symbol: str
     qty: int
@@ -177,7 +178,7 @@ def parse_notice(plain: str) -> Notice:
     try:
         return Notice(
             odno=f[2].strip(), original_odno=f[3].strip(),
-            side="sell" if f[4].strip() == "01" else "buy", correction=f[5].strip() or "0",
+            side=Side.SELL if f[4].strip() == "01" else Side.BUY, correction=f[5].strip() or "0",
             symbol=f[8].strip().removeprefix("A"), qty=num(f[9]), price=num(f[10]), time=f[11],
             refused=f[12].strip() == "1", is_fill=f[13].strip() == "2", accept=f[14].strip(),
             order_qty=num(f[16]), order_price=num(f[-1]),

@@ -19,6 +19,7 @@ from engine.brokers.sim.http import SimHttp
 from engine.brokers.sim.websocket import SimStream
 from engine.instruments import Instrument
 from engine.krx.costs import Market
+from engine.ordertypes import OrderStatus, Side
 from engine.sim import protocol as wire
 from engine.tasks import TaskGroup
 
@@ -27,10 +28,15 @@ log = logging.getLogger(__name__)
 ACK_TIMEOUT = 5.0
 
 
+def wire_side(side: Side) -> wire.Side:
+    # Side(...) refuses anything else outright: a wrong default here would flip an order.
+    return "buy" if Side(side) == Side.BUY else "sell"
+
+
 def _order(info: wire.OrderInfo) -> BrokerOrder:
     return BrokerOrder(
         broker_order_id=info.order_id, client_order_id=info.client_order_id, symbol=info.symbol,
-        side=info.side, qty=info.qty, price=info.price, status=info.status,
+        side=Side(info.side), qty=info.qty, price=info.price, status=OrderStatus(info.status),
         filled_qty=info.filled_qty, reject_code=info.reject_code, message=info.message,
     )
 
@@ -183,7 +189,8 @@ class SimBroker(Broker):
 
     async def place_order(self, request: OrderRequest) -> BrokerOrder:
         body = wire.OrderRequest(
-            client_order_id=request.client_order_id, symbol=request.symbol, side=request.side,
+            client_order_id=request.client_order_id, symbol=request.symbol,
+            side=wire_side(request.side),
             type=request.type, qty=request.qty, price=request.price,
         )
         return _order(await self.http.request("POST", "/orders", wire.OrderInfo, body=body))
@@ -207,7 +214,7 @@ class SimBroker(Broker):
         infos = await self.http.request("GET", "/fills", list[wire.FillInfo])
         return [
             BrokerFill(fill_id=f.fill_id, broker_order_id=f.order_id,
-                       client_order_id=f.client_order_id, symbol=f.symbol, side=f.side, qty=f.qty,
+                       client_order_id=f.client_order_id, symbol=f.symbol, side=Side(f.side), qty=f.qty,
                        price=f.price, commission=f.commission, tax=f.tax, ts_ns=f.ts_ns)
             for f in infos
         ]

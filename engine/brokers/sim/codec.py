@@ -10,6 +10,7 @@ import msgspec
 
 from engine.brokers.base import ConditionChange, OrderUpdate
 from engine.marketdata import Tick
+from engine.ordertypes import OrderStatus, Side
 from engine.sim import protocol as wire
 
 
@@ -73,7 +74,7 @@ def condition_change(msg: wire.Condition) -> ConditionChange:
 def order_update(msg: wire.OrderEvent) -> OrderUpdate:
     return OrderUpdate(
         event=msg.event, broker_order_id=msg.order_id, client_order_id=msg.client_order_id,
-        symbol=msg.symbol, side=msg.side, qty=msg.qty, status=msg.status,
+        symbol=msg.symbol, side=Side(msg.side), qty=msg.qty, status=OrderStatus(msg.status),
         filled_qty=msg.filled_qty, reason=msg.reason, message=msg.message, fill_id=msg.fill_id,
         fill_qty=msg.fill_qty, fill_price=msg.fill_price, commission=msg.commission, tax=msg.tax,
         ts_ns=msg.ts_ns,

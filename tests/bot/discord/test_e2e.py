@@ -15,6 +15,7 @@ from bot.discord.transport import DiscordTransport
 from engine import events as ev
 from engine.core import Engine
 from engine.heap import freeze_startup_heap, unfreeze_heap
+from engine.ordertypes import Side
 from tests.conftest import eventually
 from tests.fakediscord import FakeDiscord, free_port
 
@@ -172,7 +173,7 @@ async def test_1000_fill_burst_is_delivered_whole(
 
     for burst in range(10):  # 1,000 fills within one second, as the broker would deliver them
         for i in range(burst * 100, burst * 100 + 100):
-            engine.bus.publish(ev.FillEvent(f"TC{i}", f"F{i}", "005930", "buy", 1 + i % 5,
+            engine.bus.publish(ev.FillEvent(f"TC{i}", f"F{i}", "005930", Side.BUY, 1 + i % 5,
                                             97_600 + 100 * (i % 9), 15, 0, 0, 5, 1, 1))
         await asyncio.sleep(0.1)
 
@@ -193,7 +194,7 @@ async def test_discord_down_at_start_trading_goes_on_and_fills_arrive_later(
     try:
         from engine.orders import OrderIntent
 
-        res = await engine.orders.submit(OrderIntent("005930", "buy", 3, None, "test", "offline",
+        res = await engine.orders.submit(OrderIntent("005930", Side.BUY, 3, None, "test", "offline",
                                                      "offline-1", is_auto=False))
         assert res.order is not None
         await eventually(lambda: engine.portfolio.qty("005930") == 3, 10, "the fill while offline")
@@ -264,7 +265,7 @@ async def test_a_refused_token_never_stops_trading(engine: Engine, fake: FakeDis
         await eventually(lambda: transport.login_failures >= 2, 10, "two refused logins")
         from engine.orders import OrderIntent
 
-        await engine.orders.submit(OrderIntent("005930", "buy", 1, None, "test", "no discord",
+        await engine.orders.submit(OrderIntent("005930", Side.BUY, 1, None, "test", "no discord",
                                                "nd-1", is_auto=False))
         await eventually(lambda: engine.portfolio.qty("005930") == 1, 10, "a fill without Discord")
         assert not transport.ready.is_set()
