@@ -294,7 +294,10 @@ class KisBroker(Broker):
     @staticmethod
     def _row_order(row: dict[str, Any], coid: str) -> BrokerOrder:
         qty, filled = _int(row.get("ord_qty")), _int(row.get("tot_ccld_qty"))
-        cancelled = str(row.get("cncl_yn", "N")).upper() == "Y"
+        # The original order's row carries its cancelled quantity (cnc_cfrm_qty); cncl_yn
+        # marks only the cancel request's own row. Either means nothing more will fill.
+        cancelled = (str(row.get("cncl_yn", "N")).upper() == "Y"
+                     or _int(row.get("cnc_cfrm_qty")) > 0)
         status = (OrderStatus.FILLED if filled >= qty > 0 else OrderStatus.CANCELLED if cancelled
                   else OrderStatus.REJECTED if _int(row.get("rjct_qty")) else
                   OrderStatus.PARTIALLY_FILLED if filled else OrderStatus.ACCEPTED)

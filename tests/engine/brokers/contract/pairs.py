@@ -1,0 +1,565 @@
+"""Each broker adapter paired with its fake, behind one harness the contract cases drive.
+
+A `BrokerPair` starts the fake and the adapter (with a `RecordingSink`), restarts the adapter as
+an agent restart would, and offers the fault hooks the cases need, each done through the fake's
+public hooks (or, for the sim, a network relay in front of it). Adding a broker: write its fake,
+subclass `BrokerPair`, declare its `Capabilities`, and append the class to `PAIRS`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from abc import ABC, abstractmethod
+from collections import deque
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import ClassVar, Literal
+
+import aiohttp
+from aiohttp import WSCloseCode, WSMsgType, web
+
+from engine.brokers.base import Broker, ConditionChange, OrderRequest, OrderUpdate
+from engine.brokers.kis.client import KisBroker
+from engine.brokers.kis.config import KisConfig
+from engine.brokers.sim import SimBroker
+from engine.marketdata import Tick
+from engine.ordertypes import Side
+from engine.sim import SimConfig, SimExchange
+from engine.sim.protocol import TickRow
+from tests.conftest import eventually
+from tests.fakekis import DEFAULT_APP_KEY, DEFAULT_APP_SECRET, FakeKis
+from tests.fakekis import frames as kis_frames
+from tests.fakekis.tape import DEFAULT_SYMBOLS as KIS_TAPE_SYMBOLS
+
+
+@dataclass(frozen=True, slots=True)
+class Capabilities:
+    """What a broker offers, declared once; the cases pick their pairs from it."""
+
+    # Orders carry our client order id end to end (else the tie is the broker's order number).
+    client_order_ids: bool
+    # Realtime condition search: "pushed" (enter/leave events over the socket) or "none".
+    condition_search: Literal["pushed", "none"]
+    # adapter.max_subscriptions.
+    max_subscriptions: int | None
+    # Past max_subscriptions the adapter refuses with a BrokerError (True), or it accepts and the
+    # cap is the engine's to keep (engine/subscriptions.py) (False).
+    cap_enforced: bool
+
+
+class RecordingSink:
+    """A BrokerSink that keeps every message, in arrival order, for the cases to inspect."""
+
+    def __init__(self) -> None:
+        self.ticks: list[Tick] = []
+        self.conditions: list[ConditionChange] = []
+        self.updates: list[OrderUpdate] = []
+        self.connections: list[tuple[bool, str]] = []
+
+    def on_ticks(self, ticks: list[Tick]) -> None:
+        self.ticks.extend(ticks)
+
+    def on_condition(self, change: ConditionChange) -> None:
+        self.conditions.append(change)
+
+    def on_order_update(self, update: OrderUpdate) -> None:
+        self.updates.append(update)
+
+    def on_connection(self, connected: bool, detail: str) -> None:
+        self.connections.append((connected, detail))
+
+    def of(self, broker_order_id: str, event: str | None = None) -> list[OrderUpdate]:
+        return [u for u in self.updates
+                if u.broker_order_id == broker_order_id and (event is None or u.event == event)]
+
+    def fills(self, broker_order_id: str) -> list[OrderUpdate]:
+        return self.of(broker_order_id, "fill")
+
+    def tick_symbols(self, since: int = 0) -> set[str]:
+        return {t.symbol for t in self.ticks[since:]}
+
+
+class BrokerPair(ABC):
+    """One broker adapter and its fake, started together; the hooks the contract cases use."""
+
+    name: ClassVar[str]
+    capabilities: ClassVar[Capabilities]
+    # The condition the fake can be told to move symbols in and out of (pushed brokers only).
+    condition: ClassVar[str | None] = None
+
+    def __init__(self, data_dir: Path) -> None:
+        self.data_dir = data_dir
+        self.sink = RecordingSink()
+        self._broker: Broker | None = None
+
+    @property
+    def broker(self) -> Broker:
+        assert self._broker is not None, f"{self.name}: the adapter is not running"
+        return self._broker
+
+    # ---- lifecycle ----------------------------------------------------------------------
+
+    @abstractmethod
+    async def start_fake(self) -> None: ...
+
+    @abstractmethod
+    async def stop_fake(self) -> None: ...
+
+    @abstractmethod
+    def new_broker(self) -> Broker:
+        """A fresh adapter instance on the fake's account (nothing carried over in memory)."""
+
+    @abstractmethod
+    def account_ready(self) -> bool:
+        """The fake has the adapter's account channel registered on its newest connection."""
+
+    async def start(self) -> None:
+        await self.start_fake()
+        await self.start_adapter()
+
+    async def stop(self) -> None:
+        try:
+            await self.stop_adapter()
+        finally:
+            await self.stop_fake()
+
+    async def start_adapter(self) -> None:
+        self.sink = RecordingSink()
+        self._broker = self.new_broker()
+        await self._broker.start(self.sink)
+        # Started means the account channel is live at the fake: a notice sent from here on
+        # reaches the sink (otherwise a case could lose an early one to a start-up race).
+        await eventually(self.account_ready, 10, f"{self.name}: the account channel registered")
+
+    async def stop_adapter(self) -> None:
+        broker, self._broker = self._broker, None
+        if broker is not None:
+            await broker.stop()
+
+    async def restart_adapter(self, while_down: Callable[[], Awaitable[None]] | None = None) -> None:
+        """An agent restart: the adapter stops, `while_down` runs, a new instance starts (with a
+        new sink) on the same account."""
+        await self.stop_adapter()
+        if while_down is not None:
+            await while_down()
+        await self.start_adapter()
+
+    # ---- market -------------------------------------------------------------------------
+
+    @abstractmethod
+    def symbols(self, n: int) -> list[str]:
+        """`n` distinct symbols the adapter may subscribe; the first six trade on the fake's
+        tape (ticks flow for them)."""
+
+    async def print_ticks(self, symbols: Iterable[str]) -> None:
+        """Trades print for these symbols now, at a price no resting test order crosses, where
+        the fake's tape is held still (a no-op where it runs on its own)."""
+
+    async def resting_buy(self, client_order_id: str, symbol: str, qty: int) -> OrderRequest:
+        """A limit buy at the lower daily limit: accepted, and the tape never reaches it, so
+        only force_fill fills it."""
+        price = (await self.broker.instrument(symbol)).lower_limit
+        return OrderRequest(client_order_id, symbol, Side.BUY, "limit", qty, price)
+
+    async def rejected_request(self, client_order_id: str, symbol: str) -> OrderRequest:
+        """A buy the broker refuses for its own reason: it costs more than the account's cash."""
+        price = (await self.broker.instrument(symbol)).lower_limit
+        cash = (await self.broker.account()).cash
+        return OrderRequest(client_order_id, symbol, Side.BUY, "limit", cash // price + 1, price)
+
+    # ---- faults -------------------------------------------------------------------------
+
+    @abstractmethod
+    def fail_next_order_answer(self) -> None:
+        """The next order placement is taken by the broker, then answered with a 5xx."""
+
+    @abstractmethod
+    def hold_next_order_answer(self) -> Callable[[], None]:
+        """The next order's REST answer is held back while its notices (and fills) go out;
+        returns what releases it (a no-op where the fake releases it itself)."""
+
+    @abstractmethod
+    async def drop_socket(self) -> None:
+        """Cut the realtime connection the way a network does."""
+
+    @abstractmethod
+    async def force_fill(self, broker_order_id: str, qty: int) -> None:
+        """Print a trade at the resting order's price that fills `qty` of it; returns once the
+        fake has booked the fill (whether or not an adapter is listening)."""
+
+    @abstractmethod
+    async def repeat_fill_notice(self, broker_order_id: str) -> None:
+        """Send the order's last fill notice again, unchanged."""
+
+    async def set_condition(self, name: str, symbol: str, event: Literal["enter", "leave"]) -> None:
+        raise NotImplementedError(f"{self.name} declares no pushed condition search")
+
+    # ---- inspection ---------------------------------------------------------------------
+
+    @abstractmethod
+    def orders_at_fake(self) -> list[str]:
+        """Broker order ids of every order the fake holds (cancel records excluded)."""
+
+    @abstractmethod
+    def refusal_code(self) -> str:
+        """The code of the fake's last order refusal, as the fake gave it."""
+
+    @abstractmethod
+    def registered_symbols(self) -> set[str]:
+        """Symbols with realtime trades registered on the fake's newest connection."""
+
+
+# ---- the simulated exchange -----------------------------------------------------------------
+
+
+@dataclass(eq=False)
+class _Relay:
+    """One adapter websocket and its upstream twin."""
+
+    client: web.WebSocketResponse
+    open: bool = True
+    account_acked: bool = False
+    symbols: set[str] = field(default_factory=set)
+
+
+class SimWire:
+    """A transparent relay between SimBroker and SimExchange, REST and websocket on one port, that
+    faults as a network can: the sim has no hooks for a lost or held answer or a repeated
+    frame, and these are transport faults, so they live here rather than in the sim."""
+
+    def __init__(self, upstream: str) -> None:
+        self.upstream = upstream.rstrip("/")
+        self.url = ""
+        self.fail_orders = 0
+        self._holds: deque[asyncio.Event] = deque()  # armed, for the next placements
+        self._gates: list[asyncio.Event] = []  # every hold ever armed, released at stop
+        self._fill_frames: dict[str, str] = {}  # order id -> its last fill frame
+        self._relays: list[_Relay] = []
+        self._http: aiohttp.ClientSession | None = None
+        self._runner: web.AppRunner | None = None
+
+    async def start(self) -> None:
+        self._http = aiohttp.ClientSession()
+        app = web.Application()
+        app.router.add_get("/ws", self._ws)
+        app.router.add_route("*", "/{tail:.*}", self._rest)
+        self._runner = web.AppRunner(app, handle_signals=False, shutdown_timeout=1.0)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        self.url = f"http://127.0.0.1:{self._runner.addresses[0][1]}"
+
+    async def stop(self) -> None:
+        for gate in self._gates:  # a case that failed mid-hold must not hang the teardown
+            gate.set()
+        for relay in self._relays:
+            with contextlib.suppress(Exception):
+                await relay.client.close(code=WSCloseCode.GOING_AWAY)
+        if self._runner is not None:
+            await self._runner.cleanup()
+        if self._http is not None:
+            await self._http.close()
+
+    @property
+    def latest(self) -> _Relay | None:
+        return self._relays[-1] if self._relays else None
+
+    def hold_next_order(self) -> Callable[[], None]:
+        gate = asyncio.Event()
+        self._holds.append(gate)
+        self._gates.append(gate)
+        return gate.set
+
+    async def repeat(self, order_id: str) -> None:
+        frame = self._fill_frames[order_id]
+        for relay in self._relays:
+            if relay.open:
+                await relay.client.send_str(frame)
+
+    async def _rest(self, request: web.Request) -> web.StreamResponse:
+        assert self._http is not None
+        body = await request.read()
+        headers = {"content-type": request.content_type} if body else None
+        async with self._http.request(request.method, self.upstream + request.path_qs,
+                                      data=body or None, headers=headers) as resp:
+            payload, status, ctype = await resp.read(), resp.status, resp.content_type
+        if request.method == "POST" and request.path == "/orders":
+            # Only after the sim has taken the order: the worst case for a client.
+            if self.fail_orders > 0:
+                self.fail_orders -= 1
+                return web.Response(status=502, text="502 Bad Gateway (injected after the order)")
+            if self._holds:
+                await self._holds.popleft().wait()
+        return web.Response(status=status, body=payload, content_type=ctype)
+
+    async def _ws(self, request: web.Request) -> web.StreamResponse:
+        assert self._http is not None
+        client = web.WebSocketResponse(compress=False)
+        await client.prepare(request)
+        ws_url = self.upstream.replace("http://", "ws://", 1) + "/ws"
+        try:
+            upstream = await self._http.ws_connect(ws_url, compress=0, max_msg_size=0)
+        except (aiohttp.ClientError, OSError):
+            # The sim is away: the adapter sees a refused connection and retries, as it would.
+            await client.close(code=WSCloseCode.TRY_AGAIN_LATER, message=b"sim unreachable")
+            return client
+        relay = _Relay(client)
+        self._relays.append(relay)
+        close: list[tuple[int, str]] = []
+
+        async def down() -> None:
+            async for msg in upstream:
+                if msg.type is WSMsgType.TEXT:
+                    self._note(relay, msg.data)
+                    await client.send_str(msg.data)
+            close.append((upstream.close_code or WSCloseCode.GOING_AWAY, "upstream closed"))
+
+        async def up() -> None:
+            async for msg in client:
+                if msg.type is WSMsgType.TEXT:
+                    await upstream.send_str(msg.data)
+
+        tasks = [asyncio.create_task(down()), asyncio.create_task(up())]
+        try:
+            await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            relay.open = False
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            await upstream.close()
+            code, reason = close[0] if close else (WSCloseCode.GOING_AWAY, "relay closing")
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(client.close(code=code, message=reason.encode()), 2.0)
+        return client
+
+    def _note(self, relay: _Relay, text: str) -> None:
+        # Cheap substring tests first: most frames are ticks.
+        if '"type":"ack"' in text:
+            msg = json.loads(text)
+            if msg.get("op") == "account_subscribe":
+                relay.account_acked = True
+            elif msg.get("op") == "subscribe":
+                relay.symbols.add(msg["symbol"])
+            elif msg.get("op") == "unsubscribe":
+                relay.symbols.discard(msg["symbol"])
+        elif '"type":"order"' in text and '"event":"fill"' in text:
+            self._fill_frames[json.loads(text)["order_id"]] = text
+
+
+class SimPair(BrokerPair):
+    name = "sim"
+    capabilities = Capabilities(client_order_ids=True, condition_search="pushed",
+                                max_subscriptions=4, cap_enforced=False)
+    condition = "momentum"
+    # A few symbols keep the tape cheap; the cap (a setting, MAX_SUBSCRIPTIONS) is set below
+    # their number so the cap case can go past it.
+    SYMBOLS = ("005930", "000660", "035720", "035420", "005380", "373220")
+
+    def __init__(self, data_dir: Path) -> None:
+        super().__init__(data_dir)
+        self._sim: SimExchange | None = None
+        self._wire: SimWire | None = None
+        self._prints: deque[tuple[str, int, int]] = deque()  # (symbol, price, qty) to print
+
+    @property
+    def sim(self) -> SimExchange:
+        assert self._sim is not None
+        return self._sim
+
+    @property
+    def wire(self) -> SimWire:
+        assert self._wire is not None
+        return self._wire
+
+    async def start_fake(self) -> None:
+        # A threshold no symbol reaches keeps the automatic condition stream quiet.
+        self._sim = SimExchange(SimConfig(tick_rate=20.0, seed=11, condition_threshold_pct=29.0,
+                                          heartbeat_interval=1.0, symbols=self.SYMBOLS))
+        await self._sim.start()
+        self._tap_tape()
+        self._wire = SimWire(self._sim.url)
+        await self._wire.start()
+
+    def _tap_tape(self) -> None:
+        # The sim has no "print this trade" hook (FakeKis.trade is the KIS one): chosen prints
+        # join the tape's own at its next step, through the public Market.advance, the way
+        # tests/engine/sim/test_feed.py interposes on it. Matching, fills, notices and ticks
+        # then run the sim's real path.
+        market = self.sim.market
+        advance = market.advance
+
+        def advance_with_prints(dt: float, now_ns: int | None = None) -> list[TickRow]:
+            rows = advance(dt, now_ns)
+            while self._prints:
+                symbol, price, qty = self._prints.popleft()
+                ts = now_ns if now_ns is not None else (rows[-1].ts_ns if rows else 0)
+                rows.append(TickRow(symbol, ts, price, qty, -1, market.state(symbol).volume))
+            return rows
+
+        market.advance = advance_with_prints  # type: ignore[method-assign]
+
+    async def stop_fake(self) -> None:
+        if self._wire is not None:
+            await self._wire.stop()
+        if self._sim is not None:
+            await self._sim.stop()
+
+    def new_broker(self) -> Broker:
+        return SimBroker(self.wire.url, max_subscriptions=self.capabilities.max_subscriptions)
+
+    def account_ready(self) -> bool:
+        relay = self.wire.latest
+        return relay is not None and relay.open and relay.account_acked
+
+    def symbols(self, n: int) -> list[str]:
+        assert n <= len(self.SYMBOLS), f"the sim pair trades {len(self.SYMBOLS)} symbols"
+        return list(self.SYMBOLS[:n])
+
+    def fail_next_order_answer(self) -> None:
+        self.wire.fail_orders += 1
+
+    def hold_next_order_answer(self) -> Callable[[], None]:
+        return self.wire.hold_next_order()
+
+    async def drop_socket(self) -> None:
+        # The sim's own control endpoint: it closes every websocket (1012).
+        async with aiohttp.ClientSession() as http, \
+                http.post(self.sim.url + "/admin/drop_connections") as resp:
+            assert resp.status == 200, await resp.text()
+
+    async def force_fill(self, broker_order_id: str, qty: int) -> None:
+        order = self.sim.account.get(broker_order_id)
+        assert order is not None and order.is_open and order.price is not None, order
+        target = order.filled_qty + qty
+        self._prints.append((order.symbol, order.price, qty))
+        await eventually(lambda: order.filled_qty >= target, 10,
+                         f"the sim to fill {qty} of {broker_order_id}")
+
+    async def repeat_fill_notice(self, broker_order_id: str) -> None:
+        await self.wire.repeat(broker_order_id)
+
+    async def set_condition(self, name: str, symbol: str, event: Literal["enter", "leave"]) -> None:
+        body = {"name": name, "events": [{"symbol": symbol, "event": event}]}
+        async with aiohttp.ClientSession() as http, \
+                http.post(self.sim.url + "/admin/condition_events", json=body) as resp:
+            assert resp.status == 200, await resp.text()
+
+    def orders_at_fake(self) -> list[str]:
+        return [o.order_id for o in self.sim.account.orders()]
+
+    def refusal_code(self) -> str:
+        refused = [o for o in self.sim.account.orders() if o.status == "rejected"]
+        return refused[-1].reject_code or "" if refused else ""
+
+    def registered_symbols(self) -> set[str]:
+        relay = self.wire.latest
+        return set(relay.symbols) if relay is not None and relay.open else set()
+
+
+# ---- KIS ------------------------------------------------------------------------------------
+
+HTS_ID = "testuser"
+# FakeKis holds an answer for a fixed time (delay_next_order_answer), not until told: long
+# enough that the case's forced fill lands well inside it.
+KIS_ANSWER_HOLD_S = 3.0
+
+
+class KisPair(BrokerPair):
+    name = "kis"
+    capabilities = Capabilities(client_order_ids=False, condition_search="none",
+                                max_subscriptions=40, cap_enforced=True)
+
+    def __init__(self, data_dir: Path) -> None:
+        super().__init__(data_dir)
+        self._fake: FakeKis | None = None
+
+    @property
+    def fake(self) -> FakeKis:
+        assert self._fake is not None
+        return self._fake
+
+    async def start_fake(self) -> None:
+        # No rate limit: pacing is not under test here, and it would only slow the cases.
+        self._fake = FakeKis(env="paper", rate_limit=None, hts_id=HTS_ID)
+        # The tape held still, as the KIS e2e tests hold it: FakeKis.trade moves the tape's
+        # price to the forced print (the lower limit), and a running tape would go on from
+        # there and fill the resting orders by itself. Ticks come from print_ticks instead.
+        self._fake.pause_tape()
+        await self._fake.start()
+
+    async def stop_fake(self) -> None:
+        if self._fake is not None:
+            await self._fake.stop()
+
+    def new_broker(self) -> Broker:
+        config = KisConfig(env="paper", app_key=DEFAULT_APP_KEY, app_secret=DEFAULT_APP_SECRET,
+                           account="12345678-01", hts_id=HTS_ID, rest_url=self.fake.url,
+                           ws_url=self.fake.ws_url + "/tryitout", requests_per_second=0.0)
+        # The same data_dir on a restart: the token cached on disk is reused, as in production.
+        return KisBroker(config, self.data_dir)
+
+    def _newest_regs(self) -> set[tuple[str, str]]:
+        conns = self.fake.connections
+        return max(conns, key=lambda c: c.id).registrations if conns else set()
+
+    def account_ready(self) -> bool:
+        return (self.fake.notice_tr, HTS_ID) in self._newest_regs()
+
+    def symbols(self, n: int) -> list[str]:
+        # The tape's six symbols first; then well-formed codes KIS registers but never ticks.
+        codes = list(KIS_TAPE_SYMBOLS)
+        codes += [f"{910_000 + i:06d}" for i in range(max(0, n - len(codes)))]
+        return codes[:n]
+
+    async def print_ticks(self, symbols: Iterable[str]) -> None:
+        for code in symbols:
+            tape = self.fake.tape.symbols.get(code)
+            if tape is not None:
+                # At the previous close: far above every resting test buy (the lower limit).
+                await self.fake.trade(code, tape.base, qty=1)
+
+    def fail_next_order_answer(self) -> None:
+        self.fake.fail_next_orders(1, "502_after_create")
+
+    def hold_next_order_answer(self) -> Callable[[], None]:
+        self.fake.delay_next_order_answer(KIS_ANSWER_HOLD_S)
+        return lambda: None
+
+    async def drop_socket(self) -> None:
+        assert await self.fake.drop_websockets() >= 1
+
+    async def force_fill(self, broker_order_id: str, qty: int) -> None:
+        order = next(o for o in self.fake.orders if o.odno == broker_order_id)
+        # An order whose REST answer is held is created before it is booked: wait for the book.
+        await eventually(lambda: order in self.fake.working_orders, 10,
+                         f"{broker_order_id} working at the fake")
+        before = order.filled
+        await self.fake.trade(order.symbol, order.price, qty=qty, side="sell")
+        assert order.filled == before + qty, f"the print did not fill {qty} of {broker_order_id}"
+
+    async def repeat_fill_notice(self, broker_order_id: str) -> None:
+        fake = self.fake
+        notice = next(n for n in reversed(fake.notices)
+                      if n.oder_no == broker_order_id and n.cntg_yn == "2")
+        for conn in fake.connections:
+            key_iv = conn.regs.get((fake.notice_tr, HTS_ID))
+            if key_iv is not None:
+                frame = kis_frames.notice_frame(fake.notice_tr, notice, fake.notice_layout, *key_iv)
+                await fake.send_raw(frame, conn.id)
+
+    def orders_at_fake(self) -> list[str]:
+        return [o.odno for o in self.fake.orders if o.kind == "new"]
+
+    def refusal_code(self) -> str:
+        refused = [r for r in self.fake.order_requests if r.rt_cd == "1"]
+        return refused[-1].msg_cd if refused else ""
+
+    def registered_symbols(self) -> set[str]:
+        return {key for tr, key in self._newest_regs() if tr == kis_frames.TICK_TR}
+
+
+PAIRS: list[type[BrokerPair]] = [SimPair, KisPair]
