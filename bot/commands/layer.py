@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 from collections import OrderedDict
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import date
 from typing import Any
 
@@ -65,35 +65,52 @@ class CommandLayer:
                                                                        s.extra_holidays)
         self._used_confirmations: OrderedDict[str, None] = OrderedDict()
 
-    async def execute(self, inv: Invocation, name: str, args: Mapping[str, Any]) -> r.Result:
-        """Check the role, run the command, audit it (allowed or refused), return the result."""
+    def _admit(self, inv: Invocation, name: str, args: Mapping[str, Any]) -> Command:
+        """The declaration's checks, for every way in: the command exists, the role may run
+        it, required options are there and none is too long."""
         spec = BY_NAME.get(name)
+        if spec is None:
+            raise CommandError(f"unknown command '/{parsing.shown(name)}'; try /help")
+        if inv.role < spec.role:
+            raise CommandError(
+                f"/{name} needs the {spec.role.name.lower()} role; you have "
+                f"{'no role' if inv.role == Role.NONE else inv.role.name.lower()}")
+        for option in spec.options:
+            given = args.get(option.name)
+            if option.required and given in (None, ""):
+                raise CommandError(f"missing {option.name} ({option.help}); usage: {spec.usage}")
+            if option.max_length is not None and len(str(given or "")) > option.max_length:
+                raise CommandError(f"{option.name} must be at most {option.max_length} "
+                                   f"characters; got {len(str(given)):,}")
+        return spec
+
+    async def _audited(self, inv: Invocation, name: str, args: Mapping[str, Any],
+                       work: Callable[[], Awaitable[r.Result]]) -> r.Result:
+        """Run `work` and write exactly one audit row for it, whatever happens: allowed,
+        refused, or failed inside the engine (which must not take a transport down)."""
         try:
-            if spec is None:
-                raise CommandError(f"unknown command '/{parsing.shown(name)}'; try /help")
-            if inv.role < spec.role:
-                raise CommandError(
-                    f"/{name} needs the {spec.role.name.lower()} role; you have "
-                    f"{'no role' if inv.role == Role.NONE else inv.role.name.lower()}")
-            for option in spec.options:
-                if option.required and args.get(option.name) in (None, ""):
-                    raise CommandError(f"missing {option.name} ({option.help}); usage: "
-                                       f"{spec.usage}")
-                given = args.get(option.name)
-                if option.max_length is not None and len(str(given or "")) > option.max_length:
-                    raise CommandError(f"{option.name} must be at most {option.max_length} "
-                                       f"characters; got {len(str(given)):,}")
-            result: r.Result = await getattr(self, spec.handler)(inv, args)
+            result = await work()
         except CommandError as exc:
             await self._audit(inv, name, args, False, exc.message)
             raise
-        except Exception as exc:  # an engine bug must not take a transport down
+        except Exception as exc:
             log.exception("command /%s failed", name)
             await self._audit(inv, name, args, False, f"internal error: {type(exc).__name__}")
-            raise CommandError(f"/{name} failed inside the engine ({type(exc).__name__}); "
-                               "nothing was changed by this command; the error is logged") from exc
+            raise CommandError(f"/{parsing.shown(name)} failed inside the engine "
+                               f"({type(exc).__name__}); nothing was changed by this command; "
+                               "the error is logged") from exc
         await self._audit(inv, name, args, True, r.audit_note(result))
         return result
+
+    async def execute(self, inv: Invocation, name: str, args: Mapping[str, Any]) -> r.Result:
+        """Check the role and options, run the command, audit it, return the result."""
+
+        async def work() -> r.Result:
+            spec = self._admit(inv, name, args)
+            result: r.Result = await getattr(self, spec.handler)(inv, args)
+            return result
+
+        return await self._audited(inv, name, args, work)
 
     async def execute_text(self, inv: Invocation, line: str) -> r.Result:
         """A typed line (console): a line that does not parse is refused and audited too."""
@@ -149,29 +166,27 @@ class CommandLayer:
 
         Audited as `<side>?`, so the log shows both the request and, later, the confirmed order.
         """
-        name = f"{side}?"
-        try:
-            if inv.role < BY_NAME[side].role:
-                raise CommandError(f"/{side} needs the trader role; you have "
-                                   f"{'no role' if inv.role == Role.NONE else inv.role.name.lower()}")
+
+        async def work() -> r.Result:
+            self._admit(inv, side, args)
             intent = await self.order_intent(inv, side, args)
             problem = self.engine.orders.precheck(intent)
             if problem is not None:
                 raise CommandError(problem.message)
-        except CommandError as exc:
-            await self._audit(inv, name, args, False, exc.message)
-            raise
-        inst = self.engine.instruments[intent.symbol]
-        last = self.engine.feed.last.get(intent.symbol)
-        unit = intent.price or last or inst.prev_close
-        await self._audit(inv, name, args, True, "confirmation asked")
-        return r.OrderPreview(intent.symbol, inst.name, side, intent.qty, intent.price,
-                              unit * intent.qty, last)
+            inst = self.engine.instruments[intent.symbol]
+            last = self.engine.feed.last.get(intent.symbol)
+            unit = intent.price or last or inst.prev_close
+            return r.OrderPreview(intent.symbol, inst.name, side, intent.qty, intent.price,
+                                  unit * intent.qty, last)
+
+        preview = await self._audited(inv, f"{side}?", args, work)
+        assert isinstance(preview, r.OrderPreview)
+        return preview
 
     async def _audit(self, inv: Invocation, name: str, args: Mapping[str, Any], ok: bool,
                      result: str) -> None:
         # Whatever a person typed is stored cleaned and bounded: the audit is read in terminals.
-        shown = " ".join(f"{k}={parsing.shown(v, 80)}" for k, v in args.items())
+        shown = " ".join(f"{parsing.shown(k, 32)}={parsing.shown(v, 80)}" for k, v in args.items())
         await self.engine.journal.audit(AuditRecord(
             self.engine.clock.time_ns(), parsing.shown(inv.actor, 120), inv.transport,
             parsing.shown(name, 32), shown[:600], ok, parsing.shown(result, 600)))
@@ -398,10 +413,8 @@ class CommandLayer:
     async def chart(self, inv: Invocation, args: Mapping[str, Any]) -> r.Result:
         symbol = await self._symbol(args)
         raw = args.get("interval")
-        try:
-            minutes = int(str(raw)) if raw not in (None, "") else 1
-        except ValueError:
-            minutes = 0
+        text = str(raw).strip() if raw not in (None, "") else "1"
+        minutes = int(text) if text.isascii() and text.isdigit() and len(text) <= 2 else 0
         if minutes not in CHART_INTERVALS:
             raise CommandError(f"interval must be one of {', '.join(map(str, CHART_INTERVALS))} "
                                f"minutes; got '{parsing.shown(raw)}'")

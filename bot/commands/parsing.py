@@ -8,45 +8,39 @@ from __future__ import annotations
 
 import math
 import re
-import unicodedata
 from collections.abc import Mapping
 
 from bot.commands.context import CommandError
 from engine.instruments import Instrument
 from engine.krx.codes import InvalidSymbol, normalize_symbol
 from engine.krx.prices import check_limit_price
+from engine.text import printable
+from engine.text import shown as shown  # re-exported: the transports echo with it
 
 MAX_QTY = 1_000_000
 # ASCII digits, optionally grouped with commas: int() would also take "1_0", "１" and "٣".
 _WHOLE = re.compile(r"-?[0-9]+")  # a sign only so a negative gets the range message
+# Digits past this are out of every range; int() itself refuses more than 4,300.
+MAX_DIGITS = 18
 # A decimal in ASCII: float() would also take "1_0", "nan", "inf" and other scripts' digits.
 _DECIMAL = re.compile(r"-?[0-9]+(\.[0-9]+)?|-?\.[0-9]+")
-SHOWN_MAX = 40
-
-
-def _printable(text: str) -> str:
-    # Control characters (escape sequences) and format characters (bidi overrides, which can
-    # reorder what a terminal or a phone shows) become "?".
-    return "".join(ch if ch.isprintable() and unicodedata.category(ch) != "Cf" else "?"
-                   for ch in text)
-
-
-def shown(raw: object, limit: int = SHOWN_MAX) -> str:
-    """A user's text, fit to echo back: control characters replaced, length bounded."""
-    text = _printable(str(raw))
-    return text if len(text) <= limit else text[:limit] + f"… ({len(text):,} characters)"
 
 
 def free_text(raw: object, limit: int) -> str:
     """Text a person typed that is kept (a halt reason): one line, printable, at most `limit`
     characters; never refused, because what it comes with (a halt) must not be."""
-    text = " ".join(_printable(str(raw)).split())
+    text = " ".join(printable(str(raw)).split())
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def _whole_number(raw: object) -> int | None:
+def _whole_number(raw: object, valid: str) -> int | None:
+    """None when it is not a whole number; `valid` names the range for one far outside it."""
     text = str(raw).replace(",", "").strip()
-    return int(text) if _WHOLE.fullmatch(text) else None
+    if not _WHOLE.fullmatch(text):
+        return None
+    if len(text.lstrip("-")) > MAX_DIGITS:
+        raise CommandError(f"{valid}; got a number of {len(text):,} digits")
+    return int(text)
 
 
 def symbol_code(raw: object) -> str:
@@ -58,7 +52,7 @@ def symbol_code(raw: object) -> str:
 
 
 def quantity(raw: object) -> int:
-    value = _whole_number(raw)
+    value = _whole_number(raw, f"quantity must be between 1 and {MAX_QTY:,} shares")
     if value is None:
         raise CommandError(f"quantity must be a whole number of shares in the digits 0-9, got "
                            f"'{shown(raw)}'")
@@ -68,7 +62,7 @@ def quantity(raw: object) -> int:
 
 
 def price(raw: object, instrument: Instrument) -> int:
-    value = _whole_number(raw)
+    value = _whole_number(raw, f"price must be within {instrument.code}'s daily limits")
     if value is None:
         raise CommandError(f"price must be a whole number of KRW in the digits 0-9 (or omit it "
                            f"for a market order), got '{shown(raw)}'")

@@ -212,6 +212,8 @@ class Help:
 
 def audit_note(result: object) -> str:
     """What the audit row says a successful command did."""
+    if isinstance(result, OrderPreview):
+        return "confirmation asked"
     if isinstance(result, OrderCancelled):
         return f"OrderCancelled {result.order.order_id}: {result.owner}'s order, by {result.by}"
     return type(result).__name__

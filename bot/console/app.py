@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import math
 import os
 import stat
 import sys
@@ -90,9 +91,13 @@ class Console:
         if line.split()[0] in ("wait", "/wait"):  # for scripts: let fills arrive
             parts = line.split()
             try:
-                await asyncio.sleep(min(float(parts[1]) if len(parts) > 1 else 1.0, 3600.0))
+                seconds = float(parts[1]) if len(parts) > 1 else 1.0
             except ValueError:
-                self.say("error: wait takes a number of seconds, e.g. wait 2")
+                seconds = math.nan
+            if not 0 <= seconds <= 3600:  # nan too: sleep(nan) would never return
+                self.say("error: wait takes a number of seconds from 0 to 3600, e.g. wait 2")
+                return
+            await asyncio.sleep(seconds)
             return
         inv = Invocation("console", "console", Role.ADMIN, uuid.uuid4().hex)
         try:

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import re
 
+from engine.text import shown
+
 _CODE = re.compile(r"^[0-9]{4}[0-9A-HJ-NP-TV-Z][0-9]$")
 
 CODE_FORMAT = "6 characters: 4 digits, a digit or letter (not I, O, U), a digit, e.g. 005930"
@@ -26,8 +28,8 @@ def normalize_symbol(raw: str) -> str:
     if len(text) == 7 and text[0] in "AQJ":
         text = text[1:]
     if not _CODE.match(text):
-        shown = raw.strip() or "(empty)"
-        raise InvalidSymbol(f"'{shown}' is not a KRX code: expected {CODE_FORMAT}")
+        raise InvalidSymbol(f"'{shown(raw.strip()) or '(empty)'}' is not a KRX code: expected "
+                            f"{CODE_FORMAT}")
     return text
 
 

@@ -14,6 +14,7 @@ from typing import ClassVar, Protocol
 from engine.instruments import Instrument
 from engine.marketdata import Tick
 from engine.ordertypes import Side
+from engine.text import shown
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,7 +82,8 @@ class Strategy(ABC):
         unknown = sorted(set(given) - set(cls.params_spec))
         if unknown:
             valid = ", ".join(cls.params_spec) or "none"
-            raise ParamError(f"{cls.name} has no parameter {', '.join(unknown)}; valid: {valid}")
+            names = ", ".join(shown(name, 20) for name in unknown)
+            raise ParamError(f"{cls.name} has no parameter {names}; valid: {valid}")
         params = {name: spec.default for name, spec in cls.params_spec.items()}
         for name, value in given.items():
             spec = cls.params_spec[name]
