@@ -52,7 +52,7 @@ def run(main: Coroutine[Any, Any, T]) -> T:
 def main(argv: list[str] | None = None) -> int:
     import logging
 
-    from dotenv import load_dotenv
+    from dotenv import find_dotenv, load_dotenv
 
     from engine.envparse import ConfigError
 
@@ -64,7 +64,9 @@ def main(argv: list[str] | None = None) -> int:
         from bot.health import check
 
         return check(args.max_age)
-    load_dotenv(override=False)  # the real environment wins over .env
+    # The working directory's .env (not one beside the installed package); the real
+    # environment wins over it.
+    load_dotenv(find_dotenv(usecwd=True), override=False)
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     from bot.app import run_agent

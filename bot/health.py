@@ -11,7 +11,7 @@ import os
 import sys
 from pathlib import Path
 
-from dotenv import dotenv_values
+from dotenv import dotenv_values, find_dotenv
 
 from engine.clock import Clock
 from engine.heartbeat import problem
@@ -19,7 +19,7 @@ from engine.heartbeat import problem
 
 def data_dir() -> Path:
     # As EngineConfig reads it: the real environment wins over .env; blank means the default.
-    raw = os.environ.get("DATA_DIR") or dotenv_values().get("DATA_DIR") or ""
+    raw = os.environ.get("DATA_DIR") or dotenv_values(find_dotenv(usecwd=True)).get("DATA_DIR") or ""
     return Path(raw.strip() or "data").expanduser()
 
 

@@ -31,7 +31,7 @@ from engine.events import (
     EventBus,
 )
 from engine.feed import MarketFeed
-from engine.files import private_dir
+from engine.files import private_dir, write_private_bytes
 from engine.instruments import Instrument
 from engine.journal import Journal
 from engine.killswitch import HaltOutcome, KillSwitch
@@ -290,7 +290,8 @@ class Engine:
 
     async def wait_ready(self, timeout: float | None = None) -> None:
         """Until the broker part of start-up has run (tests, the demo)."""
-        await asyncio.wait_for(self._connected_once.wait(), timeout)
+        async with asyncio.timeout(timeout):
+            await self._connected_once.wait()
 
     async def ensure_instrument(self, code: str) -> Instrument:
         """The symbol's figures, asking the broker the first time (KIS has no full listing)."""
@@ -395,8 +396,8 @@ class Engine:
 
     async def _save_png(self, name: str, png: bytes) -> Path:
         path = self.config.data_dir / "charts" / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        await asyncio.to_thread(path.write_bytes, png)
+        await asyncio.to_thread(private_dir, path.parent)
+        await asyncio.to_thread(write_private_bytes, path, png)
         return path
 
     def _task_crashed(self, name: str, exc: BaseException) -> None:

@@ -98,6 +98,7 @@ class Subscriptions:
         self.bars = bars if bars is not None else {}
         self.tasks: dict[str, asyncio.Task[None]] = {}
         self.records: dict[str, SubscriptionRecord] = {}
+        self._closed = False  # shut down: no new pipeline may start (auto mode may still try)
         self.strategies: dict[str, Strategy] = {}
         self._removal: dict[str, str] = {}
         self._lock = asyncio.Lock()
@@ -131,6 +132,8 @@ class Subscriptions:
                         source: str = "manual") -> SubscribeResult:
         """Idempotent: subscribing a subscribed symbol changes nothing and says so."""
         async with self._lock:
+            if self._closed:
+                raise SubscriptionError(f"not subscribing {symbol}: the engine is stopping")
             existing = self.records.get(symbol)
             if existing is not None:
                 return SubscribeResult(existing, created=False)
@@ -195,6 +198,7 @@ class Subscriptions:
             await self._cleanup(symbol)
 
     async def shutdown(self) -> None:
+        self._closed = True
         tasks = list(self.tasks.items())
         for symbol, task in tasks:
             self._removal[symbol] = SHUTDOWN

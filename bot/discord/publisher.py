@@ -110,7 +110,8 @@ class ChannelPublisher:
         """Wait until everything pending is sent (at shutdown); False if time ran out (the rest
         stays in the outbox for the next start)."""
         try:
-            await asyncio.wait_for(self._idle.wait(), timeout)
+            async with asyncio.timeout(timeout):
+                await self._idle.wait()
         except TimeoutError:
             return False
         return True

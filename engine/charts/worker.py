@@ -70,7 +70,8 @@ class ChartWorker:
             if proc.stdin is not None:
                 proc.stdin.close()
             try:
-                await asyncio.wait_for(proc.wait(), 5.0)
+                async with asyncio.timeout(5.0):
+                    await proc.wait()
             except TimeoutError:
                 await _kill(proc)
 
@@ -98,7 +99,8 @@ class ChartWorker:
         async with self._lock:
             proc = await self._ensure_started()
             try:
-                body = await asyncio.wait_for(self._exchange(proc, payload), self.render_timeout)
+                async with asyncio.timeout(self.render_timeout):
+                    body = await self._exchange(proc, payload)
             except BaseException as exc:
                 # Whatever happened mid-exchange, the pipe may hold half a frame: never reuse it.
                 self._proc = None
@@ -134,7 +136,8 @@ class ChartWorker:
         assert proc.stdout is not None
         try:
             # The child's first frame is empty and means "loaded and ready".
-            ready = await asyncio.wait_for(proc.stdout.readexactly(LENGTH.size), self.start_timeout)
+            async with asyncio.timeout(self.start_timeout):
+                ready = await proc.stdout.readexactly(LENGTH.size)
         except BaseException as exc:
             await _kill(proc)
             if isinstance(exc, TimeoutError):

@@ -417,7 +417,8 @@ class SimExchange:
                 message = reason.encode()[:123]
                 # On timeout aiohttp aborts the transport itself.
                 with contextlib.suppress(TimeoutError, ConnectionError):
-                    await asyncio.wait_for(ws.close(code=code, message=message), CLOSE_TIMEOUT_S)
+                    async with asyncio.timeout(CLOSE_TIMEOUT_S):
+                        await ws.close(code=code, message=message)
             conn.finished.set()
         return ws
 

@@ -179,7 +179,8 @@ class KisBroker(Broker):
             self._pending.pop((tr_id, tr_key), None)
             return None  # replayed on reconnect
         try:
-            return await asyncio.wait_for(fut, ACK_TIMEOUT)
+            async with asyncio.timeout(ACK_TIMEOUT):
+                return await fut
         except TimeoutError:
             self._pending.pop((tr_id, tr_key), None)
             return None

@@ -43,7 +43,8 @@ class KisStream:
         return self._ws is not None
 
     async def wait_connected(self, timeout: float) -> None:
-        await asyncio.wait_for(self._connected.wait(), timeout)
+        async with asyncio.timeout(timeout):
+            await self._connected.wait()
 
     async def send_registration(self, tr_id: str, tr_key: str, register: bool) -> bool:
         ws = self._ws

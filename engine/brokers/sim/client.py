@@ -133,7 +133,10 @@ class SimBroker(Broker):
             self._pending.pop((op, key), None)
             return
         try:
-            await asyncio.wait_for(fut, ACK_TIMEOUT)
+            # asyncio.timeout, not wait_for: on 3.11 wait_for swallows a cancel that arrives as the
+            # ack does, and a stopping engine then waited forever for this task
+            async with asyncio.timeout(ACK_TIMEOUT):
+                await fut
         except TimeoutError:
             self._pending.pop((op, key), None)
             log.warning("no ack for %s %s within %.0fs", op, key, ACK_TIMEOUT)

@@ -172,7 +172,8 @@ class SimStream:
         return self._ws is not None
 
     async def wait_connected(self, timeout: float) -> None:
-        await asyncio.wait_for(self._connected.wait(), timeout)
+        async with asyncio.timeout(timeout):
+            await self._connected.wait()
 
     async def send(self, frame: bytes) -> bool:
         """Send now if connected; False when not (the registration replays on reconnect)."""
