@@ -81,3 +81,22 @@ def test_extreme_dates_are_refused_with_the_valid_range(raw: str) -> None:
 
     with pytest.raises(CommandError, match="between 2000-01-01 and 2099-12-31"):
         parse_day(raw, date(2026, 12, 1))
+
+
+def test_binary_escapes_and_input_closed_mid_command(tmp_path: Path) -> None:
+    """Bytes that are not UTF-8, NUL, terminal escapes and bidi overrides in commands, then the
+    input ends in the middle of a line: every line is answered or refused, nothing raw is
+    echoed, and the agent stops cleanly."""
+    script = (b"/buy \x1b[2J\x1b]0;pwned\x07 1\n"
+              b"/halt \xe2\x80\xae\x1b[31mred\x00 \xff\xfe\n"
+              b"\xff\xfe\xfd\x00\x01\n"
+              b"/subscribe 005930 watch k=\x1b[5m\n"
+              b"/status")  # no newline: the input closes mid-command
+    proc = subprocess.run([PYTHON, "-m", "bot"], input=script, capture_output=True,
+                          env=subprocess_env(tmp_path / "data"), cwd=ROOT, timeout=90)
+    out = proc.stdout.decode("utf-8", "replace")
+    assert proc.returncode == 0, proc.stderr.decode()
+    assert "\x1b" not in out and "\x00" not in out and "\u202e" not in out
+    assert "HALTED" in out  # the halt happened, its reason cleaned
+    assert "PAPER on sim" in out  # the last, unterminated line was still run
+    assert b"Traceback" not in proc.stderr
