@@ -6,7 +6,8 @@ import math
 from dataclasses import dataclass, field
 from typing import Literal
 
-from tests.fakekis.tape import Side, Trade
+from tests.fakekis.tape import Trade
+from tests.faketape import Side
 
 OrderKind = Literal["new", "cancel", "modify"]
 # open: working; filled; cancelled (remaining cancelled, maybe partly filled); rejected (exchange

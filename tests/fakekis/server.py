@@ -40,10 +40,13 @@ from typing import Any, Literal
 from aiohttp import WSMsgType, web
 
 from engine.clock import Clock
-from tests.fakekis import frames, krx
+from tests import fakekrx as krx
+from tests.fakekis import frames
 from tests.fakekis.account import LIMIT, MARKET, Account, FakeOrder, Position
 from tests.fakekis.frames import Notice, NoticeLayout
-from tests.fakekis.tape import DEFAULT_SYMBOLS, Side, SymbolTape, Tape, Trade, name_of
+from tests.fakekis.tape import SymbolTape, Tape, Trade
+from tests.fakeserver import FakeServer
+from tests.faketape import DEFAULT_SYMBOLS, Side, name_of
 
 log = logging.getLogger(__name__)
 
@@ -173,7 +176,9 @@ class _PathFault:
     n: int
 
 
-class FakeKis:
+class FakeKis(FakeServer):
+    tape_name = "fakekis-tape"
+
     def __init__(
         self,
         *,
@@ -202,6 +207,7 @@ class FakeKis:
         clock: Clock | None = None,
         max_registrations: int = MAX_REGISTRATIONS,
     ) -> None:
+        super().__init__()
         if env not in ("paper", "real"):
             raise ValueError(f"env must be 'paper' or 'real', not {env!r}")
         cano, _, prdt = account.partition("-")
@@ -271,63 +277,30 @@ class FakeKis:
         self._owner: dict[str, WsConn] = {}  # appkey -> the connection holding its session
         self._conn_seq = 0
         self._paused = False
-        self._tasks: set[asyncio.Task[Any]] = set()
-        self._tick_task: asyncio.Task[None] | None = None
-        self._closing = asyncio.Event()
-        self._runner: web.AppRunner | None = None
-        self._port = 0
 
     # ------------------------------------------------------------------ lifecycle
 
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self._port}"
-
-    @property
-    def ws_url(self) -> str:
-        return f"ws://127.0.0.1:{self._port}"
-
-    async def start(self, port: int = 0) -> None:
-        app = web.Application(middlewares=[self._middleware])
-        app.router.add_post("/oauth2/tokenP", self._token)
-        app.router.add_post("/oauth2/revokeP", self._revoke)
-        app.router.add_post("/oauth2/Approval", self._approval)
-        app.router.add_post("/uapi/hashkey", self._hashkey)
+    def add_routes(self, router: web.UrlDispatcher) -> None:
+        router.add_post("/oauth2/tokenP", self._token)
+        router.add_post("/oauth2/revokeP", self._revoke)
+        router.add_post("/oauth2/Approval", self._approval)
+        router.add_post("/uapi/hashkey", self._hashkey)
         base = "/uapi/domestic-stock/v1/trading"
-        app.router.add_post(f"{base}/order-cash", self._order_cash)
-        app.router.add_post(f"{base}/order-rvsecncl", self._order_rvsecncl)
-        app.router.add_get(f"{base}/inquire-balance", self._inquire_balance)
-        app.router.add_get(f"{base}/inquire-daily-ccld", self._inquire_daily_ccld)
+        router.add_post(f"{base}/order-cash", self._order_cash)
+        router.add_post(f"{base}/order-rvsecncl", self._order_rvsecncl)
+        router.add_get(f"{base}/inquire-balance", self._inquire_balance)
+        router.add_get(f"{base}/inquire-daily-ccld", self._inquire_daily_ccld)
         # KIS clients connect to ws://host:port, ws://host:port/tryitout or /tryitout/H0STCNT0.
         quotes = "/uapi/domestic-stock/v1/quotations"
-        app.router.add_get(f"{quotes}/inquire-price", self._inquire_price)
-        app.router.add_get(f"{quotes}/inquire-daily-price", self._inquire_daily_price)
-        app.router.add_route("*", "/{tail:.*}", self._catch_all)
-        self._closing.clear()
-        self._runner = web.AppRunner(app, handle_signals=False, shutdown_timeout=1.0)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", port)
-        await site.start()
-        self._port = self._runner.addresses[0][1]
-        self._tick_task = asyncio.create_task(self._tick_loop(), name="fakekis-tape")
+        router.add_get(f"{quotes}/inquire-price", self._inquire_price)
+        router.add_get(f"{quotes}/inquire-daily-price", self._inquire_daily_price)
+        router.add_route("*", "/{tail:.*}", self._catch_all)
 
-    async def stop(self) -> None:
-        self._closing.set()  # wakes handlers sleeping on an injected delay
-        if self._tick_task is not None:
-            self._tick_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._tick_task
-            self._tick_task = None
+    async def close_sockets(self) -> None:
         for conn in list(self._conns):
             with contextlib.suppress(Exception):
-                await asyncio.wait_for(conn.ws.close(code=1001, message=b"server shutdown"), 1.0)
-        for task in list(self._tasks):
-            task.cancel()
-        if self._tasks:
-            await asyncio.gather(*self._tasks, return_exceptions=True)
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
+                async with asyncio.timeout(1.0):
+                    await conn.ws.close(code=1001, message=b"server shutdown")
 
     # ------------------------------------------------------------------ clock & test hooks
 
@@ -473,16 +446,6 @@ class FakeKis:
         # The OAuth endpoints answer in their own shape, not the rt_cd envelope (brokers.md 2.2).
         return web.json_response({"error_description": code[1], "error_code": code[0]}, status=403,
                                  dumps=partial(json.dumps, ensure_ascii=False))
-
-    async def _sleep(self, seconds: float) -> None:
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._closing.wait(), seconds)
-
-    def _spawn(self, coro: Awaitable[Any]) -> asyncio.Task[Any]:
-        task: asyncio.Task[Any] = asyncio.ensure_future(coro)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-        return task
 
     def _hhmmss(self) -> str:
         return self.kst().strftime("%H%M%S")
@@ -690,12 +653,12 @@ class FakeKis:
         if fault is not None and fault.kind == "timeout_after_create":
             rec.injected = fault.kind
             await accept()
-            await self._sleep(fault.delay)
+            await self.sleep(fault.delay)
             return self._json(body, tr_id=tr_id)
         if self._answer_delays:
             delay = self._answer_delays.popleft()
             await accept()
-            await self._sleep(delay)
+            await self.sleep(delay)
             return self._json(body, tr_id=tr_id)
         # Normal order of events: the REST answer is on the wire before any notice or fill.
         resp = self._json(body, tr_id=tr_id)
@@ -1176,7 +1139,7 @@ class FakeKis:
         conn = WsConn(id=self._conn_seq, ws=ws, request=request, path=request.path)
         self._conns.append(conn)
         self.connections_total += 1
-        pinger = self._spawn(self._pingpong_loop(conn))
+        pinger = self.spawn(self._pingpong_loop(conn))
         try:
             async for msg in ws:
                 if msg.type == WSMsgType.TEXT:

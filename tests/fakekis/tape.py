@@ -8,33 +8,9 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass, field
-from typing import Literal
 
-from tests.fakekis import krx
-
-Side = Literal["buy", "sell"]
-
-NAMES: dict[str, str] = {
-    "005930": "삼성전자",
-    "000660": "SK하이닉스",
-    "035720": "카카오",
-    "035420": "NAVER",
-    "005380": "현대차",
-    "373220": "LG에너지솔루션",
-}
-
-DEFAULT_SYMBOLS: dict[str, int] = {
-    "005930": 62_700,
-    "000660": 187_000,
-    "035720": 48_000,
-    "035420": 201_500,
-    "005380": 187_500,
-    "373220": 412_000,
-}
-
-
-def name_of(code: str) -> str:
-    return NAMES.get(code, f"테스트종목{code}")
+from tests import fakekrx as krx
+from tests.faketape import Side, next_print
 
 
 @dataclass(slots=True)
@@ -159,18 +135,8 @@ class Tape:
 
     def next_trade(self, code: str, hhmmss: str) -> Trade:
         sym = self.symbols[code]
-        lower, upper = sym.limits
-        step = self.rng.choice((-1, 0, 0, 1)) if sym.trades else 0
-        price = sym.price
-        if step > 0:
-            price = min(price + krx.tick_size(price), upper)
-        elif step < 0:
-            price = max(price - krx.tick_below(price), lower)
-        side: Side = "buy" if self.rng.random() < 0.5 else "sell"
-        # Mostly small prints with an occasional block, so partial fills of larger orders happen.
-        qty = int(self.rng.expovariate(1 / 60)) + 1
-        if self.rng.random() < 0.05:
-            qty *= 20
+        price, side, qty = next_print(self.rng, sym.price, sym.limits, not sym.trades,
+                                      mean_qty=60)
         return Trade(code=code, price=price, qty=qty, side=side, hhmmss=hhmmss)
 
     def batch_size(self) -> int:

@@ -20,8 +20,8 @@ from cryptography.hazmat.primitives import padding
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from websockets.asyncio.client import ClientConnection, connect
 
+from tests import fakekrx as krx
 from tests.conftest import eventually
-from tests.fakekis import krx
 from tests.fakekis.server import FakeKis
 
 TRADING = "/uapi/domestic-stock/v1/trading"

@@ -6,7 +6,8 @@ import math
 from dataclasses import dataclass, field
 from typing import Literal
 
-from tests.fakekiwoom.tape import Side, Trade
+from tests.fakekiwoom.tape import Trade
+from tests.faketape import Side
 
 LIMIT = "0"  # trde_tp 보통(지정가)
 MARKET = "3"  # trde_tp 시장가

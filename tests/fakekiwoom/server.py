@@ -38,7 +38,6 @@ Where the reference is silent or says UNCONFIRMED the choice is commented at the
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
 import secrets
@@ -52,11 +51,14 @@ from typing import Any, Literal
 from aiohttp import web
 
 from engine.clock import Clock
-from tests.fakekiwoom import codec, krx
+from tests import fakekrx as krx
+from tests.fakekiwoom import codec
 from tests.fakekiwoom.account import LIMIT, MARKET, TRDE_TP_NAMES, Account, FakeOrder, Fill, Position
 from tests.fakekiwoom.conditions import Conditions, ConditionSettings
-from tests.fakekiwoom.tape import DEFAULT_SYMBOLS, Side, SymbolTape, Tape, Trade, name_of
+from tests.fakekiwoom.tape import SymbolTape, Tape, Trade
 from tests.fakekiwoom.ws import BALANCE, ORDER_EVENTS, WS_PATH, WsConn, WsHub, WsSettings
+from tests.fakeserver import FakeServer
+from tests.faketape import DEFAULT_SYMBOLS, Side, name_of
 
 log = logging.getLogger(__name__)
 
@@ -187,7 +189,10 @@ class _Window:
         return True
 
 
-class FakeKiwoom:
+class FakeKiwoom(FakeServer):
+    ws_path = WS_PATH
+    tape_name = "fakekiwoom-tape"
+
     def __init__(
         self,
         *,
@@ -214,6 +219,7 @@ class FakeKiwoom:
         ws: WsSettings | None = None,
         clock: Clock | None = None,
     ) -> None:
+        super().__init__()
         if env not in ("real", "paper"):
             raise ValueError(f"env must be 'real' or 'paper', not {env!r}")
         if len(account) != 10 or not account.isdigit():
@@ -266,53 +272,19 @@ class FakeKiwoom:
         self._rate_faults: list[_RateFault] = []
         self._book: list[FakeOrder] = []  # working orders in time priority
         self._paused = False
-        self._tasks: set[asyncio.Task[Any]] = set()
-        self._tick_task: asyncio.Task[None] | None = None
-        self._closing = asyncio.Event()
-        self._runner: web.AppRunner | None = None
-        self._port = 0
 
     # ------------------------------------------------------------------ lifecycle
 
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self._port}"
-
-    @property
-    def ws_url(self) -> str:
-        return f"ws://127.0.0.1:{self._port}{WS_PATH}"
-
-    async def start(self, port: int = 0) -> None:
-        app = web.Application(middlewares=[self._middleware])
-        app.router.add_post("/oauth2/token", self._token)
-        app.router.add_post("/oauth2/revoke", self._revoke)
-        app.router.add_get(WS_PATH, self.hub.handle)
+    def add_routes(self, router: web.UrlDispatcher) -> None:
+        router.add_post("/oauth2/token", self._token)
+        router.add_post("/oauth2/revoke", self._revoke)
+        router.add_get(WS_PATH, self.hub.handle)
         for path in (ORDR, ACNT, STKINFO, CHART):
-            app.router.add_post(path, self._dispatch)
-        app.router.add_route("*", "/{tail:.*}", self._not_found)
-        self._closing.clear()
-        self._runner = web.AppRunner(app, handle_signals=False, shutdown_timeout=1.0)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", port)
-        await site.start()
-        self._port = self._runner.addresses[0][1]
-        self._tick_task = asyncio.create_task(self._tick_loop(), name="fakekiwoom-tape")
+            router.add_post(path, self._dispatch)
+        router.add_route("*", "/{tail:.*}", self._not_found)
 
-    async def stop(self) -> None:
-        self._closing.set()  # wakes handlers sleeping on an injected delay
-        if self._tick_task is not None:
-            self._tick_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._tick_task
-            self._tick_task = None
+    async def close_sockets(self) -> None:
         await self.hub.shutdown()
-        for task in list(self._tasks):
-            task.cancel()
-        if self._tasks:
-            await asyncio.gather(*self._tasks, return_exceptions=True)
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
 
     # ------------------------------------------------------------------ hooks: clock & faults
 
@@ -537,10 +509,6 @@ class FakeKiwoom:
 
     def _today(self) -> str:
         return self.now().strftime("%Y%m%d")
-
-    async def _sleep(self, seconds: float) -> None:
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._closing.wait(), seconds)
 
     async def _not_found(self, request: web.Request) -> web.StreamResponse:
         return web.json_response({"return_code": codec.UNKNOWN_API,
@@ -1198,7 +1166,7 @@ class FakeKiwoom:
             rec.injected = fault.kind
             await accept()
             if fault.kind == "delay":
-                await self._sleep(fault.delay)
+                await self.sleep(fault.delay)
             return await self._write(request, self._json(body, api_id), api_id, rec)
         # Normal order of events: the REST answer is on the wire before any 00 frame.
         try:

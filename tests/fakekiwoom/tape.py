@@ -9,36 +9,10 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from typing import Literal
 
-from tests.fakekiwoom import codec, krx
-
-Side = Literal["buy", "sell"]
-
-NAMES: dict[str, str] = {
-    "005930": "삼성전자",
-    "000660": "SK하이닉스",
-    "035720": "카카오",
-    "035420": "NAVER",
-    "005380": "현대차",
-    "373220": "LG에너지솔루션",
-    "247540": "에코프로비엠",
-    "196170": "알테오젠",
-}
-
-# Previous closes (the base of signs and of the +-30% limits); all on the tick grid.
-DEFAULT_SYMBOLS: dict[str, int] = {
-    "005930": 62_700,
-    "000660": 187_000,
-    "035720": 48_000,
-    "035420": 201_500,
-    "005380": 187_500,
-    "373220": 412_000,
-}
-
-
-def name_of(code: str) -> str:
-    return NAMES.get(code, f"테스트종목{code}")
+from tests import fakekrx as krx
+from tests.fakekiwoom import codec
+from tests.faketape import Side, name_of, next_print
 
 
 @dataclass(slots=True)
@@ -224,18 +198,8 @@ class Tape:
     def step(self, code: str, at: datetime, *, apply: bool = False) -> Trade:
         """The next random print of `code` (a tick up, down or unchanged)."""
         sym = self.symbols[code]
-        lower, upper = sym.limits
-        move = self.rng.choice((-1, 0, 0, 1)) if sym.trades else 0
-        price = sym.price
-        if move > 0:
-            price = min(price + krx.tick_size(price), upper)
-        elif move < 0:
-            price = max(price - krx.tick_below(price), lower)
-        side: Side = "buy" if self.rng.random() < 0.5 else "sell"
-        # Mostly small prints with an occasional block, so larger orders fill partially.
-        qty = int(self.rng.expovariate(1 / 60)) + 1
-        if self.rng.random() < 0.05:
-            qty *= 20
+        price, side, qty = next_print(self.rng, sym.price, sym.limits, not sym.trades,
+                                      mean_qty=60)
         trade = Trade(code=code, price=price, qty=qty, side=side, at=at)
         if apply:
             sym.apply(trade)

@@ -20,8 +20,9 @@ import aiohttp
 import pytest
 
 from engine.clock import SEOUL, Clock
+from tests import fakekrx as krx
 from tests.conftest import eventually
-from tests.fakekiwoom import DEFAULT_KEYS, REFERENCE_FRAMES, ConditionSettings, FakeKiwoom, WsSettings, krx
+from tests.fakekiwoom import DEFAULT_KEYS, REFERENCE_FRAMES, ConditionSettings, FakeKiwoom, WsSettings
 
 FakeFactory = Callable[..., Awaitable[FakeKiwoom]]
 ORDR, ACNT, STKINFO, CHART = "/api/dostk/ordr", "/api/dostk/acnt", "/api/dostk/stkinfo", "/api/dostk/chart"

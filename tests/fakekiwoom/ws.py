@@ -23,7 +23,8 @@ from typing import Any, Literal
 
 from aiohttp import WSMsgType, web
 
-from tests.fakekiwoom import codec, krx
+from tests import fakekrx as krx
+from tests.fakekiwoom import codec
 from tests.fakekiwoom.conditions import Conditions, ConnConditions, QuoteRow
 
 WS_PATH = "/api/dostk/websocket"

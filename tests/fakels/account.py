@@ -15,7 +15,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Literal
 
-from tests.fakels.tape import Side
+from tests.faketape import Side
 
 OrderKind = Literal["new", "modify", "cancel"]
 # open: working; filled; cancelled (remaining cancelled, maybe after partial fills); rejected

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from tests.fakels import krx
+from tests import fakekrx as krx
 from tests.fakels.account import Execution, Order
 from tests.fakels.codes import Code
 from tests.fakels.fields import AFR_FIELDS, SC0_FIELDS, SC1_FIELDS, TICK_FIELDS

@@ -16,7 +16,8 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
-from tests.fakels import codes, fields, krx
+from tests import fakekrx as krx
+from tests.fakels import codes, fields
 from tests.fakels.account import LIMIT, MARKET, Order
 from tests.fakels.codes import Code
 from tests.fakels.frames import XCT_CANCELLED, XCT_MODIFIED, XCT_REJECTED

@@ -13,7 +13,8 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
-from tests.fakels import codes, fields, krx
+from tests import fakekrx as krx
+from tests.fakels import codes, fields
 from tests.fakels.account import MARKET, Order, Position
 from tests.fakels.rest import Refusal, RestCall, zeroed
 

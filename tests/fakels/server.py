@@ -39,7 +39,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import contextlib
 import json
 import logging
 import secrets
@@ -55,14 +54,17 @@ from typing import Any, Literal
 from aiohttp import web
 
 from engine.clock import Clock
-from tests.fakels import codes, fields, krx, rest_conditions, rest_orders, rest_queries
+from tests import fakekrx as krx
+from tests.fakels import codes, fields, rest_conditions, rest_orders, rest_queries
 from tests.fakels.account import Account, Execution, Order, Position
 from tests.fakels.codes import Code
 from tests.fakels.conditions import DEFAULT_CONDITIONS, Conditions, Registration
 from tests.fakels.frames import XCT_FILL, AccountInfo, Frame, sc0_body, sc_exec_body
 from tests.fakels.rest import GatewayError, Refusal, RestCall, RestRecord
-from tests.fakels.tape import DEFAULT_LISTINGS, Bar, Instrument, Listing, Market, Side, Tape, Trade
+from tests.fakels.tape import DEFAULT_LISTINGS, Bar, Instrument, Listing, Market, Tape, Trade
 from tests.fakels.websocket import WsConn, WsHub
+from tests.fakeserver import FakeServer
+from tests.faketape import Side
 
 log = logging.getLogger(__name__)
 
@@ -107,7 +109,9 @@ class OrderFault:
     delay: float = 0.0
 
 
-class FakeLS:
+class FakeLS(FakeServer):
+    tape_name = "fakels-tape"
+
     def __init__(
         self,
         *,
@@ -143,6 +147,7 @@ class FakeLS:
         bar_label: Literal["end", "start"] = "end",
         conditions: list[tuple[str, str, str]] | None = None,
     ) -> None:
+        super().__init__()
         if len(user_id) > 8:
             raise ValueError("t1866InBlock.user_id is at most 8 characters")
         self.clock = clock or Clock()
@@ -209,53 +214,19 @@ class FakeLS:
         self._order_faults: deque[OrderFault] = deque()
         self._windows: dict[tuple[str, str], deque[float]] = {}
         self._paused = False
-        self._tasks: set[asyncio.Task[Any]] = set()
-        self._tick_task: asyncio.Task[None] | None = None
-        self._closing = asyncio.Event()
-        self._runner: web.AppRunner | None = None
-        self._port = 0
 
     # ------------------------------------------------------------------ lifecycle
 
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self._port}"
-
-    @property
-    def ws_url(self) -> str:
-        return f"ws://127.0.0.1:{self._port}"
-
-    async def start(self, port: int = 0) -> None:
-        app = web.Application(middlewares=[self._middleware])
-        app.router.add_post("/oauth2/token", self._token)
-        app.router.add_post("/oauth2/revoke", self._revoke)
+    def add_routes(self, router: web.UrlDispatcher) -> None:
+        router.add_post("/oauth2/token", self._token)
+        router.add_post("/oauth2/revoke", self._revoke)
         for path in sorted(set(codes.TR_PATHS.values())):
-            app.router.add_post(path, self._rest)
+            router.add_post(path, self._rest)
         for path in self.ws_paths:
-            app.router.add_get(path, self.ws.handle)
-        self._closing.clear()
-        self._runner = web.AppRunner(app, handle_signals=False, shutdown_timeout=1.0)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", port)
-        await site.start()
-        self._port = self._runner.addresses[0][1]
-        self._tick_task = asyncio.create_task(self._tick_loop(), name="fakels-tape")
+            router.add_get(path, self.ws.handle)
 
-    async def stop(self) -> None:
-        self._closing.set()  # wakes handlers sleeping on an injected delay
-        if self._tick_task is not None:
-            self._tick_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._tick_task
-            self._tick_task = None
+    async def close_sockets(self) -> None:
         await self.ws.close_all()
-        for task in list(self._tasks):
-            task.cancel()
-        if self._tasks:
-            await asyncio.gather(*self._tasks, return_exceptions=True)
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
 
     # ------------------------------------------------------------------ time
 
@@ -272,16 +243,6 @@ class FakeLS:
 
     def today(self) -> str:
         return self.now().strftime("%Y%m%d")
-
-    async def sleep(self, seconds: float) -> None:
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._closing.wait(), seconds)
-
-    def spawn(self, coro: Awaitable[Any]) -> asyncio.Task[Any]:
-        task: asyncio.Task[Any] = asyncio.ensure_future(coro)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-        return task
 
     # ------------------------------------------------------------------ hooks: tokens & faults
 

@@ -11,9 +11,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal
 
-from tests.fakels import krx
+from tests import fakekrx as krx
+from tests.faketape import Side, next_print
 
-Side = Literal["buy", "sell"]
 Market = Literal["KOSPI", "KOSDAQ"]
 
 
@@ -168,16 +168,6 @@ class Tape:
 
     def next_trade(self, code: str, at: datetime) -> Trade:
         inst = self.instruments[code]
-        lower, upper = inst.limits
-        step = self.rng.choice((-1, 0, 0, 1)) if inst.trades else 0
-        price = inst.price
-        if step > 0:
-            price = min(price + krx.tick_size(price), upper)
-        elif step < 0:
-            price = max(price - krx.tick_below(price), lower)
-        side: Side = "buy" if self.rng.random() < 0.5 else "sell"
-        # Mostly small prints with the odd block, so larger resting orders fill in parts.
-        qty = int(self.rng.expovariate(1 / 40)) + 1
-        if self.rng.random() < 0.05:
-            qty *= 20
+        price, side, qty = next_print(self.rng, inst.price, inst.limits, not inst.trades,
+                                      mean_qty=40)
         return Trade(code=code, price=price, qty=qty, side=side, at=at)

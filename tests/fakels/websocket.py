@@ -17,7 +17,8 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import WSMsgType, web
 
-from tests.fakels import codes, frames, krx
+from tests import fakekrx as krx
+from tests.fakels import codes, frames
 from tests.fakels.codes import Code
 from tests.fakels.frames import ACCOUNT_TRS, CONDITION_TR, TICK_TRS, Frame
 

@@ -59,7 +59,7 @@ def test_orders_at_the_true_limit_pass_and_beyond_it_fail() -> None:
 
 
 def test_fake_kis_limits_agree_with_the_engine() -> None:
-    from tests.fakekis.krx import price_limits
+    from tests.fakekrx import price_limits
 
     for base in range(1_000, 600_000, 37):
         limits = daily_limits(base)

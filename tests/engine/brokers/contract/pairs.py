@@ -32,7 +32,7 @@ from engine.sim.protocol import TickRow
 from tests.conftest import eventually
 from tests.fakekis import DEFAULT_APP_KEY, DEFAULT_APP_SECRET, FakeKis
 from tests.fakekis import frames as kis_frames
-from tests.fakekis.tape import DEFAULT_SYMBOLS as KIS_TAPE_SYMBOLS
+from tests.faketape import DEFAULT_SYMBOLS as KIS_TAPE_SYMBOLS
 
 
 @dataclass(frozen=True, slots=True)
