@@ -14,13 +14,14 @@ from pathlib import Path
 from dotenv import dotenv_values, find_dotenv
 
 from engine.clock import Clock
+from engine.files import DEFAULT_DATA_DIR
 from engine.heartbeat import problem
 
 
 def data_dir() -> Path:
     # As EngineConfig reads it: the real environment wins over .env; blank means the default.
     raw = os.environ.get("DATA_DIR") or dotenv_values(find_dotenv(usecwd=True)).get("DATA_DIR") or ""
-    return Path(raw.strip() or "data").expanduser()
+    return Path(raw.strip()).expanduser() if raw.strip() else DEFAULT_DATA_DIR
 
 
 def check(max_age: float) -> int:

@@ -11,6 +11,7 @@ from pathlib import Path
 from engine.brokers.kis.config import KisConfig
 from engine.clock import SEOUL, Clock
 from engine.envparse import Env
+from engine.files import DEFAULT_DATA_DIR
 from engine.krx.calendar import parse_holidays, parse_special_sessions
 from engine.krx.costs import CostModel
 from engine.risk import RiskLimits
@@ -127,7 +128,7 @@ class EngineConfig:
         except ParamError as exc:
             env.problems.append(f"STRATEGY_PARAMS: {exc}")
         config = cls(
-            data_dir=env.path("DATA_DIR", Path("data")),
+            data_dir=env.path("DATA_DIR", DEFAULT_DATA_DIR),
             broker=env.choice("BROKER", "sim", ("sim", "kis")),
             sim=sim,
             risk=risk,

@@ -43,7 +43,6 @@ from engine.report import DailyReport, build_report, day_bounds
 from engine.risk import CONNECTING, READY, TradingControls, broker_problem
 from engine.sim.config import SimConfig
 from engine.sim.server import SimExchange
-from engine.strategies.registry import strategy_class
 from engine.subscriptions import Subscriptions
 from engine.tasks import TaskGroup
 
@@ -178,8 +177,6 @@ class Engine:
         and Discord work even while the broker does not answer; the broker part follows, now
         or, when the broker is down, in the background with backoff. Until it is done every
         order is refused with the reason."""
-        # Fail fast on a bad DEFAULT_STRATEGY or STRATEGY_PARAMS, before anything starts.
-        strategy_class(self.config.defaults.strategy).resolve_params(self.config.defaults.params)
         self.started_ns = self.clock.time_ns()
         private_dir(self.config.data_dir)
         await self.journal.open()
@@ -333,11 +330,11 @@ class Engine:
 
     async def _heartbeat(self) -> None:
         # For the container health check: a fresh file means the loop is alive and not blocked.
-        pid = os.getpid()
+        by = heartbeat.writer(os.getpid())
         while True:
             # The machine's time, not the engine's clock: liveness must not depend on where a
             # test or demo has set the trading clock (CLOCK_START).
-            await asyncio.to_thread(heartbeat.beat, self.config.data_dir, Clock().time(), pid)
+            await asyncio.to_thread(heartbeat.beat, self.config.data_dir, Clock().time(), by)
             await asyncio.sleep(HEARTBEAT_SECONDS)
 
     async def _sample_equity(self) -> None:

@@ -21,6 +21,7 @@ _DECIMAL = re.compile(r"-?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][-+]?[0-9]+)?")
 # The largest amount any setting may hold: far beyond any account, and far inside SQLite's
 # 64-bit integers even after multiplying by a share count.
 MAX_AMOUNT = 10**13
+MAX_DIGITS = 18
 SHOWN_MAX = 16
 
 
@@ -33,8 +34,10 @@ def shown_value(raw: str) -> str:
 
 
 def whole_number(raw: str) -> int:
+    """ASCII digits (commas allowed between them), at most MAX_DIGITS: a longer number is out
+    of every range here, and int() refuses more than 4,300 digits anyway."""
     text = raw.replace(",", "").strip()
-    if not _WHOLE.fullmatch(text):
+    if not _WHOLE.fullmatch(text) or len(text.lstrip("-")) > MAX_DIGITS:
         raise ValueError(raw)
     return int(text)
 

@@ -7,6 +7,8 @@ import contextlib
 import os
 from pathlib import Path
 
+DEFAULT_DATA_DIR = Path("data")  # DATA_DIR unset: beside where the agent is started
+
 
 def private_dir(path: Path) -> None:
     path.mkdir(parents=True, exist_ok=True)

@@ -26,8 +26,13 @@ def process_start(pid: int) -> str | None:
     return stat[stat.rindex(")") + 2:].split()[19]
 
 
-def beat(data_dir: Path, now: float, pid: int) -> None:
-    write_private(data_dir / HEARTBEAT, f"{now} {pid} {process_start(pid) or '-'}")
+def writer(pid: int) -> str:
+    """Who writes the heartbeat: the pid and its start time, read once per run."""
+    return f"{pid} {process_start(pid) or '-'}"
+
+
+def beat(data_dir: Path, now: float, by: str) -> None:
+    write_private(data_dir / HEARTBEAT, f"{now} {by}")
 
 
 def problem(data_dir: Path, now: float, max_age: float) -> str | None:

@@ -38,7 +38,7 @@ from engine.events import (
 )
 from engine.instruments import Instrument
 from engine.journal import FillRecord, Journal, OrderRecord
-from engine.ordertypes import IllegalTransition, OrderStatus, Side, allowed
+from engine.ordertypes import TRANSITIONS, OrderStatus, Side, allowed
 from engine.portfolio import Portfolio
 from engine.risk import (
     OrderCheck,
@@ -334,11 +334,14 @@ class OrderManager:
         if allowed(rec.status, status):
             rec.status = status
             return True
-        problem = IllegalTransition(rec.client_order_id, rec.status, status)
-        log.error("%s", problem)
-        self.bus.publish(AlertEvent(AlertLevel.ERROR, AlertKind.ERROR, "Impossible order state",
-                                    f"{rec.side} {rec.qty:,} {rec.symbol}: {problem}. Left as "
-                                    f"{rec.status}; check it with the broker"))
+        log.error("order %s: %s cannot become %s (allowed: %s); left as it was",
+                  rec.client_order_id, rec.status, status,
+                  ", ".join(sorted(TRANSITIONS[rec.status])) or "nothing, it is final")
+        self.bus.publish(AlertEvent(
+            AlertLevel.ERROR, AlertKind.ERROR, "Order state needs checking",
+            f"{rec.side} {rec.qty:,} {rec.symbol} (order {rec.broker_order_id or rec.client_order_id}) "
+            f"is {rec.status.words}, but the broker now reports it {status.words}. Any fill is "
+            f"booked; the order stays {rec.status.words}. Check it with the broker."))
         return False
 
     def _publish_accepted(self, rec: OrderRecord) -> None:

@@ -30,10 +30,14 @@ class OrderStatus(StrEnum):
     def live(self) -> bool:
         return self in LIVE_STATUSES
 
+    @property
+    def words(self) -> str:
+        """For people: "partially filled", "not sent"."""
+        return self.value.replace("_", " ")
+
 
 S = OrderStatus
 LIVE_STATUSES = frozenset({S.PENDING, S.UNKNOWN, S.ACCEPTED, S.PARTIALLY_FILLED})
-TERMINAL_STATUSES = frozenset(set(S) - LIVE_STATUSES)
 
 TRANSITIONS: dict[OrderStatus, frozenset[OrderStatus]] = {
     S.PENDING: frozenset({S.UNKNOWN, S.ACCEPTED, S.PARTIALLY_FILLED, S.FILLED, S.CANCELLED,
@@ -49,13 +53,6 @@ TRANSITIONS: dict[OrderStatus, frozenset[OrderStatus]] = {
     S.REJECTED: frozenset(),
     S.NOT_SENT: frozenset(),
 }
-
-
-class IllegalTransition(Exception):
-    def __init__(self, order: str, old: OrderStatus, new: OrderStatus) -> None:
-        allowed = ", ".join(sorted(TRANSITIONS[old])) or "nothing (it is final)"
-        super().__init__(f"order {order}: {old} cannot become {new} (allowed: {allowed})")
-        self.old, self.new = old, new
 
 
 def allowed(old: OrderStatus, new: OrderStatus) -> bool:

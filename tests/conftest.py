@@ -36,6 +36,20 @@ async def eventually(check: Callable[[], bool | Awaitable[bool]], timeout: float
         await asyncio.sleep(0.02)
 
 
+async def read_until(stream: asyncio.StreamReader | None, marker: str,
+                     timeout: float = 60.0) -> list[str]:
+    """The lines a child process writes, up to the first that holds `marker`; fails with what
+    it wrote if it ends first."""
+    assert stream is not None
+    lines: list[str] = []
+    async with asyncio.timeout(timeout):
+        while not lines or marker not in lines[-1]:
+            raw = await stream.readline()
+            assert raw, "".join(lines)
+            lines.append(raw.decode())
+    return lines
+
+
 @pytest.fixture
 async def sim() -> AsyncIterator[SimExchange]:
     # A high tick rate keeps tests short; a threshold no symbol reaches keeps the real condition

@@ -6,11 +6,10 @@ console delivers strings, so every value is checked here once.
 
 from __future__ import annotations
 
-import math
-import re
 from collections.abc import Mapping
 
 from bot.commands.context import CommandError
+from engine.envparse import decimal, whole_number
 from engine.instruments import Instrument
 from engine.krx.codes import InvalidSymbol, normalize_symbol
 from engine.krx.prices import check_limit_price
@@ -18,12 +17,6 @@ from engine.text import printable
 from engine.text import shown as shown  # re-exported: the transports echo with it
 
 MAX_QTY = 1_000_000
-# ASCII digits, optionally grouped with commas: int() would also take "1_0", "１" and "٣".
-_WHOLE = re.compile(r"-?[0-9]+")  # a sign only so a negative gets the range message
-# Digits past this are out of every range; int() itself refuses more than 4,300.
-MAX_DIGITS = 18
-# A decimal in ASCII: float() would also take "1_0", "nan", "inf" and other scripts' digits.
-_DECIMAL = re.compile(r"-?[0-9]+(\.[0-9]+)?|-?\.[0-9]+")
 
 
 def free_text(raw: object, limit: int) -> str:
@@ -36,11 +29,13 @@ def free_text(raw: object, limit: int) -> str:
 def _whole_number(raw: object, valid: str) -> int | None:
     """None when it is not a whole number; `valid` names the range for one far outside it."""
     text = str(raw).replace(",", "").strip()
-    if not _WHOLE.fullmatch(text):
+    try:
+        return whole_number(text)
+    except ValueError:
+        digits = text.removeprefix("-")
+        if digits.isascii() and digits.isdigit():  # only too long
+            raise CommandError(f"{valid}; got a number of {len(text):,} digits") from None
         return None
-    if len(text.lstrip("-")) > MAX_DIGITS:
-        raise CommandError(f"{valid}; got a number of {len(text):,} digits")
-    return int(text)
 
 
 def symbol_code(raw: object) -> str:
@@ -99,10 +94,10 @@ def strategy_params(raw: str | Mapping[str, object] | None) -> dict[str, float]:
     pairs = param_pairs(raw) if isinstance(raw, str) else dict(raw or {})
     params = {}
     for name, value in pairs.items():
-        text = str(value).strip()
-        number = float(text) if _DECIMAL.fullmatch(text) else math.nan
-        if not math.isfinite(number):
+        try:
+            number = decimal(str(value))
+        except ValueError:
             raise CommandError(f"strategy parameter {shown(name)} must be a decimal number in "
-                               f"the digits 0-9, e.g. 0.5; got '{shown(value)}'")
+                               f"the digits 0-9, e.g. 0.5; got '{shown(value)}'") from None
         params[name] = number
     return params

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 import discord
 from discord import app_commands
 
-from bot.commands import CommandError
+from bot.commands import CommandError, Role
 from bot.commands.catalog import Command, Kind, Option
 from bot.commands.layer import COMMANDS
 from bot.discord.embeds import error_embed, result_embed
@@ -95,7 +95,7 @@ def slash_command(bot: TradecordBot, spec: Command) -> app_commands.Command[Any,
                for o in spec.options if o.choices}
     if choices:
         described = app_commands.choices(**choices)(described)
-    role = "" if spec.role.name in ("VIEWER", "NONE") else f" ({spec.role.name.lower()})"
+    role = "" if spec.role <= Role.VIEWER else f" ({spec.role.name.lower()})"
     slash: app_commands.Command[Any, ..., None] = app_commands.Command(
         name=spec.name, description=(spec.summary + role)[:100], callback=described)
     for o in spec.options:

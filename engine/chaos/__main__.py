@@ -8,41 +8,35 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from engine.chaos.runner import REPO, ChaosConfig, Runner
+from engine.envparse import decimal, whole_number
+from engine.text import shown
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number >= 1")
-    return value
+def _ranged(parse: Callable[[str], float], low: float, high: float,
+            what: str) -> Callable[[str], float]:
+    """An argparse type: ASCII digits only (as settings are read), inside [low, high]."""
+
+    def read(text: str) -> float:
+        try:
+            value = parse(text)
+        except ValueError:
+            value = math.nan
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"{shown(text)!r} is not {what}")
+        return value
+
+    return read
 
 
-def _fraction(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        value = -1.0
-    if not 0.0 <= value <= 1.0:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a fraction between 0 and 1, e.g. 0.2")
-    return value
-
-
-def _seconds(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        value = 0.0
-    if not 0.3 <= value <= 600.0:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds from 0.3 to 600")
-    return value
+_positive_int = _ranged(whole_number, 1, math.inf, "a whole number >= 1")
+_fraction = _ranged(decimal, 0.0, 1.0, "a fraction between 0 and 1, e.g. 0.2")
+_seconds = _ranged(decimal, 0.3, 600.0, "a number of seconds from 0.3 to 600")
 
 
 def parse_args(argv: Sequence[str] | None = None) -> ChaosConfig:

@@ -31,15 +31,16 @@ from bot.commands.catalog import Command
 from bot.commands.layer import BY_NAME, COMMANDS
 from bot.console.app import Console
 from bot.discord.access import role_for
-from bot.discord.config import DiscordConfig
 from bot.discord.transport import DiscordTransport
 from engine.core import Engine
+from tests.bot.discord.test_e2e import discord_config
 from tests.bot.fuzz import AuditTail, Harness, Snapshot, fuzz_config, valid_args
 from tests.fakediscord import FakeDiscord, SentInteraction
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
 # Discord users, one per role. The admin is a named user (DISCORD_ADMIN_USER_IDS), not a role.
+# The ids discord_config() (tests/bot/discord/test_e2e.py) gives the roles and the admin user.
 NO_ROLE, VIEWER, TRADER, OTHER_TRADER, ADMIN = 105, 102, 101, 103, 104
 
 
@@ -83,18 +84,6 @@ async def fake() -> AsyncIterator[FakeDiscord]:
     await server.start()
     yield server
     await server.stop()
-
-
-def discord_config(fake: FakeDiscord) -> DiscordConfig:
-    # As tests/bot/discord/test_e2e.py: viewer and trader are Discord roles, the admin a user id.
-    return DiscordConfig(
-        token=fake.token, guild_id=fake.guild_id,
-        signals_channel_id=fake.channels["signals"], fills_channel_id=fake.channels["fills"],
-        alerts_channel_id=fake.channels["alerts"], dashboard_channel_id=fake.channels["dashboard"],
-        viewer_role_ids=frozenset({fake.roles["viewer"]}),
-        trader_role_ids=frozenset({fake.roles["trader"]}), admin_user_ids=frozenset({ADMIN}),
-        alert_role_id=fake.roles["admin"], api_base=fake.url + "/api/v10",
-        gateway_url=fake.url.replace("http", "ws") + "/gateway")
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")

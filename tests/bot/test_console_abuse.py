@@ -14,7 +14,7 @@ import pytest
 
 from bot.commands.context import CommandError
 from bot.commands.parsing import quantity
-from tests.conftest import PYTHON, ROOT, subprocess_env
+from tests.conftest import PYTHON, ROOT, read_until, subprocess_env
 
 
 async def test_stdin_at_dev_null_runs_headless_until_sigterm(tmp_path: Path) -> None:
@@ -22,14 +22,9 @@ async def test_stdin_at_dev_null_runs_headless_until_sigterm(tmp_path: Path) -> 
         PYTHON, "-m", "bot", cwd=ROOT, env=subprocess_env(tmp_path / "data"),
         stdin=subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE)
-    assert proc.stdout is not None
-    lines: list[str] = []
+    await read_until(proc.stdout, "running headless")
+    proc.send_signal(signal.SIGTERM)
     async with asyncio.timeout(60):
-        while not any("running headless" in line for line in lines):
-            raw = await proc.stdout.readline()
-            assert raw, "\n".join(lines)
-            lines.append(raw.decode())
-        proc.send_signal(signal.SIGTERM)
         _, err = await proc.communicate()
     assert proc.returncode == 0, err.decode()
     assert b"Traceback" not in err

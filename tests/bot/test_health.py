@@ -9,14 +9,14 @@ import sys
 from pathlib import Path
 
 from engine.clock import Clock
-from engine.heartbeat import HEARTBEAT, beat, problem
+from engine.heartbeat import HEARTBEAT, beat, problem, writer
 from tests.conftest import ROOT, subprocess_env
 
 
 def test_health_follows_the_heartbeat(tmp_path: Path) -> None:
     now = Clock().time()
     assert problem(tmp_path, now, 30.0) == "no heartbeat from a running agent"
-    beat(tmp_path, now, os.getpid())
+    beat(tmp_path, now, writer(os.getpid()))
     assert problem(tmp_path, now, 30.0) is None
     assert problem(tmp_path, now + 60, 30.0) == "heartbeat 60s old"
     (tmp_path / HEARTBEAT).write_text("")
@@ -37,7 +37,7 @@ def test_a_fresh_heartbeat_from_an_earlier_run_does_not_pass(tmp_path: Path) -> 
 
 
 def test_the_health_command_imports_nothing_of_the_agent(tmp_path: Path) -> None:
-    beat(tmp_path, Clock().time(), os.getpid())
+    beat(tmp_path, Clock().time(), writer(os.getpid()))
     code = ("import sys, bot.__main__ as m; rc = m.main(['health']); "
             "heavy = [n for n in ('engine.core', 'discord', 'aiohttp', 'matplotlib', 'bot.app') "
             "if n in sys.modules]; print(rc, heavy)")

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from bot import logs
-from tests.conftest import PYTHON, ROOT, subprocess_env
+from tests.conftest import PYTHON, ROOT, read_until, subprocess_env
 
 SECRET = "kis-app-secret-0123456789abcdef"
 
@@ -72,14 +72,9 @@ async def test_headless_logs_go_to_stderr_at_log_level(tmp_path: Path) -> None:
         PYTHON, "-m", "bot", "run", "--headless", cwd=ROOT, stdin=subprocess.DEVNULL,
         env=subprocess_env(tmp_path, LOG_LEVEL="info"), stdout=asyncio.subprocess.DEVNULL,
         stderr=asyncio.subprocess.PIPE)
-    assert proc.stderr is not None
-    seen: list[str] = []
+    await read_until(proc.stderr, "INFO engine.sim.server: sim serving")
+    proc.send_signal(signal.SIGTERM)
     async with asyncio.timeout(60):
-        while not any("INFO engine.sim.server: sim serving" in line for line in seen):
-            raw = await proc.stderr.readline()
-            assert raw, "".join(seen)
-            seen.append(raw.decode())
-        proc.send_signal(signal.SIGTERM)
         await proc.communicate()
     assert proc.returncode == 0
     assert not (tmp_path / "logs").exists()

@@ -51,11 +51,13 @@ async def test_an_impossible_move_is_refused_and_reported_but_the_fill_is_booked
 
     await eventually(booked)
     assert rec.status == S.REJECTED and rec.filled_qty == 2
-    assert "rejected cannot become filled" in caplog.text
+    assert "rejected cannot become filled (allowed: nothing, it is final)" in caplog.text
     alerts = []
     while not events.empty():
         e = events.get_nowait()
         if isinstance(e, ev.AlertEvent):
             alerts.append(e)
-    assert any(a.title == "Impossible order state" for a in alerts)
+    assert any(a.title == "Order state needs checking"
+               and "is rejected, but the broker now reports it filled" in a.message
+               for a in alerts)
     assert engine.portfolio.qty("005930") == 2

@@ -59,11 +59,11 @@ class KisConfig:
         elif not HTS_ID.fullmatch(hts_id):
             problems.append("KIS_HTS_ID must be your HTS login id (letters, digits, _ or -, up to "
                             f"16); got {shown_value(hts_id)}")
-        urls = Env(env)
-        rest_url = urls.url("KIS_REST_URL", ("https", "http"))
-        ws_url = urls.url("KIS_WS_URL", ("wss", "ws"))
-        live = urls.boolean("LIVE_TRADING", False)
-        problems += urls.problems
+        settings = Env(env)  # the shared parsers, for the values they cover
+        rest_url = settings.url("KIS_REST_URL", ("https", "http"))
+        ws_url = settings.url("KIS_WS_URL", ("wss", "ws"))
+        live = settings.boolean("LIVE_TRADING", False)
+        problems += settings.problems
         if kis_env == "real" and not live:
             problems.append("KIS_ENV=real trades real money: set LIVE_TRADING=yes to allow it "
                             "(or use KIS_ENV=paper)")
