@@ -76,8 +76,9 @@ async def run_agent(config: EngineConfig, discord_config: DiscordConfig | None =
             if not engine.controls.session_open:
                 console.say(f"no trading now: {engine.controls.closed_reason}. "
                             "(TRADING_HOURS=always lets the sim trade around the clock.)")
-            if engine.sim is not None:
-                console.say(f"embedded sim exchange at {engine.sim.url}; data in {config.data_dir}")
+            if engine.broker.endpoint:
+                console.say(f"{engine.broker.name} broker at {engine.broker.endpoint}; data in "
+                            f"{config.data_dir}")
             if not headless and not readable(stdin):
                 headless = True
                 console.say("no readable standard input (/dev/null or closed): running headless; "

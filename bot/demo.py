@@ -14,7 +14,8 @@ from pathlib import Path
 
 from bot.console.render import banner, render_event
 from engine import events as ev
-from engine.config import EngineConfig, SimSettings, StrategyDefaults
+from engine.brokers.sim.config import SimSettings
+from engine.config import EngineConfig, StrategyDefaults
 from engine.core import Engine
 
 # Faster tape and tighter exits than the defaults, so a short run shows entries and exits.
@@ -26,8 +27,10 @@ DEMO_WATCH = ("005930", "000660", "035720", "247540")
 async def run_demo(seconds: float, config: EngineConfig | None = None) -> dict[str, int]:
     with tempfile.TemporaryDirectory(prefix="tradecord-demo-") as tmp:
         base = config or EngineConfig()
-        cfg = replace(base, data_dir=Path(tmp), sim=replace(DEMO_SIM, url=base.sim.url),
-                      defaults=DEMO_DEFAULTS)
+        # The demo always runs on the sim: an external one (SIM_URL) if set, else embedded.
+        url = base.adapter.url if isinstance(base.adapter, SimSettings) else None
+        cfg = replace(base, data_dir=Path(tmp), broker="sim",
+                      broker_settings=replace(DEMO_SIM, url=url), defaults=DEMO_DEFAULTS)
         engine = Engine(cfg)
         counts = {"signals": 0, "orders": 0, "fills": 0, "rejects": 0, "errors": 0}
         events = engine.bus.subscribe()

@@ -16,6 +16,10 @@ class Backoff:
         self.delays = delays
         self.attempt = 0
 
+    def reset(self) -> None:
+        """After a success: the next failure starts the schedule again."""
+        self.attempt = 0
+
     async def wait(self) -> None:
         delay = self.delays[min(self.attempt, len(self.delays) - 1)]
         self.attempt += 1

@@ -8,9 +8,10 @@ from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time
 from pathlib import Path
 
-from engine.brokers.kis.config import KisConfig
+from engine.brokers import registry
+from engine.brokers.registry import BrokerContext, BrokerSettings
 from engine.clock import SEOUL, Clock
-from engine.envparse import Env
+from engine.envparse import ConfigError, Env
 from engine.files import DEFAULT_DATA_DIR
 from engine.krx.calendar import parse_holidays, parse_special_sessions
 from engine.krx.costs import CostModel
@@ -20,24 +21,13 @@ from engine.strategies.registry import STRATEGIES
 
 
 @dataclass(frozen=True, slots=True)
-class SimSettings:
-    """The embedded simulated exchange (or an external one at `url`)."""
-
-    url: str | None = None  # e.g. http://127.0.0.1:8765 for `python -m engine.sim`
-    seed: int = 7
-    tick_rate: float = 2.0
-    speed: float = 1.0
-    cash: int = 10_000_000
-    commission_rate: float = 0.00015
-    max_subscriptions: int = 40
-
-
-@dataclass(frozen=True, slots=True)
 class StrategyDefaults:
     strategy: str = "breakout"
     order_budget: int = 1_000_000  # KRW per entry when a subscription names no quantity
     condition: str = "momentum"
     params: dict[str, float] = field(default_factory=dict)  # for auto-mode subscriptions
+    # A flat symbol that left its condition is cancelled this long after, unless it is back.
+    leave_grace: float = 10.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,49 +45,50 @@ class ScheduleSettings:
 @dataclass(frozen=True, slots=True)
 class EngineConfig:
     data_dir: Path = Path("data")
-    broker: str = "sim"
-    sim: SimSettings = field(default_factory=SimSettings)
+    broker: str = registry.DEFAULT
+    # The chosen adapter's own settings (None: its defaults, read from an empty environment).
+    broker_settings: BrokerSettings | None = None
     risk: RiskLimits = field(default_factory=RiskLimits)
     defaults: StrategyDefaults = field(default_factory=StrategyDefaults)
     journal_sync: str = "normal"
-    kis: KisConfig | None = None
     schedule: ScheduleSettings = field(default_factory=ScheduleSettings)
     equity_sample_seconds: float = 10.0
     # Tests and demos only: the Seoul time the clock reads at start-up (it runs on from there).
     clock_start: datetime | None = None
     log_level: str = "info"
     live_trading: bool = False  # LIVE_TRADING=yes: the brokers' real environments are allowed
+    commission_rate: float = 0.00015  # the broker's, each side
 
     @property
     def costs(self) -> CostModel:
         """The fee model for every broker: COMMISSION_RATE and the legal sell tax."""
-        return CostModel(self.sim.commission_rate)
+        return CostModel(self.commission_rate)
+
+    @property
+    def adapter(self) -> BrokerSettings:
+        if self.broker_settings is not None:
+            return self.broker_settings
+        return registry.settings_from_env(self.broker, {})
 
     @property
     def secrets(self) -> tuple[str, ...]:
         """Setting values that must never be written to a log."""
-        return (self.kis.app_key, self.kis.app_secret) if self.kis is not None else ()
+        return self.adapter.secrets
+
+    @property
+    def paper(self) -> bool:
+        return self.adapter.paper
 
     def make_clock(self) -> Clock:
         return Clock() if self.clock_start is None else Clock(self.clock_start)
 
-    @property
-    def paper(self) -> bool:
-        return self.broker == "sim" or (self.kis is not None and self.kis.paper)
+    def broker_context(self, clock: Clock) -> BrokerContext:
+        return BrokerContext(self.data_dir, clock, self.costs)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> EngineConfig:
         env = Env(os.environ if environ is None else environ)
-        sim = SimSettings(
-            url=env.url("SIM_URL", ("http",)),
-            seed=env.integer("SIM_SEED", 7, maximum=2**32 - 1),
-            tick_rate=env.number("SIM_TICK_RATE", 2.0, 0.0, 10_000.0, "trades/s per symbol",
-                                 exclusive_min=True),
-            speed=env.number("SIM_SPEED", 1.0, 0.0, 1_000.0, exclusive_min=True),
-            cash=env.integer("SIM_CASH", 10_000_000, 1, "KRW"),
-            commission_rate=env.number("COMMISSION_RATE", 0.00015, 0.0, 0.01),
-            max_subscriptions=env.integer("MAX_SUBSCRIPTIONS", 40, 1, "symbols", maximum=1_000),
-        )
+        environ = os.environ if environ is None else environ
         risk = RiskLimits(
             max_order_value=env.integer("RISK_MAX_ORDER_VALUE", 2_000_000, 1, "KRW"),
             max_position_value=env.integer("RISK_MAX_POSITION_VALUE", 3_000_000, 1, "KRW"),
@@ -109,6 +100,7 @@ class EngineConfig:
             order_budget=env.integer("ORDER_BUDGET", 1_000_000, 1, "KRW"),
             condition=env.text("AUTO_CONDITION", "momentum", 100),
             params=env.params("STRATEGY_PARAMS"),
+            leave_grace=env.number("AUTO_LEAVE_GRACE_SECONDS", 10.0, 0.0, 600.0, "seconds"),
         )
         schedule = ScheduleSettings(
             trading_hours=env.choice("TRADING_HOURS", "krx", ("krx", "always")),
@@ -129,8 +121,8 @@ class EngineConfig:
             env.problems.append(f"STRATEGY_PARAMS: {exc}")
         config = cls(
             data_dir=env.path("DATA_DIR", DEFAULT_DATA_DIR),
-            broker=env.choice("BROKER", "sim", ("sim", "kis")),
-            sim=sim,
+            broker=env.choice("BROKER", registry.DEFAULT, registry.names()),
+            commission_rate=env.number("COMMISSION_RATE", 0.00015, 0.0, 0.01),
             risk=risk,
             defaults=defaults,
             journal_sync=env.choice("JOURNAL_SYNC", "normal", ("normal", "full")),
@@ -142,9 +134,13 @@ class EngineConfig:
             clock_start=env.parsed("CLOCK_START", None, _seoul_time,
                                    "a Seoul date and time, e.g. 2026-12-01T10:30"),
         )
+        try:
+            # The adapter's own settings, checked in the same pass: every problem said at once.
+            config = replace(config,
+                             broker_settings=registry.settings_from_env(config.broker, environ))
+        except ConfigError as exc:
+            env.problems += exc.problems
         env.check()
-        if config.broker == "kis":
-            config = replace(config, kis=KisConfig.from_env(os.environ if environ is None else environ))
         if config.clock_start is not None and not config.paper:
             env.problems.append("CLOCK_START is for tests and demos: it is refused with live trading")
             env.check()

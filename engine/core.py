@@ -18,7 +18,6 @@ from engine import heartbeat
 from engine.auto import AutoMode, AutoModeError
 from engine.backoff import DELAYS, Backoff
 from engine.brokers.base import Broker, BrokerError, ConditionChange, OrderUpdate, unreachable
-from engine.brokers.sim import SimBroker
 from engine.charts import ChartWorker, Marker, resample
 from engine.charts.bars import BarSeries
 from engine.clock import Clock
@@ -41,8 +40,6 @@ from engine.portfolio import Portfolio
 from engine.reconcile import reconcile
 from engine.report import DailyReport, build_report, day_bounds
 from engine.risk import CONNECTING, READY, TradingControls, broker_problem
-from engine.sim.config import SimConfig
-from engine.sim.server import SimExchange
 from engine.subscriptions import Subscriptions
 from engine.tasks import TaskGroup
 
@@ -104,7 +101,6 @@ class Engine:
         self.feed = MarketFeed()
         self.journal = Journal(config.data_dir / "journal.db", config.journal_sync, self.clock)
         self._broker = broker
-        self.sim: SimExchange | None = None
         self.instruments: dict[str, Instrument] = {}
         self._tasks = TaskGroup("engine", on_error=self._task_crashed)
         self._connects = 0
@@ -155,22 +151,7 @@ class Engine:
     # ---- lifecycle -----------------------------------------------------------------------
 
     async def _make_broker(self) -> Broker:
-        if self.config.kis is not None:
-            from engine.brokers.kis.client import KisBroker
-
-            return KisBroker(self.config.kis, self.config.data_dir, self.config.costs,
-                             clock=self.clock)
-        sim = self.config.sim
-        url = sim.url
-        if url is None:
-            self.sim = SimExchange(SimConfig(
-                seed=sim.seed, tick_rate=sim.tick_rate, speed=sim.speed, initial_cash=sim.cash,
-                commission_rate=sim.commission_rate,
-                state_path=self.config.data_dir / "sim_exchange.db",
-            ), clock=self.clock)
-            await self.sim.start()
-            url = self.sim.url
-        return SimBroker(url, max_subscriptions=sim.max_subscriptions)
+        return self.config.adapter.create(self.config.broker_context(self.clock))
 
     async def start(self) -> None:
         """Everything that needs only the journal comes up at once, so commands, the console
@@ -202,7 +183,8 @@ class Engine:
                                    self.config.defaults.order_budget, self.bars, self.clock)
         self._auto = AutoMode(self.broker, self.subscriptions, self.portfolio, self.journal,
                               self.bus, self.config.defaults.strategy,
-                              self.config.defaults.params)
+                              self.config.defaults.params, self.clock,
+                              self.config.defaults.leave_grace)
         self._killswitch = KillSwitch(self.orders, self.controls, self.journal, self.bus,
                                       self.clock, self._tasks)
         self._tasks.spawn(self.orders.run_updates(), "order-updates")
@@ -273,12 +255,10 @@ class Engine:
         self.controls.broker_ready, self.controls.broker_state = True, READY
         self._connected_once.set()
         notes += await self.subscriptions.restore(saved)
-        auto = await self.journal.get_state("auto", {"enabled": False, "condition": None})
-        if auto["enabled"] and auto["condition"]:
-            try:
-                await self.auto.enable(auto["condition"], persist=False)
-            except AutoModeError as exc:
-                notes.append(f"auto mode ({auto['condition']}) not restored: {exc}")
+        notes += await self.auto.restore()
+        if self.auto.refusal() is None:
+            with contextlib.suppress(AutoModeError):  # only for autocomplete: /conditions says
+                await self.auto.available()
         if notes:
             self.bus.publish(AlertEvent(AlertLevel.WARNING, AlertKind.RECONCILE,
                                         "Reconciled at start-up", "\n".join(notes)))
@@ -315,6 +295,8 @@ class Engine:
 
     async def stop(self) -> None:
         """Strategies first (no new signals), then drain account updates, then the broker."""
+        if self._auto is not None:
+            await self.auto.stop()
         if self._subs is not None:
             await self.subscriptions.shutdown()
         if self._orders is not None:
@@ -324,8 +306,6 @@ class Engine:
             await self._charts.close()
         if self._broker is not None:
             await self.broker.stop()
-        if self.sim is not None:
-            await self.sim.stop()
         await self.journal.close()
 
     async def _heartbeat(self) -> None:

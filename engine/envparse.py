@@ -53,6 +53,10 @@ def decimal(raw: str) -> float:
 class ConfigError(ValueError):
     """One or more settings are missing or malformed; the message lists each one."""
 
+    def __init__(self, title: str, problems: list[str]) -> None:
+        super().__init__(f"{title}:\n" + "\n".join(f"- {p}" for p in problems))
+        self.problems = problems
+
 
 class Env:
     """Collects every problem before failing, so a user fixes their .env in one pass."""
@@ -190,4 +194,4 @@ class Env:
 
     def check(self) -> None:
         if self.problems:
-            raise ConfigError("Invalid configuration:\n" + "\n".join(f"- {p}" for p in self.problems))
+            raise ConfigError("Invalid configuration", self.problems)

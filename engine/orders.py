@@ -38,7 +38,7 @@ from engine.events import (
 )
 from engine.instruments import Instrument
 from engine.journal import FillRecord, Journal, OrderRecord
-from engine.ordertypes import TRANSITIONS, OrderStatus, Side, allowed
+from engine.ordertypes import TRANSITIONS, OrderStatus, Side, allowed, cumulative_fill_id
 from engine.portfolio import Portfolio
 from engine.risk import (
     OrderCheck,
@@ -92,13 +92,6 @@ class OrderError(ValueError):
     def __init__(self, message: str, reason: str = "") -> None:
         super().__init__(message)
         self.reason = reason or message
-
-
-def cumulative_fill_id(broker_order_id: str, filled_after: int) -> str:
-    """A fill's identity for brokers whose notices carry no execution number: the order number
-    and the order's filled quantity after it. Both survive a restart (the journal keeps the
-    quantity, the broker's order listing repeats it), unlike a counter kept in memory."""
-    return f"{broker_order_id}@{filled_after}"
 
 
 def new_client_order_id() -> str:
@@ -446,8 +439,8 @@ class OrderManager:
             await self._mark_cancelled(rec, u.message or "cancelled")
         elif u.event == "fill":
             fill_id = u.fill_id or cumulative_fill_id(u.broker_order_id, rec.filled_qty + u.fill_qty)
-            if not u.fill_id and rec.filled_qty + u.fill_qty > rec.qty:
-                # Already booked by a reconcile (same cumulative quantity, so the same id): a
+            if rec.filled_qty + u.fill_qty > rec.qty and fill_id not in self._fill_ids:
+                # Already booked by a reconcile (which names fills by cumulative quantity): a
                 # late notice must not book it twice.
                 log.warning("fill notice for %s beyond its quantity (%d + %d > %d): already booked",
                             u.broker_order_id, rec.filled_qty, u.fill_qty, rec.qty)

@@ -58,3 +58,10 @@ TRANSITIONS: dict[OrderStatus, frozenset[OrderStatus]] = {
 def allowed(old: OrderStatus, new: OrderStatus) -> bool:
     """Staying put is always allowed (a repeated notice)."""
     return old == new or new in TRANSITIONS[old]
+
+
+def cumulative_fill_id(broker_order_id: str, filled_after: int) -> str:
+    """A fill's identity for brokers whose notices carry no execution number: the order number
+    and the order's filled quantity after it. Both survive a restart (the journal keeps the
+    quantity, the broker's order listing repeats it), unlike a counter kept in memory."""
+    return f"{broker_order_id}@{filled_after}"

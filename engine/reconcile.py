@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from engine.brokers.base import BrokerError, BrokerFill
 from engine.krx.costs import Market
-from engine.orders import OrderManager, cumulative_fill_id
-from engine.ordertypes import OrderStatus, Side
+from engine.orders import OrderManager
+from engine.ordertypes import OrderStatus, Side, cumulative_fill_id
 
 
 async def reconcile(om: OrderManager) -> list[str]:

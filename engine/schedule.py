@@ -19,6 +19,7 @@ from apscheduler.events import EVENT_JOB_ERROR, JobExecutionEvent
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.date import DateTrigger
 
+from engine.auto import AutoModeError
 from engine.config import ScheduleSettings
 from engine.core import Engine
 from engine.events import AlertEvent, AlertKind, AlertLevel, ReportEvent
@@ -195,8 +196,12 @@ class TradingSchedule:
         controls = self.engine.controls
         controls.session_open = controls.entries_open = True
         controls.closed_reason = ""
-        if self.settings.auto_at_open and not self.engine.auto.enabled:
-            await self.engine.auto.enable(self.engine.config.defaults.condition)
+        auto = self.engine.auto
+        if not await auto.resume() and self.settings.auto_at_open and auto.refusal() is None:
+            try:
+                await auto.enable(self.engine.config.defaults.condition)
+            except AutoModeError as exc:
+                self._info("Auto mode not started", f"{exc} (AUTO_AT_OPEN, AUTO_CONDITION)")
         self._info("Market open", f"entries allowed until {self._before_close_text(day)}")
 
     def _before_close_text(self, day: date) -> str:
@@ -216,8 +221,7 @@ class TradingSchedule:
         for symbol in list(engine.subscriptions.records):
             with contextlib.suppress(SubscriptionError):  # already gone
                 await engine.subscriptions.cancel(symbol, reason="market close")
-        if engine.auto.enabled:
-            await engine.auto.disable()
+        await engine.auto.pause()  # followed again at the next open
         report = await engine.daily_report(day)
         path = await engine.report_chart(report)
         engine.bus.publish(ReportEvent(report, str(path)))

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -36,6 +36,7 @@ from engine.portfolio import Portfolio
 from engine.risk import TradingControls
 from engine.strategies.base import ParamError, Signal, Strategy
 from engine.strategies.registry import UnknownStrategy, strategy_class
+from engine.tasks import TaskGroup
 
 log = logging.getLogger(__name__)
 
@@ -105,6 +106,9 @@ class Subscriptions:
         self._cooldown: dict[str, int] = {}
         self.signals = 0
         self.crashes = 0
+        # Told each symbol whose registration was given up (not at shutdown): a slot is free.
+        self.on_removed: list[Callable[[str], None]] = []
+        self._history = TaskGroup("bars")
 
     def __contains__(self, symbol: object) -> bool:
         return symbol in self.tasks
@@ -156,6 +160,11 @@ class Subscriptions:
         return SubscribeResult(record, created=True)
 
     def _start(self, record: SubscriptionRecord, instance: Strategy) -> None:
+        if self.broker.capabilities.intraday_bars and record.symbol not in self.bars:
+            # Beside the pipeline, not before it: on a slow broker (KIS pages 30 bars a call)
+            # the strategy must not wait for the chart's history.
+            self.bars[record.symbol] = BarSeries()
+            self._history.spawn(self._load_history(record.symbol), record.symbol)
         box = self.feed.attach(record.symbol)
         task = asyncio.get_running_loop().create_task(
             self._pipeline(record.symbol, box, instance), name=f"symbol:{record.symbol}")
@@ -197,8 +206,20 @@ class Subscriptions:
         if self.tasks.get(symbol) is task:
             await self._cleanup(symbol)
 
+    async def _load_history(self, symbol: str) -> None:
+        """Today's bars from the open, so /chart right after /subscribe shows the whole day."""
+        try:
+            history = await self.broker.minute_bars(symbol)
+        except (BrokerError, OSError) as exc:
+            log.info("no intraday history for %s: %s", symbol, exc)
+            return
+        series = self.bars.get(symbol)
+        if series is not None:
+            series.add_history(history)
+
     async def shutdown(self) -> None:
         self._closed = True
+        await self._history.close()
         tasks = list(self.tasks.items())
         for symbol, task in tasks:
             self._removal[symbol] = SHUTDOWN
@@ -278,6 +299,8 @@ class Subscriptions:
         self.journal.subscription_changed(None, symbol)
         self.bus.publish(SubscriptionChanged(symbol, "removed", record.strategy, record.source,
                                              reason))
+        for listener in self.on_removed:
+            listener(symbol)
 
     def _task_done(self, task: asyncio.Task[None]) -> None:
         if task.cancelled():

@@ -12,7 +12,8 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from engine.config import EngineConfig, SimSettings
+from engine.brokers.sim.config import SimSettings
+from engine.config import EngineConfig
 from engine.core import Engine
 from engine.sim.config import SimConfig
 from engine.sim.server import SimExchange
@@ -64,7 +65,8 @@ async def sim() -> AsyncIterator[SimExchange]:
 def engine_config(tmp_path: Path, sim_url: str, **sim_overrides: object) -> EngineConfig:
     base = EngineConfig()
     return replace(base, data_dir=tmp_path / "data",
-                   sim=replace(SimSettings(url=sim_url), **sim_overrides))  # type: ignore[arg-type]
+                   broker_settings=replace(SimSettings(url=sim_url),
+                                           **sim_overrides))  # type: ignore[arg-type]
 
 
 @pytest.fixture

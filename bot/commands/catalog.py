@@ -35,6 +35,7 @@ class Suggest(StrEnum):
     INSTRUMENTS = "instruments"
     SUBSCRIBED = "subscribed"
     LIVE_ORDERS = "live_orders"
+    CONDITIONS = "conditions"  # the broker's saved conditions, as last listed
 
 
 @dataclass(frozen=True, slots=True)

@@ -23,6 +23,7 @@ from engine.ordertypes import OrderStatus, Side
 from engine.schedule import TradingSchedule
 from engine.strategies.registry import STRATEGIES
 from engine.subscriptions import SubscriptionError
+from engine.text import printable
 
 log = logging.getLogger(__name__)
 
@@ -151,6 +152,11 @@ class CommandLayer:
             for code, inst in engine.instruments.items():
                 if code.startswith(text.upper()) or text.lower() in inst.name.lower():
                     out.append(r.Suggestion(f"{code} {inst.name}", code))
+        elif spec.suggest is Suggest.CONDITIONS:
+            auto = engine.auto
+            known = {c.id: c for c in auto.known} | {i: w.condition for i, w in auto.watches.items()}
+            out = [r.Suggestion(f"{printable(c.name)} ({c.id})", c.name) for c in known.values()
+                   if text.casefold() in c.name.casefold() or c.id.startswith(text)]
         elif spec.suggest is Suggest.SUBSCRIBED:
             out = [r.Suggestion(f"{s} {engine.instruments[s].name}", s)
                    for s in sorted(engine.subscriptions.records) if s.startswith(text.upper())]
@@ -232,10 +238,7 @@ class CommandLayer:
                     max_length=REASON_MAX), defer=True)
     async def subscribe(self, inv: Invocation, args: Mapping[str, Any]) -> r.Result:
         symbol = await self._symbol(args)
-        strategy = str(args.get("strategy") or self.engine.config.defaults.strategy).lower()
-        if strategy not in STRATEGIES:
-            raise CommandError(f"unknown strategy '{parsing.shown(strategy)}'; valid: "
-                               f"{', '.join(STRATEGIES)}")
+        strategy = self._strategy(args) or self.engine.config.defaults.strategy
         qty = parsing.quantity(args["qty"]) if args.get("qty") not in (None, "") else None
         params = parsing.strategy_params(args.get("params"))
         try:
@@ -267,27 +270,65 @@ class CommandLayer:
         ]
         return r.SubscriptionList(rows, self.engine.broker.max_subscriptions)
 
-    @command("auto", "auto mode: follow the broker's condition search", T,
-             Option("mode", "on or off", kind=Kind.CHOICE,
-                    choices=(Choice("on", "on"), Choice("off", "off"))),
-             Option("condition", "condition name (default from settings)", False, max_length=100), defer=True)
-    async def auto(self, inv: Invocation, args: Mapping[str, Any]) -> r.Result:
-        enable = parsing.on_off(args["mode"])
+    @command("conditions", "list the broker's saved condition searches", V, defer=True)
+    async def conditions(self, inv: Invocation, args: Mapping[str, Any]) -> r.Result:
         auto = self.engine.auto
         try:
-            if enable:
-                condition = parsing.free_text(args.get("condition")
-                                              or self.engine.config.defaults.condition, 100)
-                await auto.enable(condition)
-            else:
-                await auto.disable()
+            found = await auto.available()
         except AutoModeError as exc:
             raise CommandError(str(exc)) from None
+        return r.ConditionList(
+            [r.ConditionRow(c.id, printable(c.name),
+                            auto.watches[c.id].strategy if c.id in auto.watches else None)
+             for c in found], self.engine.broker.name)
+
+    @command("auto", "auto mode: trade what a saved condition search names", T,
+             Option("mode", "on, off, or status", kind=Kind.CHOICE,
+                    choices=(Choice("on", "on"), Choice("off", "off"), Choice("status", "status"))),
+             Option("condition", "a saved condition's name or id (on: default from settings; "
+                    "off: all)", False, max_length=100, suggest=Suggest.CONDITIONS),
+             Option("strategy", "how to trade what it names", False, Kind.CHOICE, choices=tuple(
+                 Choice(f"{n}: {c.description}", n) for n, c in STRATEGIES.items())),
+             Option("qty", "shares per entry (default: by order budget)", False, Kind.NUMBER),
+             Option("params", "strategy parameters, e.g. k=0.4 sl=1.5", False, Kind.PARAMS,
+                    max_length=REASON_MAX), defer=True)
+    async def auto(self, inv: Invocation, args: Mapping[str, Any]) -> r.Result:
+        mode = str(args["mode"]).strip().lower()
+        if mode not in ("on", "off", "status"):
+            raise CommandError(f"mode must be on, off or status; got '{parsing.shown(mode)}'")
+        auto = self.engine.auto
+        raw = args.get("condition")
+        wanted = parsing.free_text(raw, 100) if raw not in (None, "") else None
+        changed = ""
         try:
-            conditions = await self.engine.broker.conditions()
-        except BrokerError:
-            conditions = {}  # the broker is away: the change above still stands
-        return r.AutoState(auto.enabled, auto.condition, conditions)
+            if mode == "on":
+                strategy = self._strategy(args)
+                qty = parsing.quantity(args["qty"]) if args.get("qty") not in (None, "") else None
+                params = parsing.strategy_params(args.get("params")) if args.get("params") else None
+                watch = await auto.enable(wanted or self.engine.config.defaults.condition,
+                                          strategy, qty, params)
+                changed = f"following {printable(watch.condition.name)} with {watch.strategy}"
+            elif mode == "off":
+                stopped = await auto.disable(wanted)
+                names = ", ".join(printable(w.condition.name) for w in stopped)
+                changed = f"stopped following {names}" if names else "nothing was being followed"
+        except AutoModeError as exc:
+            raise CommandError(str(exc)) from None
+        return self._auto_state(changed)
+
+    @staticmethod
+    def _strategy(args: Mapping[str, Any]) -> str | None:
+        strategy = str(args.get("strategy") or "").strip().lower()
+        if strategy and strategy not in STRATEGIES:
+            raise CommandError(f"unknown strategy '{parsing.shown(strategy)}'; valid: "
+                               f"{', '.join(STRATEGIES)}")
+        return strategy or None
+
+    def _auto_state(self, changed: str = "") -> r.AutoState:
+        auto = self.engine.auto
+        return r.AutoState([r.WatchRow(w.condition.id, printable(w.condition.name), w.strategy,
+                                       w.qty, dict(w.params)) for w in auto.watches.values()],
+                           auto.paused, len(auto.waiting), changed)
 
     async def _order(self, inv: Invocation, side: Side, args: Mapping[str, Any]) -> r.Result:
         intent = await self.order_intent(inv, side, args)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime
 
 from engine.core import EngineStatus
@@ -50,10 +50,33 @@ class SubscriptionList:
 
 
 @dataclass(frozen=True, slots=True)
+class WatchRow:
+    condition_id: str
+    name: str
+    strategy: str
+    qty: int | None
+    params: dict[str, float]
+
+
+@dataclass(frozen=True, slots=True)
 class AutoState:
-    enabled: bool
-    condition: str | None
-    conditions: dict[str, str] = field(default_factory=dict)
+    watches: list[WatchRow]
+    paused: bool = False  # market closed: followed again at the open
+    waiting: int = 0  # entries waiting for a free registration
+    changed: str = ""  # what this command did, in words
+
+
+@dataclass(frozen=True, slots=True)
+class ConditionRow:
+    condition_id: str
+    name: str
+    watched_by: str | None  # the strategy following it, if any
+
+
+@dataclass(frozen=True, slots=True)
+class ConditionList:
+    rows: list[ConditionRow]
+    broker: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -220,7 +243,7 @@ def audit_note(result: object) -> str:
 
 
 Result = (
-    Subscribed | Cancelled | SubscriptionList | AutoState | OrderPlaced | OrderList
+    Subscribed | Cancelled | SubscriptionList | AutoState | ConditionList | OrderPlaced | OrderList
     | OrderCancelled | PositionList | Pnl | Status | HaltState | Help | Settings | OrderPreview
     | MarketInfo | ScheduleList | ReportResult | ChartResult
 )

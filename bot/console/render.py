@@ -61,9 +61,30 @@ def _(x: r.SubscriptionList) -> str:
 
 @render_result.register
 def _(x: r.AutoState) -> str:
-    if x.enabled:
-        return f"auto mode ON: following condition '{x.condition}'"
-    return "auto mode OFF (symbols it added stay until cancelled)"
+    lines = [x.changed] if x.changed else []
+    if not x.watches:
+        lines.append("auto mode OFF (symbols it added stay until cancelled or they leave flat)")
+        return "\n".join(lines)
+    state = "paused until the open" if x.paused else "ON"
+    lines.append(f"auto mode {state}, following {len(x.watches)} condition(s):")
+    for w in x.watches:
+        qty = f" qty {w.qty:,}" if w.qty else ""
+        params = " " + " ".join(f"{k}={v:g}" for k, v in w.params.items()) if w.params else ""
+        lines.append(f"  {w.name} (id {w.condition_id}) -> {w.strategy}{qty}{params}")
+    if x.waiting:
+        lines.append(f"  {x.waiting} entries wait for a free registration")
+    return "\n".join(lines)
+
+
+@render_result.register
+def _(x: r.ConditionList) -> str:
+    if not x.rows:
+        return f"no saved conditions at {x.broker} (they are made in the broker's HTS)"
+    lines = [f"saved conditions at {x.broker}:"]
+    for c in x.rows:
+        watched = f"  [auto: {c.watched_by}]" if c.watched_by else ""
+        lines.append(f"  {c.condition_id:>4}  {c.name}{watched}")
+    return "\n".join(lines)
 
 
 def _order_line(o: r.OrderRow) -> str:

@@ -95,5 +95,5 @@ class DiscordConfig:
             problems.append("no one may use the bot: set DISCORD_ADMIN_USER_IDS and/or "
                             "DISCORD_TRADER_ROLE_IDS / DISCORD_VIEWER_ROLE_IDS")
         if problems:
-            raise ConfigError("Invalid Discord configuration:\n" + "\n".join(f"- {p}" for p in problems))
+            raise ConfigError("Invalid Discord configuration", problems)
         return config

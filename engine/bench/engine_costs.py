@@ -19,7 +19,8 @@ from typing import Any
 from engine import events as ev
 from engine.bench.loopback import LoopbackBroker, synthetic_code
 from engine.brokers.base import BrokerOrder, OrderRequest
-from engine.config import EngineConfig, SimSettings
+from engine.brokers.sim.config import SimSettings
+from engine.config import EngineConfig
 from engine.core import Engine
 from engine.orders import OrderIntent
 from engine.ordertypes import Side
@@ -155,7 +156,7 @@ async def order_path(orders: int = 2_000, concurrency: int = 32) -> dict[str, An
     try:
         with tempfile.TemporaryDirectory(prefix="tradecord-bench-") as tmp:
             base = EngineConfig()
-            cfg = replace(base, data_dir=Path(tmp), sim=SimSettings(url=url, cash=100_000_000),
+            cfg = replace(base, data_dir=Path(tmp), broker_settings=SimSettings(url=url, cash=100_000_000),
                           risk=replace(base.risk, max_order_value=10**12,
                                        max_position_value=10**12))
             engine = Engine(cfg)

@@ -41,8 +41,9 @@ import aiohttp
 from engine.bench.blast import symbol_code
 from engine.brokers.base import BrokerOrder, OrderRequest
 from engine.brokers.sim import SimBroker, codec
+from engine.brokers.sim.config import SimSettings
 from engine.brokers.sim.websocket import SimStream
-from engine.config import EngineConfig, SimSettings
+from engine.config import EngineConfig
 from engine.core import Engine
 from engine.krx.prices import next_up
 from engine.marketdata import Tick
@@ -208,14 +209,14 @@ async def running_engine(url: str, symbols: int, strategy: str = "breakout",
     data_dir = Path(tempfile.mkdtemp(prefix="tradecord-bench-"))
     config = EngineConfig(
         data_dir=data_dir,
-        sim=SimSettings(url=url, max_subscriptions=symbols),
+        broker_settings=SimSettings(url=url, max_subscriptions=symbols),
         # The benchmark sends many small orders: limits that never refuse one, so every
         # signal takes the whole path to the broker.
         risk=RiskLimits(max_order_value=10**12, max_position_value=10**12,
                         max_open_positions=10**6, daily_loss_limit=10**12),
         equity_sample_seconds=3600.0,
     )
-    engine = Engine(config, broker=SimBroker(url, max_subscriptions=None))
+    engine = Engine(config, broker=SimBroker(SimSettings(url=url, max_subscriptions=None)))
     try:
         await engine.start()
         for i in range(symbols):
@@ -299,7 +300,7 @@ async def bare_throughput(url: str, symbols: int, seconds: float) -> dict[str, A
 
     ws_url = url.replace("http://", "ws://", 1) + "/ws"
     stream = SimStream(ws_url, on_frame, lambda connected, detail: None)
-    stream.symbols.update(symbol_code(i) for i in range(symbols))
+    stream.registrations.update((("symbol", symbol_code(i)), None) for i in range(symbols))
     task = asyncio.get_running_loop().create_task(stream.run())
     try:
         await wait_for(lambda: count > 0, 10, "the first ticks")

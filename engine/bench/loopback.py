@@ -10,6 +10,8 @@ from engine.brokers.base import (
     BrokerFill,
     BrokerOrder,
     BrokerSink,
+    Capabilities,
+    ConditionSearch,
     OrderRequest,
 )
 from engine.instruments import Instrument
@@ -27,7 +29,10 @@ class LoopbackBroker(Broker):
     paper = True
 
     def __init__(self, symbols: int, cash: int = 10_000_000) -> None:
-        self.max_subscriptions = None
+        self.capabilities = Capabilities(
+            client_order_ids=True, lists_fills=True, lists_orders=True,
+            condition_search=ConditionSearch.NONE, max_conditions=0, conditions_on_paper=False,
+            intraday_bars=False, max_symbols=None, environments=("paper",))
         self.cash = cash
         self._instruments = {}
         for i in range(symbols):
@@ -51,20 +56,11 @@ class LoopbackBroker(Broker):
     async def instruments(self) -> dict[str, Instrument]:
         return dict(self._instruments)
 
-    async def conditions(self) -> dict[str, str]:
-        return {}
-
     async def subscribe(self, symbol: str) -> None:
         self.subscribed.add(symbol)
 
     async def unsubscribe(self, symbol: str) -> None:
         self.subscribed.discard(symbol)
-
-    async def subscribe_condition(self, name: str) -> None:
-        return None
-
-    async def unsubscribe_condition(self, name: str) -> None:
-        return None
 
     async def place_order(self, request: OrderRequest) -> BrokerOrder:
         order = BrokerOrder(f"L{len(self.orders):08d}", request.client_order_id, request.symbol,

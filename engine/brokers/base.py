@@ -9,8 +9,10 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Literal, Protocol
 
+from engine.charts.model import Bar
 from engine.instruments import Instrument
 from engine.marketdata import Tick
 from engine.ordertypes import OrderStatus, Side
@@ -41,12 +43,57 @@ def unreachable(venue: str, exc: BaseException) -> BrokerError:
     return BrokerError("unreachable", f"{venue} unreachable: {why}", retryable=True, cause=why)
 
 
+class ConditionSearch(StrEnum):
+    """How a broker tells which symbols match a saved condition."""
+
+    NONE = "none"
+    POLLED = "polled"  # the adapter asks again and again and diffs the answers (KIS)
+    PUSHED = "pushed"  # the broker pushes enters and leaves over its socket (sim, Kiwoom, LS)
+
+
+@dataclass(frozen=True, slots=True)
+class Capabilities:
+    """What an adapter can do. The engine and the commands read this instead of asking which
+    broker it is, so a new adapter changes behaviour only through what it declares."""
+
+    # Orders carry our id to the broker; without it the adapter ties our id to the broker's
+    # order number in the journal, and a retry looks the order up before sending again.
+    client_order_ids: bool
+    lists_fills: bool  # fills one by one (else per order: order_states), for reconciliation
+    lists_orders: bool  # today's orders with their state, for reconciliation
+    condition_search: ConditionSearch
+    # Saved conditions watched at once (None: no known limit); 0 with condition search NONE.
+    max_conditions: int | None
+    conditions_on_paper: bool  # KIS and LS serve condition search to real accounts only
+    intraday_bars: bool  # today's 1-minute bars from the open
+    max_symbols: int | None  # realtime trade registrations (None: no known cap)
+    environments: tuple[str, ...]  # e.g. ("paper",) or ("paper", "real")
+
+    def condition_refusal(self, broker: str, paper: bool) -> str | None:
+        """Why condition search cannot run here, in words for the user; None when it can."""
+        if self.condition_search is ConditionSearch.NONE:
+            return f"the {broker} broker offers no condition search; use /subscribe"
+        if paper and not self.conditions_on_paper:
+            return (f"the {broker} broker serves condition search to real accounts only, and "
+                    "this one is paper; use /subscribe, or a real account with LIVE_TRADING=yes")
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class ConditionInfo:
+    """A condition saved in the broker's HTS: the id the API wants and the name users know."""
+
+    id: str
+    name: str
+
+
 @dataclass(frozen=True, slots=True)
 class ConditionChange:
-    name: str
+    condition_id: str
     symbol: str
     event: Literal["enter", "leave"]
-    seq: int
+    seq: int = 0
+    ts_ns: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,10 +177,14 @@ class BrokerSink(Protocol):
 class Broker(ABC):
     name: str
     paper: bool
-    # Realtime registrations the broker allows (None: no known cap).
-    max_subscriptions: int | None
+    capabilities: Capabilities
     # Where it is reached, for messages ("broker unreachable at ...").
     endpoint: str = ""
+
+    @property
+    def max_subscriptions(self) -> int | None:
+        """Symbols that may be registered for realtime trades at once (None: no known cap)."""
+        return self.capabilities.max_symbols
 
     @abstractmethod
     async def start(self, sink: BrokerSink) -> None:
@@ -149,9 +200,9 @@ class Broker(ABC):
     @abstractmethod
     async def instruments(self) -> dict[str, Instrument]: ...
 
-    @abstractmethod
-    async def conditions(self) -> dict[str, str]:
-        """Realtime condition searches this broker offers: name -> description."""
+    async def conditions(self) -> list[ConditionInfo]:
+        """The conditions saved in the broker's HTS (made there, never through the API)."""
+        raise self.unsupported("condition search")
 
     @abstractmethod
     async def subscribe(self, symbol: str) -> None:
@@ -160,11 +211,20 @@ class Broker(ABC):
     @abstractmethod
     async def unsubscribe(self, symbol: str) -> None: ...
 
-    @abstractmethod
-    async def subscribe_condition(self, name: str) -> None: ...
+    async def watch_condition(self, condition: ConditionInfo) -> None:
+        """Start delivering the condition's enters and leaves to the sink, the symbols already
+        matching first (as enters), and again after every reconnect; kept until unwatched."""
+        raise self.unsupported("condition search")
 
-    @abstractmethod
-    async def unsubscribe_condition(self, name: str) -> None: ...
+    async def unwatch_condition(self, condition_id: str) -> None:
+        """Stop watching; a no-op for a condition not watched."""
+
+    async def minute_bars(self, symbol: str) -> list[Bar]:
+        """Today's 1-minute bars from the open up to now, oldest first."""
+        raise self.unsupported("intraday bars")
+
+    def unsupported(self, what: str) -> BrokerError:
+        return BrokerError("unsupported", f"the {self.name} broker does not offer {what}")
 
     @abstractmethod
     async def place_order(self, request: OrderRequest) -> BrokerOrder:

@@ -72,6 +72,25 @@ class BarSeries:
         self._open = self._high = self._low = self._close = price
         self._volume = qty
 
+    def add_history(self, history: Sequence[Bar]) -> int:
+        """Bars from before what the series holds (the broker's bars since the open), put in
+        front of it; the minute the series is in keeps its own figures. Returns bars added."""
+        first = self._closed[0].start_ns if self._closed else (self._start if self._end else None)
+        older = sorted((b for b in history if first is None or b.start_ns < first),
+                       key=lambda b: b.start_ns)
+        added = 0
+        if not self._end and older:
+            # Nothing traded yet: the newest historical bar is the one still forming.
+            last = older.pop()
+            self._start, self._end = last.start_ns, last.start_ns + self._interval_ns
+            self._open, self._high, self._low = last.open, last.high, last.low
+            self._close, self._volume = last.close, last.volume
+            added = 1
+        room = (self._closed.maxlen or 0) - len(self._closed)
+        kept = older[-room:] if room > 0 else []
+        self._closed.extendleft(reversed(kept))
+        return added + len(kept)
+
     def bars(self) -> list[Bar]:
         """Closed bars oldest first, then the bar still forming (if any trade came in)."""
         out = list(self._closed)

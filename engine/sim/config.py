@@ -36,7 +36,15 @@ class SimConfig:
     heartbeat_interval: float = 5.0
     # Standard deviation of one trade's return, in basis points.
     volatility_bp: float = 8.0
+    # momentum (condition "0"): up this much from the previous close.
     condition_threshold_pct: float = 2.0
+    # 급등주 (condition "1"): up this much from the day's open.
+    riser_threshold_pct: float = 2.0
+    # 거래량급증 (condition "2"): this many times the shares per second of the baseline.
+    surge_ratio: float = 3.0
+    # How long a volume surge on the tape lasts on average, in seconds. A symbol surges about
+    # every 6x this, and 거래량급증's windows scale with it, so a test can make both quick.
+    surge_s: float = 40.0
     state_path: Path | None = None
     # Frames queued for one websocket beyond which the client is judged too slow and dropped.
     max_backlog: int = 10_000
@@ -49,6 +57,13 @@ class SimConfig:
         _positive_finite("heartbeat_interval", self.heartbeat_interval, 3_600.0)
         _positive_finite("volatility_bp", self.volatility_bp, _MAX_VOLATILITY_BP)
         _positive_finite("condition_threshold_pct", self.condition_threshold_pct, 29.0)
+        _positive_finite("riser_threshold_pct", self.riser_threshold_pct, 29.0)
+        _positive_finite("surge_ratio", self.surge_ratio, 1_000.0)
+        if self.surge_ratio <= 1.0:
+            raise ValueError(
+                f"surge_ratio must be > 1 (3 is three times the usual volume), got {self.surge_ratio!r}"
+            )
+        _positive_finite("surge_s", self.surge_s, 3_600.0)
         if isinstance(self.initial_cash, bool) or not isinstance(self.initial_cash, int):
             raise ValueError(f"initial_cash must be a whole number of KRW >= 0, got {self.initial_cash!r}")
         if self.initial_cash < 0:

@@ -7,10 +7,16 @@ WebSocket `GET /ws`, JSON text frames.
     {"op":"subscribe","symbols":["005930",...]}      one Ack or Error per symbol
     {"op":"unsubscribe","symbols":[...]}             one Ack or Error per symbol
     {"op":"condition_subscribe","name":"momentum"}   Ack, then a Condition "enter" per current
-                                                     member, then live enter/leave events
+    {"op":"condition_subscribe","id":"0"}            member, then live enter/leave events
     {"op":"condition_unsubscribe","name":"momentum"} Ack
+    {"op":"condition_unsubscribe","id":"0"}
     {"op":"account_subscribe"}                       Ack; OrderEvents for the account follow
     {"op":"ping","id":7}                             Pong
+  A condition is named either by its `name` or by its `id` (GET /conditions lists both; names
+  and ids never collide). Give one of the two; given both, they must be the same condition.
+  The Ack echoes the key(s) as sent, so a client matches it to its request whichever it used;
+  every Condition event carries both. Errors: unknown_condition (no such condition, or a name
+  and an id that disagree), bad_message (neither given).
   server -> client, tagged by "type":
     Ticks (several trades per frame; each row a positional array to keep frames small and
     decoding cheap), Ack, Error, Condition, OrderEvent, Heartbeat (every few seconds, so a
@@ -19,6 +25,9 @@ WebSocket `GET /ws`, JSON text frames.
 HTTP, JSON bodies:
     GET    /health                      {"status":"ok"}
     GET    /symbols                     [SymbolInfo]
+    GET    /bars?symbol=005930          [BarInfo] today's 1-minute bars, oldest first, up to now
+                                        (the last one is the current, partial minute); 400
+                                        ErrorBody without a symbol, 404 unknown_symbol
     GET    /conditions                  [ConditionInfo]
     POST   /orders          OrderRequest -> 200 OrderInfo (accepted or rejected: a reject is an
                                            outcome, not a transport error); 400 ErrorBody when
@@ -34,8 +43,14 @@ HTTP, JSON bodies:
                                         (what the account channel missed while disconnected)
   test and demo controls (a simulator may be driven; a broker cannot):
     POST   /admin/condition_events  {"name":..,"events":[{"symbol":..,"event":"enter"|"leave"}]}
+                                    ("id":.. instead of "name" works too, as on the websocket)
     POST   /admin/drop_connections  closes every websocket (clients must reconnect)
     GET    /admin/stats             Stats
+
+Bars: the day starts at 09:00 Seoul when the sim starts between 09:00 and 15:30 Seoul (its
+clock's), else 60 minutes before it starts; the bars up to the start are a seeded history that
+opens at SymbolInfo.open and ends where the live tape begins, and the live trades are added to
+the bar of the minute they print in. Minutes without a trade have no bar.
 """
 
 from __future__ import annotations
@@ -69,12 +84,15 @@ class Unsubscribe(msgspec.Struct, tag_field="op", tag="unsubscribe"):
     symbols: list[str]
 
 
-class ConditionSubscribe(msgspec.Struct, tag_field="op", tag="condition_subscribe"):
-    name: str
+# omit_defaults: a frame by name encodes exactly as it did before ids existed.
+class ConditionSubscribe(msgspec.Struct, tag_field="op", tag="condition_subscribe", omit_defaults=True):
+    name: str | None = None
+    id: str | None = None
 
 
-class ConditionUnsubscribe(msgspec.Struct, tag_field="op", tag="condition_unsubscribe"):
-    name: str
+class ConditionUnsubscribe(msgspec.Struct, tag_field="op", tag="condition_unsubscribe", omit_defaults=True):
+    name: str | None = None
+    id: str | None = None
 
 
 class AccountSubscribe(msgspec.Struct, tag_field="op", tag="account_subscribe"):
@@ -115,6 +133,8 @@ class Ack(msgspec.Struct, tag_field="type", tag="ack"):
     op: str
     symbol: str | None = None
     name: str | None = None
+    # A condition's id, when the request named it by id.
+    id: str | None = None
 
 
 class Error(msgspec.Struct, tag_field="type", tag="error"):
@@ -125,13 +145,14 @@ class Error(msgspec.Struct, tag_field="type", tag="error"):
 
 
 class Condition(msgspec.Struct, tag_field="type", tag="condition"):
-    """A symbol entering or leaving a named condition. seq counts per condition, from 1."""
+    """A symbol entering or leaving a condition. seq counts per condition, from 1."""
 
     name: str
     symbol: str
     event: Literal["enter", "leave"]
     seq: int
     ts_ns: int
+    id: str = ""
 
 
 class OrderEvent(msgspec.Struct, tag_field="type", tag="order", kw_only=True):
@@ -185,8 +206,22 @@ class SymbolInfo(msgspec.Struct, kw_only=True):
 
 
 class ConditionInfo(msgspec.Struct, kw_only=True):
+    id: str = ""
     name: str
     description: str
+
+
+class BarInfo(msgspec.Struct, kw_only=True):
+    """One minute of one symbol's trades. ts_ns: the minute's start (epoch ns, on a whole
+    minute); prices in KRW on the tick grid; volume in shares (> 0: a minute without a trade
+    has no bar)."""
+
+    ts_ns: int
+    open: int
+    high: int
+    low: int
+    close: int
+    volume: int
 
 
 class OrderRequest(msgspec.Struct, kw_only=True):
@@ -249,8 +284,11 @@ class ConditionEventIn(msgspec.Struct):
     event: Literal["enter", "leave"]
 
 
-class ConditionEventsRequest(msgspec.Struct):
-    name: str
+class ConditionEventsRequest(msgspec.Struct, kw_only=True):
+    """The condition by name or by id, as on the websocket."""
+
+    name: str | None = None
+    id: str | None = None
     events: list[ConditionEventIn]
 
 

@@ -1,8 +1,9 @@
 """The simulated exchange's server: HTTP endpoints and the websocket feed on one aiohttp port.
 
 One background task runs the tape: every few milliseconds it advances the market, fills
-resting orders, evaluates the condition search and queues frames for each connection. Each
-connection has its own queue and writer task, so a slow reader delays only itself.
+resting orders, adds the trades to the day's 1-minute bars, evaluates the condition search and
+queues frames for each connection. Each connection has its own queue and writer task, so a slow
+reader delays only itself.
 """
 
 from __future__ import annotations
@@ -17,17 +18,19 @@ from typing import Any
 import msgspec
 from aiohttp import WSCloseCode, WSMsgType, web
 
-from engine.clock import Clock
+from engine.clock import Clock, seoul_date
 from engine.krx.prices import daily_limits
 from engine.krx.universe import BY_CODE
 from engine.sim.account import NotCancellable, OrderNotFound, SimAccount
+from engine.sim.bars import BarBook, history_start_ns
 from engine.sim.conditions import ConditionSearch, UnknownCondition
 from engine.sim.config import SimConfig
-from engine.sim.market import Market
+from engine.sim.market import MINUTE_NS, Market
 from engine.sim.orders import Malformed, decode_request
 from engine.sim.protocol import (
     AccountSubscribe,
     Ack,
+    BarInfo,
     Condition,
     ConditionEventsRequest,
     ConditionSubscribe,
@@ -62,8 +65,9 @@ ERROR_LOG_INTERVAL_S = 1.0
 
 VALID_MESSAGES = (
     '{"op":"subscribe","symbols":["005930"]}, {"op":"unsubscribe","symbols":["005930"]}, '
-    '{"op":"condition_subscribe","name":"momentum"}, '
-    '{"op":"condition_unsubscribe","name":"momentum"}, {"op":"account_subscribe"}, '
+    '{"op":"condition_subscribe","name":"momentum"}, {"op":"condition_subscribe","id":"0"}, '
+    '{"op":"condition_unsubscribe","name":"momentum"}, {"op":"condition_unsubscribe","id":"0"}, '
+    '{"op":"account_subscribe"}, '
     '{"op":"ping","id":1}'
 )
 
@@ -72,6 +76,7 @@ class InjectResult(msgspec.Struct, kw_only=True):
     """Answer of POST /admin/condition_events (the protocol leaves it open)."""
 
     name: str
+    id: str = ""
     count: int
     first_seq: int | None
     last_seq: int | None
@@ -140,10 +145,19 @@ class SimExchange:
         self.config = config if config is not None else SimConfig()
         self.clock = clock or Clock()
         self.market = Market.from_config(self.config)
+        cfg = self.config
         self.conditions = ConditionSearch(
             {code: BY_CODE[code].prev_close for code in self.market.codes},
-            self.config.condition_threshold_pct,
+            cfg.condition_threshold_pct,
+            opens={code: self.market.state(code).open for code in self.market.codes},
+            riser_pct=cfg.riser_threshold_pct,
+            surge_ratio=cfg.surge_ratio,
+            surge_s=cfg.surge_s,
         )
+        # Filled when the exchange starts: the history needs to know what time it is.
+        self.bars = BarBook(self.market.codes)
+        # The earliest minute whose bars changed since they were last saved.
+        self._bars_unsaved_from = 0
         self._account: SimAccount | None = None
         self._store: Store | None = None
         self._runner: web.AppRunner | None = None
@@ -174,12 +188,14 @@ class SimExchange:
                     store=self._store,
                     today=self.clock.today,
                 )
+            self._start_bars()
         except BaseException:
             self._close_store()
             raise
         app = web.Application(middlewares=[self._errors_middleware])
         app.router.add_get("/health", self._health)
         app.router.add_get("/symbols", self._symbols)
+        app.router.add_get("/bars", self._get_bars)
         app.router.add_get("/conditions", self._conditions)
         app.router.add_post("/orders", self._post_order)
         app.router.add_get("/orders", self._list_orders)
@@ -220,9 +236,65 @@ class SimExchange:
         await _cancel_and_wait(tape)
         await self._close_all(WSCloseCode.GOING_AWAY, "simulator stopping", wait=True)
         await runner.cleanup()
-        self._close_store()
+        try:
+            self._save_bars()
+        finally:
+            self._close_store()
         self._port = None
         log.info("sim stopped")
+
+    # ---- the day's bars --------------------------------------------------------------------
+
+    def _start_bars(self) -> None:
+        """Bring every symbol's bars up to now: the saved bars of today when the state file has
+        them, then the history walked from the day's start (or from the last bar, after a
+        restart) to now, so the live tape begins where the bars end."""
+        now_ns = self.clock.time_ns()
+        market, book, store = self.market, self.bars, self._store
+        if store is not None and not any(book.bars(code) for code in market.codes):
+            day = seoul_date(now_ns)
+            day_key = day.year * 10_000 + day.month * 100 + day.day
+            saved = {
+                code: bars
+                for code, bars in store.load_bars(day_key, self.config.seed).items()
+                if code in market
+            }
+            # The tape's seed fixes each open; a clock set back finds bars from its future.
+            if all(
+                bars[0].open == market.state(code).open and bars[-1].ts_ns <= now_ns
+                for code, bars in saved.items()
+            ):
+                now_minute = now_ns - now_ns % MINUTE_NS
+                for code, bars in saved.items():
+                    market.restore(code, bars, carry_on=bars[-1].ts_ns == now_minute)
+                    book.extend(code, bars)
+            else:
+                saved = {}
+            if not saved:
+                store.reset_bars(day_key, self.config.seed)
+        start = history_start_ns(now_ns)
+        now_minute = now_ns - now_ns % MINUTE_NS
+        walked: list[tuple[str, BarInfo]] = []
+        for code in market.codes:
+            bars = book.bars(code)
+            if not bars:
+                rng = market.history_rng(code)
+                new = market.walk_minutes(code, start, now_ns, rng, market.state(code).open)
+            elif bars[-1].ts_ns < now_minute:
+                first = bars[-1].ts_ns + MINUTE_NS
+                rng = market.history_rng(code, first)
+                new = market.walk_minutes(code, first, now_ns, rng, bars[-1].close)
+            else:
+                continue
+            book.extend(code, new)
+            walked.extend((code, bar) for bar in new)
+        if store is not None:
+            store.save_bars(walked)
+        self._bars_unsaved_from = now_minute
+
+    def _save_bars(self) -> None:
+        if self._store is not None:
+            self._store.save_bars(self.bars.since(self._bars_unsaved_from))
 
     def _close_store(self) -> None:
         if self._store is not None:
@@ -299,9 +371,17 @@ class SimExchange:
                     self._suppressed_errors += 1
 
     def _step(self, dt: float, now: float) -> None:
-        rows = self.market.advance(dt, self.clock.time_ns())
+        now_ns = self.clock.time_ns()
+        rows = self.market.advance(dt, now_ns)
         if not rows:
             return
+        self.bars.add(rows)
+        minute = now_ns - now_ns % MINUTE_NS
+        if minute > self._bars_unsaved_from and self._store is not None:
+            # A minute is saved once it is complete (and again at stop, partial): a restart
+            # loses at most the minute it stopped in.
+            self._save_bars()
+            self._bars_unsaved_from = minute
         account = self.account
         fills: list[OrderEvent] = []
         for row in rows:
@@ -472,26 +552,29 @@ class SimExchange:
                         conn.symbols.discard(symbol)
                     self._reply(conn, Ack(op=op, symbol=symbol))
                 conn.sub_key = frozenset(conn.symbols)
-            case ConditionSubscribe(name=name) | ConditionUnsubscribe(name=name):
+            case ConditionSubscribe(name=name, id=cid) | ConditionUnsubscribe(name=name, id=cid):
                 op = "condition_subscribe" if isinstance(msg, ConditionSubscribe) else "condition_unsubscribe"
-                if name not in self.conditions:
-                    known = ", ".join(info.name for info in self.conditions.infos())
+                try:
+                    info = self.conditions.resolve(name, cid)
+                except UnknownCondition as exc:
+                    self._reply(conn, Error(op=op, code="unknown_condition", message=exc.message))
+                    return
+                except ValueError as exc:
                     self._reply(
                         conn,
-                        Error(
-                            op=op,
-                            code="unknown_condition",
-                            message=f"unknown condition {name!r}: valid names are {known}",
-                        ),
+                        Error(op=op, code="bad_message", message=f"{exc}; valid messages: {VALID_MESSAGES}"),
                     )
-                elif op == "condition_subscribe":
-                    conn.conditions.add(name)
-                    self._reply(conn, Ack(op=op, name=name))
-                    for ev in self.conditions.snapshot(name):
+                    return
+                # Echo the keys as sent: the client matches the ack to its request by them.
+                ack = Ack(op=op, name=name, id=cid)
+                if op == "condition_subscribe":
+                    conn.conditions.add(info.name)
+                    self._reply(conn, ack)
+                    for ev in self.conditions.snapshot(info.name):
                         self._reply(conn, ev)
                 else:
-                    conn.conditions.discard(name)
-                    self._reply(conn, Ack(op=op, name=name))
+                    conn.conditions.discard(info.name)
+                    self._reply(conn, ack)
             case AccountSubscribe():
                 conn.account = True
                 self._reply(conn, Ack(op="account_subscribe"))
@@ -545,6 +628,18 @@ class SimExchange:
                 )
             )
         return _json(out)
+
+    async def _get_bars(self, request: web.Request) -> web.Response:
+        symbol = request.query.get("symbol")
+        if not symbol:
+            return _error(400, "malformed", "GET /bars needs a symbol: /bars?symbol=005930")
+        if symbol not in self.market:
+            return _error(
+                404,
+                "unknown_symbol",
+                f"unknown symbol {symbol!r}: this simulator trades {', '.join(self.market.codes)}",
+            )
+        return _json(self.bars.bars(symbol))
 
     async def _conditions(self, request: web.Request) -> web.Response:
         return _json(self.conditions.infos())
@@ -605,7 +700,8 @@ class SimExchange:
                 400,
                 "malformed",
                 f"invalid condition events ({exc}); expected "
-                '{"name": str, "events": [{"symbol": str, "event": "enter"|"leave"}]}',
+                '{"name": str, "events": [{"symbol": str, "event": "enter"|"leave"}]} '
+                '(or "id": str instead of "name")',
             )
         unknown = sorted({ev.symbol for ev in req.events if ev.symbol not in self.market})
         if unknown:
@@ -616,15 +712,19 @@ class SimExchange:
                 f"{', '.join(self.market.codes)}",
             )
         try:
-            # Synchronous from here to the last send: no tape step can interleave, so the
-            # injected events get consecutive seqs and reach clients in the order given.
-            events = self.conditions.inject(req.name, req.events, self.clock.time_ns())
+            info = self.conditions.resolve(req.name, req.id)
         except UnknownCondition as exc:
             return _error(404, "unknown_condition", exc.message)
+        except ValueError as exc:
+            return _error(400, "malformed", f'{exc}: give "name" or "id"')
+        # Synchronous from here to the last send: no tape step can interleave, so the injected
+        # events get consecutive seqs and reach clients in the order given.
+        events = self.conditions.inject(info.name, req.events, self.clock.time_ns())
         self._send_conditions(events)
         return _json(
             InjectResult(
-                name=req.name,
+                name=info.name,
+                id=info.id,
                 count=len(events),
                 first_seq=events[0].seq if events else None,
                 last_seq=events[-1].seq if events else None,

@@ -1,4 +1,5 @@
-"""SQLite persistence of the simulated account, so a restarted sim keeps its orders and money.
+"""SQLite persistence of the simulated account, so a restarted sim keeps its orders and money,
+and of the day's 1-minute bars, so a sim restarted the same day goes on with the same chart.
 
 Each change is one small transaction. WAL with synchronous=NORMAL makes a commit a write to the
 log without an fsync, cheap enough to run on the event loop that also drives the tape.
@@ -14,7 +15,7 @@ from typing import cast
 
 from engine.files import private_file
 from engine.sim.orders import Order
-from engine.sim.protocol import FillInfo, OrderStatus, OrderType, Side
+from engine.sim.protocol import BarInfo, FillInfo, OrderStatus, OrderType, Side
 
 _SCHEMA_VERSION = 1
 
@@ -60,6 +61,18 @@ CREATE TABLE IF NOT EXISTS positions (
     qty       INTEGER NOT NULL,
     avg_price REAL NOT NULL
 );
+-- Added after version 1 shipped: CREATE IF NOT EXISTS gives older files the table, and an
+-- older sim never reads it, so the schema version stays.
+CREATE TABLE IF NOT EXISTS bars (
+    symbol TEXT NOT NULL,
+    ts_ns  INTEGER NOT NULL,
+    open   INTEGER NOT NULL,
+    high   INTEGER NOT NULL,
+    low    INTEGER NOT NULL,
+    close  INTEGER NOT NULL,
+    volume INTEGER NOT NULL,
+    PRIMARY KEY (symbol, ts_ns)
+) WITHOUT ROWID;
 """
 
 _ORDER_COLUMNS = (
@@ -232,6 +245,54 @@ class Store:
                         "avg_price = excluded.avg_price",
                         (symbol, qty, avg),
                     )
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+
+    def load_bars(self, day: int, seed: int) -> dict[str, list[BarInfo]]:
+        """The bars saved for `day` (YYYYMMDD) by a tape of `seed`, per symbol, oldest first;
+        none when the saved bars are of another day or another tape."""
+        meta = dict(self._conn.execute("SELECT key, value FROM meta").fetchall())
+        if meta.get("bars_day") != day or meta.get("bars_seed") != seed:
+            return {}
+        out: dict[str, list[BarInfo]] = {}
+        for r in self._conn.execute(
+            "SELECT symbol, ts_ns, open, high, low, close, volume FROM bars ORDER BY symbol, ts_ns"
+        ):
+            out.setdefault(r[0], []).append(
+                BarInfo(ts_ns=r[1], open=r[2], high=r[3], low=r[4], close=r[5], volume=r[6])
+            )
+        return out
+
+    def reset_bars(self, day: int, seed: int) -> None:
+        """Forget every saved bar: the bars saved from here on are `day`'s of `seed`'s tape."""
+        conn = self._conn
+        conn.execute("BEGIN")
+        try:
+            conn.execute("DELETE FROM bars")
+            conn.executemany(
+                "INSERT INTO meta (key, value) VALUES (?, ?) "
+                "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                [("bars_day", day), ("bars_seed", seed)],
+            )
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+
+    def save_bars(self, bars: Iterable[tuple[str, BarInfo]]) -> None:
+        """Insert or update bars (a minute's bar is saved again while it grows)."""
+        conn = self._conn
+        conn.execute("BEGIN")
+        try:
+            conn.executemany(
+                "INSERT INTO bars (symbol, ts_ns, open, high, low, close, volume) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (symbol, ts_ns) DO UPDATE SET "
+                "high = excluded.high, low = excluded.low, close = excluded.close, "
+                "volume = excluded.volume",
+                [(code, b.ts_ns, b.open, b.high, b.low, b.close, b.volume) for code, b in bars],
+            )
             conn.execute("COMMIT")
         except BaseException:
             conn.execute("ROLLBACK")

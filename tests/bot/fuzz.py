@@ -53,7 +53,8 @@ from bot.commands import CommandError, CommandLayer, Invocation, Role
 from bot.commands import results as r
 from bot.commands.catalog import Command, Kind, Option, Suggest, split_line
 from bot.commands.layer import BY_NAME, COMMANDS
-from engine.config import EngineConfig, ScheduleSettings, SimSettings
+from engine.brokers.sim.config import SimSettings
+from engine.config import EngineConfig, ScheduleSettings
 from engine.core import Engine
 from engine.strategies.registry import STRATEGIES
 
@@ -437,7 +438,7 @@ def fuzz_config(data_dir: Path) -> EngineConfig:
     """The embedded sim, quiet (see QUIET_TICK_RATE), in `data_dir`; always open, as the other
     tests run (TRADING_HOURS=always)."""
     return replace(EngineConfig(), data_dir=data_dir,
-                   sim=SimSettings(url=None, tick_rate=QUIET_TICK_RATE),
+                   broker_settings=SimSettings(url=None, tick_rate=QUIET_TICK_RATE),
                    schedule=ScheduleSettings(trading_hours="always"))
 
 

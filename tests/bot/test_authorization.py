@@ -260,7 +260,10 @@ async def test_discord_autocomplete_shows_nothing_below_the_command_s_role(
     order_ids = {o.broker_order_id or o.client_order_id for o in engine.orders.live_orders()}
     subscribed = set(engine.subscriptions.records)
     sources = [(spec, o) for spec in COMMANDS for o in spec.options if o.suggest is not None]
-    assert {o.suggest for _, o in sources} == {"instruments", "subscribed", "live_orders"}
+    assert {o.suggest for _, o in sources} == {"instruments", "subscribed", "live_orders",
+                                               "conditions"}
+    conditions = {c.name for c in await engine.auto.available()}
+    assert conditions
     for spec, option in sources:
         for role in Role:
             user, roles = member(fake, role)
@@ -275,6 +278,8 @@ async def test_discord_autocomplete_shows_nothing_below_the_command_s_role(
                 assert order_ids <= values, cell
             elif option.suggest == "subscribed":
                 assert values == subscribed, cell
+            elif option.suggest == "conditions":
+                assert values == conditions, cell
             else:
                 assert "005930" in values, cell
 

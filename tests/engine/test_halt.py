@@ -150,7 +150,7 @@ async def test_auto_on_and_off_during_an_outage(fast_engine: Engine,
     port = sim.port
     await sim.stop()
     off = await layer.execute(ADMIN, "auto", {"mode": "off"})
-    assert isinstance(off, AutoState) and not off.enabled
+    assert isinstance(off, AutoState) and not off.watches
     assert not engine.auto.enabled  # off always takes effect, broker or not
     with pytest.raises(CommandError) as on:
         await layer.execute(ADMIN, "auto", {"mode": "on", "condition": "momentum"})
@@ -159,4 +159,4 @@ async def test_auto_on_and_off_during_an_outage(fast_engine: Engine,
     await sim.start(port=port)
     await eventually(lambda: engine.controls.broker_ready, 20, "the broker back")
     on_again = await layer.execute(ADMIN, "auto", {"mode": "on", "condition": "momentum"})
-    assert isinstance(on_again, AutoState) and on_again.enabled
+    assert isinstance(on_again, AutoState) and on_again.watches

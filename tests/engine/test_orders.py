@@ -66,9 +66,10 @@ async def test_retry_after_lost_answer_makes_one_order(tmp_path: Path, sim: SimE
     engine = Engine(cfg)
     # REST goes through the lossy proxy; the websocket straight to the sim.
     from engine.brokers.sim import SimBroker
+    from engine.brokers.sim.config import SimSettings
 
-    broker = SimBroker(proxy.url)
-    broker.stream._url = sim.ws_url
+    broker = SimBroker(SimSettings(url=proxy.url))
+    broker.stream.url = sim.ws_url
     engine = Engine(cfg, broker=broker)
     await engine.start()
     try:

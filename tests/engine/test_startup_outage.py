@@ -84,7 +84,7 @@ async def test_kis_credentials_refused_are_named_not_printed(tmp_path: Path) -> 
     await fake.start()
     config = replace(kis_config(fake), app_key="P" + "x" * 35, app_secret="s" * 180)
     base = engine_config(tmp_path, "http://unused")
-    engine = Engine(replace(base, broker="kis", kis=config))
+    engine = Engine(replace(base, broker="kis", broker_settings=config))
     engine.connect_backoff = (30.0,)
     events = engine.bus.subscribe()
     try:

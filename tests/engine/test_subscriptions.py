@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 
 import pytest
 
@@ -44,7 +45,7 @@ async def test_subscribe_is_idempotent_and_cancel_leaves_nothing(engine: Engine,
 
 
 async def test_registration_cap_is_refused_clearly(engine: Engine) -> None:
-    engine.broker.max_subscriptions = 2
+    engine.broker.capabilities = dataclasses.replace(engine.broker.capabilities, max_symbols=2)
     await engine.subscriptions.subscribe("005930", "watch")
     await engine.subscriptions.subscribe("000660", "watch")
     with pytest.raises(SubscriptionError, match=r"limit reached: 2 of 2.*Cancel one first"):

@@ -11,7 +11,15 @@ from tests.fakekis.frames import (
     aes_decrypt,
     aes_encrypt,
 )
-from tests.fakekis.server import DEFAULT_APP_KEY, DEFAULT_APP_SECRET, FakeKis, OrderRequest, WsConn
+from tests.fakekis.server import (
+    DEFAULT_APP_KEY,
+    DEFAULT_APP_SECRET,
+    FakeKis,
+    MinuteRequest,
+    OrderRequest,
+    PsearchRequest,
+    WsConn,
+)
 
 __all__ = [
     "CAPTURED_H0STCNT0_FRAME",
@@ -21,7 +29,9 @@ __all__ = [
     "NOTICE_FIELDS_LEGACY23",
     "NOTICE_FIELDS_OFFICIAL",
     "FakeKis",
+    "MinuteRequest",
     "OrderRequest",
+    "PsearchRequest",
     "WsConn",
     "aes_decrypt",
     "aes_encrypt",

@@ -10,12 +10,27 @@ can cross-check one. Usage::
 
 Test hooks: clock (`advance_clock`, `allow_token_in`, `expire_tokens`), faults (`fail_next_orders`,
 `delay_next_order_answer`, `fail_next`, `drop_websockets`), market (`pause_tape`, `resume_tape`,
-`trade`, `send_raw`, `send_captured_frame`, `send_pingpong`), account (`set_cash`, `add_position`,
-`seed_positions`). Inspection: `tokens_issued`, `approvals_issued`, `orders`, `order_requests`,
-`notices`, `registrations`, `connections`, `pingpongs_sent/answered`, `balance_pages_served`.
+`trade`, `add_symbol`, `send_raw`, `send_captured_frame`, `send_pingpong`), account (`set_cash`,
+`add_position`, `seed_positions`), condition search (`set_conditions`, `set_condition_members`,
+`condition_enter`, `condition_leave`, `condition_members`; constructor `conditions=`).
+Inspection: `tokens_issued`, `approvals_issued`, `orders`, `order_requests`, `notices`,
+`registrations`, `connections`, `pingpongs_sent/answered`, `balance_pages_served`,
+`psearch_requests` (path, seq, monotonic time), `minute_requests` (code, hour, monotonic time),
+`minute_book` (the fake's own prints per minute).
+
+Besides orders, balance and daily fills: quotations inquire-price, inquire-daily-price,
+inquire-time-itemchartprice (1-minute bars, 30 a call, newest first, today only; the session
+before the fake started is a seeded history ending at the tape's start price, see chart.py) and
+the condition search psearch-title / psearch-result (real env only; see psearch.py). Every REST
+call shares one rate-limit window and `fail_next`.
 
 Where the reference is silent or says UNCONFIRMED the choice is commented at the spot (search for
-"UNCONFIRMED") and, where it matters to a client, configurable.
+"UNCONFIRMED") and, where it matters to a client, configurable. For the condition search and the
+minute bars those are: the paper refusal (90000000), the unknown HTS ID / seq reply (KIOK0460),
+which 100 of a larger match are kept (code order), trade_amt in 백만원, the expected-price fields,
+the bar label (minute start), acml_tr_pbmn as the running day total, FID_PW_DATA_INCU_YN having no
+effect, FID_COND_MRKT_DIV_CODE J only, the empty page before the first bar, and the first-row
+cntg_vol quirk (`minute_first_row_quirk`, off by default).
 """
 
 from __future__ import annotations
@@ -26,6 +41,7 @@ import contextlib
 import hashlib
 import json
 import logging
+import random
 import re
 import secrets
 import time
@@ -35,16 +51,16 @@ from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from functools import partial
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 from aiohttp import WSMsgType, web
 
 from engine.clock import Clock
 from tests import fakekrx as krx
-from tests.fakekis import frames
+from tests.fakekis import chart, frames, psearch
 from tests.fakekis.account import LIMIT, MARKET, Account, FakeOrder, Position
 from tests.fakekis.frames import Notice, NoticeLayout
-from tests.fakekis.tape import SymbolTape, Tape, Trade
+from tests.fakekis.tape import SymbolTape, Tape, Trade, prdy_sign
 from tests.fakeserver import FakeServer
 from tests.faketape import DEFAULT_SYMBOLS, Side, name_of
 
@@ -115,6 +131,12 @@ RVSECNCL_FIELDS = ("CANO", "ACNT_PRDT_CD", "KRX_FWDG_ORD_ORGNO", "ORGN_ODNO", "O
 BALANCE_PARAMS = ("CANO", "ACNT_PRDT_CD", "AFHR_FLPR_YN", "OFL_YN", "INQR_DVSN", "UNPR_DVSN",
                   "FUND_STTL_ICLD_YN", "FNCG_AMT_AUTO_RDPT_YN", "PRCS_DVSN", "CTX_AREA_FK100",
                   "CTX_AREA_NK100")
+# 주식당일분봉조회 is not in the reference: tr_id, parameters and fields from the official
+# examples_llm/domestic_stock/inquire_time_itemchartprice sample ("실전/모의 동일" tr_id).
+MINUTE_TR = "FHKST03010200"
+MINUTE_PARAMS = ("FID_ETC_CLS_CODE", "FID_COND_MRKT_DIV_CODE", "FID_INPUT_ISCD", "FID_INPUT_HOUR_1",
+                 "FID_PW_DATA_INCU_YN")
+_HHMMSS = re.compile(r"^([01]\d|2[0-3])[0-5]\d[0-5]\d$")
 CCLD_PARAMS = ("CANO", "ACNT_PRDT_CD", "INQR_STRT_DT", "INQR_END_DT", "SLL_BUY_DVSN_CD", "INQR_DVSN",
                "PDNO", "CCLD_DVSN", "ORD_GNO_BRNO", "ODNO", "INQR_DVSN_3", "INQR_DVSN_1",
                "CTX_AREA_FK100", "CTX_AREA_NK100")
@@ -163,6 +185,22 @@ class OrderRequest:
     injected: str = ""
 
 
+class PsearchRequest(NamedTuple):
+    """Every HTTP request to psearch-title / psearch-result, refused and failed ones included."""
+
+    path: str
+    seq: str  # "" for psearch-title
+    at: float  # time.monotonic(), so a test can measure a client's polling interval
+
+
+class MinuteRequest(NamedTuple):
+    """Every HTTP request to inquire-time-itemchartprice, refused and failed ones included."""
+
+    code: str
+    hour: str  # FID_INPUT_HOUR_1 as sent
+    at: float  # time.monotonic()
+
+
 @dataclass
 class _Fault:
     kind: str
@@ -206,6 +244,8 @@ class FakeKis(FakeServer):
         wrong_hts_id: Literal["ack", "close"] = "ack",
         clock: Clock | None = None,
         max_registrations: int = MAX_REGISTRATIONS,
+        conditions: Iterable[tuple[str, str]] | None = None,
+        minute_first_row_quirk: bool = False,
     ) -> None:
         super().__init__()
         if env not in ("paper", "real"):
@@ -246,6 +286,15 @@ class FakeKis(FakeServer):
         self.account = Account(cano=cano, prdt=prdt, cash=cash, commission_rate=commission_rate,
                                sell_tax_rate=sell_tax_rate)
         self._static_prices: dict[str, int] = {}
+        # (group, name) pairs saved in HTS [0110] under hts_id; seq is the position from "0".
+        self._conditions = psearch.numbered(psearch.DEFAULT_CONDITIONS if conditions is None
+                                            else conditions)
+        self.minute_book = chart.MinuteBook()
+        self._history: dict[str, list[chart.MinuteBar]] = {}  # code -> seeded bars of the start date
+        self._seed = seed
+        # The official sample says the first row's cntg_vol shows the previous minute's volume
+        # until the current minute's first print; off by default so bars stay plain aggregates.
+        self.minute_first_row_quirk = minute_first_row_quirk
 
         # Inspection.
         self.tokens_issued = 0
@@ -259,6 +308,8 @@ class FakeKis(FakeServer):
         self.balance_pages_served = 0
         self.ccld_pages_served = 0
         self.connections_total = 0
+        self.psearch_requests: list[PsearchRequest] = []
+        self.minute_requests: list[MinuteRequest] = []
 
         self._offset = 0.0
         # The one clock of the test: KIS keys its books by Seoul date, as the engine must.
@@ -277,8 +328,14 @@ class FakeKis(FakeServer):
         self._owner: dict[str, WsConn] = {}  # appkey -> the connection holding its session
         self._conn_seq = 0
         self._paused = False
+        self._tape_began = self.now()  # reset by start(): the session before it is seeded history
 
     # ------------------------------------------------------------------ lifecycle
+
+    async def start(self, port: int = 0) -> None:
+        self._tape_began = self.now()
+        self._history.clear()
+        await super().start(port)
 
     def add_routes(self, router: web.UrlDispatcher) -> None:
         router.add_post("/oauth2/tokenP", self._token)
@@ -294,6 +351,9 @@ class FakeKis(FakeServer):
         quotes = "/uapi/domestic-stock/v1/quotations"
         router.add_get(f"{quotes}/inquire-price", self._inquire_price)
         router.add_get(f"{quotes}/inquire-daily-price", self._inquire_daily_price)
+        router.add_get(f"{quotes}/inquire-time-itemchartprice", self._inquire_time_itemchartprice)
+        router.add_get(f"{quotes}/psearch-title", self._psearch_title)
+        router.add_get(f"{quotes}/psearch-result", self._psearch_result)
         router.add_route("*", "/{tail:.*}", self._catch_all)
 
     async def close_sockets(self) -> None:
@@ -359,6 +419,51 @@ class FakeKis(FakeServer):
         for i, code in enumerate(codes):
             self.add_position(code, qty, price + 10 * i, name=f"시드종목{i:03d}")
         return codes
+
+    def add_symbol(self, code: str, prev_close: int) -> None:
+        """Put `code` on the tape (quotes, orders, conditions), `prev_close` its base price."""
+        if not krx.CODE_RE.match(code):
+            raise ValueError(f"{code!r} is not a KRX short code")
+        self.tape.add(code, prev_close)
+
+    def set_conditions(self, conditions: Iterable[tuple[str, str]]) -> None:
+        """Replace the HTS-saved conditions by (group, name) pairs, seq "0" upward; no members."""
+        self._conditions = psearch.numbered(conditions)
+
+    def _condition(self, seq: str | int) -> psearch.Condition:
+        cond = self._conditions.get(str(seq))
+        if cond is None:
+            raise ValueError(f"no saved condition seq {seq!r} (have {sorted(self._conditions)})")
+        return cond
+
+    def _listed(self, symbol: str) -> str:
+        if symbol not in self.tape.symbols:
+            raise ValueError(f"{symbol!r} is not on the fake's tape: add it with add_symbol()")
+        return symbol
+
+    def set_condition_members(self, seq: str | int, symbols: Iterable[str]) -> None:
+        """The symbols condition `seq` matches from now on (tape symbols only)."""
+        members = list(dict.fromkeys(self._listed(s) for s in symbols))
+        self._condition(seq).members = members
+
+    def condition_enter(self, seq: str | int, symbol: str) -> bool:
+        """`symbol` starts matching condition `seq`; False when it already did."""
+        members = self._condition(seq).members
+        if self._listed(symbol) in members:
+            return False
+        members.append(symbol)
+        return True
+
+    def condition_leave(self, seq: str | int, symbol: str) -> bool:
+        """`symbol` stops matching condition `seq`; False when it did not match."""
+        members = self._condition(seq).members
+        if symbol not in members:
+            return False
+        members.remove(symbol)
+        return True
+
+    def condition_members(self, seq: str | int) -> list[str]:
+        return list(self._condition(seq).members)
 
     def pause_tape(self) -> None:
         self._paused = True
@@ -428,6 +533,14 @@ class FakeKis(FakeServer):
     @web.middleware
     async def _middleware(self, request: web.Request, handler: _Handler) -> web.StreamResponse:
         self.requests.append((request.method, request.path, request.headers.get("tr_id", "")))
+        tail = request.path.rsplit("/", 1)[-1]
+        if tail in ("psearch-title", "psearch-result"):
+            self.psearch_requests.append(PsearchRequest(request.path, request.query.get("seq", ""),
+                                                        time.monotonic()))
+        elif tail == "inquire-time-itemchartprice":
+            self.minute_requests.append(MinuteRequest(request.query.get("FID_INPUT_ISCD", ""),
+                                                      request.query.get("FID_INPUT_HOUR_1", ""),
+                                                      time.monotonic()))
         for fault in self._path_faults:
             if fault.n > 0 and fault.path_contains in request.path:
                 fault.n -= 1
@@ -898,6 +1011,7 @@ class FakeKis(FakeServer):
         records = []
         for t in trades:
             sym.apply(t)
+            self.minute_book.add(date, t)
             printed.append(t)
             records.append(sym.record(t, date, self.tape.rng))
         frame = frames.data_frame(frames.TICK_TR, records)
@@ -1003,6 +1117,194 @@ class FakeKis(FakeServer):
                  "stck_lwpr": str(krx.round_down(int(sym.base * 0.99))), "stck_clpr": str(sym.base)}]
         return self._json({"output": rows, "rt_cd": "0", "msg_cd": "MCA00000",
                            "msg1": "정상처리 되었습니다."}, tr_id="FHKST01010400")
+
+    # ------------------------------------------------------------------ minute bars
+
+    def _day_bars(self, code: str) -> list[chart.MinuteBar]:
+        """Today's bars of `code`, ascending: the seeded session before the tape began, if that
+        was today, then the fake's own prints."""
+        today = self._today()
+        began = datetime.fromtimestamp(self._tape_began, KST)
+        history: list[chart.MinuteBar] = []
+        if began.strftime("%Y%m%d") == today:
+            cached = self._history.get(code)
+            if cached is None:
+                sym = self.tape.symbols[code]
+                # A str seed goes through sha512, not hash(): the same start gives the same history
+                # in every process.
+                rng = random.Random(f"fakekis-bars:{self._seed}:{code}:{today}:{began:%H%M}")
+                cached = chart.seeded_history(rng, sym.base, sym.limits,
+                                              chart.history_minutes(began.strftime("%H%M")))
+                self._history[code] = cached
+            history = cached
+        return chart.combine(history, self.minute_book.day(code, today))
+
+    def _minute_query(self, request: web.Request) -> dict[str, str]:
+        q = request.query
+        # Like the other inquiries: every parameter of the official sample must be sent, in capitals
+        # (whether KIS also takes lowercase query keys is UNCONFIRMED).
+        missing = [n for n in MINUTE_PARAMS if n not in q]
+        if missing:
+            raise _Refusal(E_INPUT, f"ERROR INPUT FIELD NOT FOUND {missing}")
+        if q["FID_COND_MRKT_DIV_CODE"] != "J":
+            # KIS also has NX (NXT) and UN (통합); the fake prints a KRX tape only.
+            raise _Refusal(E_INPUT, f"조건시장분류코드 오류입니다 ({q['FID_COND_MRKT_DIV_CODE']!r}; fake: J)")
+        code = q["FID_INPUT_ISCD"]
+        if code not in self.tape.symbols:
+            raise _Refusal(E_INPUT, f"종목코드 {code!r}를 확인하세요")
+        hour = q["FID_INPUT_HOUR_1"]
+        if not _HHMMSS.match(hour):
+            raise _Refusal(E_INPUT, f"입력시간 오류입니다 (FID_INPUT_HOUR_1 HHMMSS: {hour!r})")
+        # "과거 데이터 포함 여부": with today-only data both values read the same here (UNCONFIRMED).
+        if q["FID_PW_DATA_INCU_YN"] not in ("Y", "N"):
+            raise _Refusal(E_INPUT, f"과거데이터포함여부는 Y 또는 N입니다 ({q['FID_PW_DATA_INCU_YN']!r})")
+        return {k: q[k] for k in q}
+
+    async def _inquire_time_itemchartprice(self, request: web.Request) -> web.Response:
+        tr_id, err = self._gate(request, {MINUTE_TR: (self.env,)})
+        if err is not None:
+            return err
+        try:
+            q = self._minute_query(request)
+        except _Refusal as refusal:
+            return self._rt_error((refusal.msg_cd, refusal.msg1), tr_id=tr_id)
+        code = q["FID_INPUT_ISCD"]
+        sym = self.tape.symbols[code]
+        now = self._hhmmss()
+        # "FID_INPUT_HOUR_1 에 미래일시 입력 시에 현재가로 조회됩니다": a later hour reads as now.
+        end = min(q["FID_INPUT_HOUR_1"], now)
+        bars = self._day_bars(code)
+        today = self._today()
+        rows: list[tuple[str, dict[str, str]]] = []
+        cum = 0
+        for b in bars:
+            cum += b.amount
+            # A bar is labelled with its minute's start, HHMM00, and covers HH:MM:00-59; the label
+            # convention is UNCONFIRMED (the in-progress minute is the first row either way).
+            rows.append((f"{b.hhmm}00", self._bar_row(today, f"{b.hhmm}00", b.close, b.open, b.high,
+                                                      b.low, b.volume, cum)))
+        current = f"{now[:4]}00"
+        if self.minute_first_row_quirk and rows and rows[-1][0] < current <= end \
+                and chart.OPEN <= now[:4] < chart.CONTINUOUS_END:
+            # The documented quirk: before the minute's first print its row already exists and
+            # carries the previous minute's cntg_vol.
+            last = bars[-1]
+            rows.append((current, self._bar_row(today, current, last.close, last.close, last.close,
+                                                last.close, last.volume, cum)))
+        # A minute without prints has no row (the fake's tape only prints subscribed or booked
+        # symbols), and asking before the first bar gives an empty output2 with rt_cd "0"; what KIS
+        # does in both cases is UNCONFIRMED.
+        page = [row for hour, row in rows if hour <= end][-chart.MAX_ROWS:]
+        page.reverse()  # newest first
+        # output1 is the symbol as of now, whatever hour was asked (UNCONFIRMED); its day totals
+        # include the seeded history, unlike inquire-price and H0STCNT0, which count from the start.
+        diff = sym.price - sym.base
+        lower, upper = sym.limits
+        summary = {"prdy_vrss": str(diff), "prdy_vrss_sign": prdy_sign(diff, sym.price, lower, upper),
+                   "prdy_ctrt": f"{diff / sym.base * 100:.2f}", "stck_prdy_clpr": str(sym.base),
+                   "acml_vol": str(sum(b.volume for b in bars)),
+                   "acml_tr_pbmn": str(sum(b.amount for b in bars)), "hts_kor_isnm": name_of(code),
+                   "stck_prpr": str(sym.price)}
+        # No tr_cont continuation: a client pages back by asking again with an earlier hour.
+        return self._json({"output1": summary, "output2": page, "rt_cd": "0", "msg_cd": psearch.OK[0],
+                           "msg1": psearch.OK[1]}, tr_id=tr_id)
+
+    @staticmethod
+    def _bar_row(date: str, hour: str, close: int, open_: int, high: int, low: int, volume: int,
+                 cum_amount: int) -> dict[str, str]:
+        # acml_tr_pbmn is 누적 거래대금 in the official column mapping: the day's turnover up to
+        # and including this minute (whether KIS sends the minute's own turnover is UNCONFIRMED).
+        return {"stck_bsop_date": date, "stck_cntg_hour": hour, "stck_prpr": str(close),
+                "stck_oprc": str(open_), "stck_hgpr": str(high), "stck_lwpr": str(low),
+                "cntg_vol": str(volume), "acml_tr_pbmn": str(cum_amount)}
+
+    # ------------------------------------------------------------------ condition search
+
+    def _psearch_gate(self, request: web.Request, tr: str) -> tuple[str, web.Response | None]:
+        tr_id, err = self._gate(request, {tr: (self.env,)})
+        if err is None and self.env == "paper":
+            # "모의투자 미지원" (condition-search.md 4.1); the reply itself is UNCONFIRMED (psearch.py).
+            err = self._rt_error(psearch.PAPER_UNSUPPORTED, tr_id=tr_id)
+        return tr_id, err
+
+    def _psearch_query(self, request: web.Request, names: Iterable[str]) -> dict[str, str]:
+        q = request.query
+        missing = [n for n in names if not q.get(n)]
+        if missing:
+            raise _Refusal(E_INPUT, f"ERROR INPUT FIELD NOT FOUND {missing}")
+        # Conditions live under the HTS ID that saved them; another ID has none (UNCONFIRMED reply).
+        if q["user_id"] != self.hts_id or not self._conditions:
+            raise _Refusal(*psearch.NOT_SAVED)
+        return {k: q[k] for k in q}
+
+    async def _psearch_title(self, request: web.Request) -> web.Response:
+        tr_id, err = self._psearch_gate(request, psearch.TITLE_TR)
+        if err is not None:
+            return err
+        try:
+            self._psearch_query(request, ("user_id",))
+        except _Refusal as refusal:
+            return self._rt_error((refusal.msg_cd, refusal.msg1), tr_id=tr_id)
+        rows = [{"user_id": self.hts_id, "seq": c.seq, "grp_nm": c.group, "condition_nm": c.name}
+                for c in self._conditions.values()]
+        return self._json({"output2": rows, "rt_cd": "0", "msg_cd": psearch.OK[0], "msg1": psearch.OK[1]},
+                          tr_id=tr_id)
+
+    async def _psearch_result(self, request: web.Request) -> web.Response:
+        tr_id, err = self._psearch_gate(request, psearch.RESULT_TR)
+        if err is not None:
+            return err
+        try:
+            q = self._psearch_query(request, ("user_id", "seq"))
+            cond = self._conditions.get(q["seq"])  # seq is a key: "00" is not "0"
+            if cond is None:
+                raise _Refusal(*psearch.NOT_SAVED)
+        except _Refusal as refusal:
+            return self._rt_error((refusal.msg_cd, refusal.msg1), tr_id=tr_id)
+        # Which 100 KIS keeps of a larger match, and in what order, is UNCONFIRMED: code order
+        # (the portal example starts at 000120), the first 100.
+        members = sorted(cond.members)[:psearch.MAX_RESULTS]
+        if not members:
+            return self._rt_error(psearch.NO_MATCHES, tr_id=tr_id)
+        rows = [self._psearch_row(code) for code in members]
+        return self._json({"output2": rows, "rt_cd": "0", "msg_cd": psearch.OK[0], "msg1": psearch.OK[1]},
+                          tr_id=tr_id)
+
+    def _psearch_row(self, code: str) -> dict[str, str]:
+        sym = self.tape.symbols[code]
+        bars = self._day_bars(code)
+        lower, upper = sym.limits
+        price, base = sym.price, sym.base
+        diff = price - base
+        f = psearch.fixed16
+        if bars:
+            daebi = prdy_sign(diff, price, lower, upper)
+            day_open, day_high, day_low = bars[0].open, max(b.high for b in bars), min(b.low for b in bars)
+        else:
+            # The portal example of a symbol that has not traded: daebi "0", price = recprice,
+            # open/high/low and the volumes 0.
+            daebi, day_open, day_high, day_low = "0", 0, 0, 0
+        volume = sum(b.volume for b in bars)
+        amount = sum(b.amount for b in bars)
+        cttr = sym.shnu_smtn / sym.seln_smtn * 100 if sym.seln_smtn else 0.0
+        # 52-week range: synthetic, around the base and never inside today's range.
+        high52 = max(krx.round_down(base * 6 // 5), day_high)
+        low52 = min(krx.round_down(base * 7 // 10), day_low or base)
+        # trade_amt in 백만원, like stotprice in 억원: a 16-character field with 4 decimals cannot
+        # hold a large cap's turnover in won. The unit is UNCONFIRMED (the example shows 0).
+        # Expected-price fields outside the call auctions: as the portal example shows them
+        # (expprice 0, expchggrate -100, expdaebi 5) — UNCONFIRMED during the session.
+        return {
+            "code": code, "name": name_of(code), "daebi": daebi, "price": f(price, zero_pad=True),
+            "chgrate": f(diff / base * 100 if bars else 0.0), "acml_vol": f(volume),
+            "trade_amt": f(amount / 1_000_000), "change": f(diff if bars else 0), "cttr": f(cttr),
+            "open": f(day_open), "high": f(day_high),
+            "low": f(day_low), "high52": f(high52), "low52": f(low52), "expprice": f(0, zero_pad=True),
+            "expchange": f(0), "expchggrate": f(-100), "expcvol": f(0),
+            "chgrate2": f(volume / sym.prdy_vol * 100), "expdaebi": "5", "recprice": f(base),
+            "uplmtprice": f(upper), "dnlmtprice": f(lower),
+            "stotprice": f(price * sym.listed_shares / 100_000_000),  # 억원 (example: 31617.9088)
+        }  # fmt: skip
 
     async def _inquire_balance(self, request: web.Request) -> web.Response:
         tr_id, err = self._gate(request, BALANCE_TR)

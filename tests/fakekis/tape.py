@@ -22,7 +22,7 @@ class Trade:
     hhmmss: str
 
 
-def _sign(diff: int, price: int, lower: int, upper: int) -> str:
+def prdy_sign(diff: int, price: int, lower: int, upper: int) -> str:
     # PRDY_VRSS_SIGN: 1 upper limit, 2 up, 3 flat, 4 lower limit, 5 down.
     if price >= upper:
         return "1"
@@ -99,7 +99,7 @@ class SymbolTape:
         wavg = self.acml_pbmn / self.acml_vol if self.acml_vol else float(price)
         prdy_same_hour = max(self.acml_vol * 9 // 10, 1)  # yesterday's volume by this time: a stand-in
         fields = [
-            self.code, trade.hhmmss, str(price), _sign(diff, price, lower, upper), str(diff),
+            self.code, trade.hhmmss, str(price), prdy_sign(diff, price, lower, upper), str(diff),
             f"{diff / self.base * 100:.2f}", f"{wavg:.2f}", str(self.open), str(self.high),
             str(self.low), str(ask), str(bid), str(trade.qty), str(self.acml_vol),
             str(self.acml_pbmn), str(self.seln_csnu), str(self.shnu_csnu),

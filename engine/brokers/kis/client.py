@@ -8,7 +8,6 @@ since the first try and not yet claimed, and adopts it instead of sending a seco
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Iterable
 from datetime import date, datetime, timedelta
@@ -22,24 +21,34 @@ from engine.brokers.base import (
     BrokerFill,
     BrokerOrder,
     BrokerSink,
+    Capabilities,
+    ConditionChange,
+    ConditionInfo,
+    ConditionSearch,
     OrderRequest,
     OrderUpdate,
 )
+from engine.brokers.common.conditions import ConditionMembers, ConditionPoller
+from engine.brokers.common.pacing import Priority
+from engine.brokers.common.pending import PendingRequests
 from engine.brokers.kis import codec
 from engine.brokers.kis.config import KisConfig
 from engine.brokers.kis.http import KisHttp
 from engine.brokers.kis.websocket import KisStream
+from engine.charts.model import Bar
 from engine.clock import SEOUL, Clock, seoul_datetime
 from engine.instruments import Instrument
 from engine.krx.costs import CostModel, Market
 from engine.krx.prices import daily_limits
 from engine.krx.universe import BY_CODE
-from engine.ordertypes import OrderStatus, Side
+from engine.ordertypes import OrderStatus, Side, cumulative_fill_id
 from engine.tasks import TaskGroup
 
 log = logging.getLogger(__name__)
 
 REGISTRATION_CAP = 41  # per app key, the fill notice included
+# KIS documents no limit for psearch polling; each watched condition costs a query per interval.
+MAX_CONDITIONS = 10
 ACK_TIMEOUT = 5.0
 ORDER_PATH = "/uapi/domestic-stock/v1/trading/order-cash"
 CANCEL_PATH = "/uapi/domestic-stock/v1/trading/order-rvsecncl"
@@ -47,6 +56,9 @@ BALANCE_PATH = "/uapi/domestic-stock/v1/trading/inquire-balance"
 DAILY_PATH = "/uapi/domestic-stock/v1/trading/inquire-daily-ccld"
 PRICE_PATH = "/uapi/domestic-stock/v1/quotations/inquire-price"
 DAILY_PRICE_PATH = "/uapi/domestic-stock/v1/quotations/inquire-daily-price"
+MINUTE_BARS_PATH = "/uapi/domestic-stock/v1/quotations/inquire-time-itemchartprice"
+PSEARCH_TITLE_PATH = "/uapi/domestic-stock/v1/quotations/psearch-title"
+PSEARCH_RESULT_PATH = "/uapi/domestic-stock/v1/quotations/psearch-result"
 
 
 def _int(value: Any) -> int:
@@ -64,7 +76,12 @@ class KisBroker(Broker):
         self.config = config
         self.clock = clock or Clock()
         self.paper = config.paper
-        self.max_subscriptions = REGISTRATION_CAP - 1  # one slot is the fill notice
+        self.capabilities = Capabilities(
+            client_order_ids=False, lists_fills=False, lists_orders=True,
+            condition_search=ConditionSearch.POLLED, max_conditions=MAX_CONDITIONS,
+            conditions_on_paper=False, intraday_bars=True,
+            max_symbols=REGISTRATION_CAP - 1,  # one slot is the fill notice
+            environments=("paper", "real"))
         self.http = KisHttp(config, data_dir / "kis_token.json", self.clock)
         self.endpoint = config.rest_url
         self.notice_tr = codec.NOTICE_TR[config.env]
@@ -75,7 +92,15 @@ class KisBroker(Broker):
         self.costs = costs or CostModel()
         self._sink: BrokerSink | None = None
         self._tasks = TaskGroup("kis")
-        self._pending: dict[tuple[str, str], asyncio.Future[codec.ControlAck]] = {}
+        self._pending: PendingRequests[tuple[str, str], codec.ControlAck] = PendingRequests(
+            "KIS", ACK_TIMEOUT)
+        self._members = ConditionMembers(self._deliver_condition, self.clock)
+        self.poller = ConditionPoller(self._members, self._poll_condition,
+                                      config.condition_poll_seconds)
+        # Fills by content, for notices that carry no execution number: a repeat gets the id
+        # the first one got; and each order's running total (status and filled_qty).
+        self._fill_ids: dict[tuple[str, str, int, int], str] = {}
+        self._filled: dict[str, int] = {}
         self._cipher: tuple[str, str] | None = None  # (key, iv) of the fill notice
         self._instruments: dict[str, Instrument] = {}
         # client order id <-> ODNO, and what each first attempt looked like
@@ -90,7 +115,12 @@ class KisBroker(Broker):
         self._sink = sink
         await self.http.open()
         await self.http.token()  # fail fast on bad credentials, before anything runs
+        # Running totals of today's orders, so a fill notice after a restart says where its
+        # order stands.
+        for row in await self._today():
+            self._filled[str(row.get("odno", ""))] = _int(row.get("tot_ccld_qty"))
         self._tasks.spawn(self.stream.run(), "websocket")
+        self._tasks.spawn(self.poller.run(), "condition-poller")
         try:
             await self.stream.wait_connected(15.0)
         except TimeoutError:
@@ -122,10 +152,7 @@ class KisBroker(Broker):
         elif isinstance(frame, codec.ControlAck):
             if frame.tr_id == self.notice_tr and frame.ok and frame.key and frame.iv:
                 self._cipher = (frame.key, frame.iv)
-            fut = self._pending.pop((frame.tr_id, frame.tr_key), None)
-            if fut is not None and not fut.done():
-                fut.set_result(frame)
-            elif not frame.ok:
+            if not self._pending.resolve((frame.tr_id, frame.tr_key), frame) and not frame.ok:
                 log.warning("KIS refused %s %s: %s %s", frame.tr_id, frame.tr_key, frame.msg_cd,
                             frame.msg1)
         elif isinstance(frame, codec.EncryptedFrame) and frame.tr_id == self.notice_tr:
@@ -143,18 +170,18 @@ class KisBroker(Broker):
         assert self._sink is not None
         coid = next((c for c, o in self._by_coid.items() if o == notice.odno), "")
         if notice.is_fill:
-            # No fill id: KIS notices carry no execution number. The engine names the fill by
-            # order number and cumulative quantity, which the journal still knows after a
-            # restart and which the daily order listing repeats.
+            fill_id, filled = self._fill_identity(notice)
             amount = notice.qty * notice.price
             market = self._instruments[notice.symbol].market if notice.symbol in self._instruments \
                 else Market.KOSPI
             # KIS notices carry no fees: the engine's fee model gives them.
             commission, tax = self.costs.fill_costs(notice.side == Side.SELL, amount, market,
                                                     self.clock.today())
+            status = (OrderStatus.FILLED if filled >= notice.order_qty > 0
+                      else OrderStatus.PARTIALLY_FILLED)
             update = OrderUpdate("fill", notice.odno, coid, notice.symbol, notice.side,
-                                 notice.order_qty, OrderStatus.PARTIALLY_FILLED, 0,
-                                 fill_id=None, fill_qty=notice.qty, fill_price=notice.price,
+                                 notice.order_qty, status, filled,
+                                 fill_id=fill_id, fill_qty=notice.qty, fill_price=notice.price,
                                  commission=commission, tax=tax, ts_ns=self.clock.time_ns())
         elif notice.refused:
             update = OrderUpdate("rejected", notice.odno, coid, notice.symbol, notice.side,
@@ -172,18 +199,27 @@ class KisBroker(Broker):
                                  notice.order_qty, OrderStatus.ACCEPTED, 0)
         self._sink.on_order_update(update)
 
+    def _fill_identity(self, notice: codec.Notice) -> tuple[str, int]:
+        """(fill id, the order's filled quantity after it). KIS notices carry no execution
+        number, so a fill is known by its content: order number, time, quantity and price. The
+        same content again is the same fill repeated, never booked twice; two real fills alike
+        to the second would look like one, and the order listing's total (reconciliation)
+        books the second. The id holds the cumulative quantity, as the journal and the order
+        listing do, so reconciliation after a restart names the fill the same way."""
+        key = (notice.odno, notice.time, notice.qty, notice.price)
+        known = self._fill_ids.get(key)
+        filled = self._filled.get(notice.odno, 0)
+        if known is not None:
+            return known, filled
+        filled += notice.qty
+        self._filled[notice.odno] = filled
+        self._fill_ids[key] = fill_id = cumulative_fill_id(notice.odno, filled)
+        return fill_id, filled
+
     async def _register(self, tr_id: str, tr_key: str, register: bool) -> codec.ControlAck | None:
-        fut: asyncio.Future[codec.ControlAck] = asyncio.get_running_loop().create_future()
-        self._pending[(tr_id, tr_key)] = fut
-        if not await self.stream.send_registration(tr_id, tr_key, register):
-            self._pending.pop((tr_id, tr_key), None)
-            return None  # replayed on reconnect
-        try:
-            async with asyncio.timeout(ACK_TIMEOUT):
-                return await fut
-        except TimeoutError:
-            self._pending.pop((tr_id, tr_key), None)
-            return None
+        """None when offline (replayed on reconnect) or unanswered."""
+        return await self._pending.request(
+            (tr_id, tr_key), lambda: self.stream.send_registration(tr_id, tr_key, register))
 
     async def subscribe(self, symbol: str) -> None:
         key = (codec.TRADES_TR, symbol)
@@ -203,15 +239,66 @@ class KisBroker(Broker):
         if self.stream.registrations.pop(key, 1) is None:
             await self._register(*key, register=False)
 
-    async def subscribe_condition(self, name: str) -> None:
-        raise BrokerError("unsupported", "condition search is not available through KIS in "
-                          "Tradecord yet; use /subscribe")
+    # ---- condition search: psearch, polled (KIS pushes none) -----------------------------
 
-    async def unsubscribe_condition(self, name: str) -> None:
-        return None
+    def _refuse_on_paper(self) -> None:
+        refusal = self.capabilities.condition_refusal(self.name, self.paper)
+        if refusal is not None:
+            raise BrokerError("unsupported", refusal)
 
-    async def conditions(self) -> dict[str, str]:
-        return {}
+    async def conditions(self) -> list[ConditionInfo]:
+        self._refuse_on_paper()
+        data, _ = await self.http.request("GET", PSEARCH_TITLE_PATH, codec.PSEARCH_TITLE_TR,
+                                          params={"user_id": self.config.hts_id})
+        return codec.conditions(data)
+
+    async def watch_condition(self, condition: ConditionInfo) -> None:
+        self._refuse_on_paper()
+        self._members.watch(condition.id)
+        self.poller.poke()  # the current matches now, not one interval later
+
+    async def unwatch_condition(self, condition_id: str) -> None:
+        self._members.unwatch(condition_id)
+
+    def _deliver_condition(self, change: ConditionChange) -> None:
+        if self._sink is not None:
+            self._sink.on_condition(change)
+
+    async def _poll_condition(self, condition_id: str) -> set[str]:
+        try:
+            data, _ = await self.http.request(
+                "GET", PSEARCH_RESULT_PATH, codec.PSEARCH_RESULT_TR,
+                params={"user_id": self.config.hts_id, "seq": condition_id})
+        except BrokerError as exc:
+            if exc.code == codec.NO_MATCHES:
+                return set()  # KIS answers "no symbol matches" with this error
+            raise
+        return codec.condition_matches(data)
+
+    # ---- intraday bars -------------------------------------------------------------------
+
+    async def minute_bars(self, symbol: str) -> list[Bar]:
+        """Today's 1-minute bars: KIS gives 30 a call, newest first, ending at the hour asked;
+        asked again from just before the oldest one until the open is reached."""
+        now = self.clock.now()
+        today = now.strftime("%Y%m%d")
+        hour = min(now.strftime("%H%M%S"), "153000")
+        bars: dict[int, Bar] = {}
+        for _ in range(20):  # 30 a call: 20 calls cover 09:00-15:30 and then some
+            data, _ = await self.http.request("GET", MINUTE_BARS_PATH, codec.MINUTE_BARS_TR, params={
+                "FID_ETC_CLS_CODE": "", "FID_COND_MRKT_DIV_CODE": "J", "FID_INPUT_ISCD": symbol,
+                "FID_INPUT_HOUR_1": hour, "FID_PW_DATA_INCU_YN": "N"})
+            page = codec.minute_bars(data, today)
+            fresh = [b for b in page if b.start_ns not in bars]
+            if not fresh:
+                break
+            bars.update((b.start_ns, b) for b in fresh)
+            oldest = min(fresh, key=lambda b: b.start_ns)
+            earlier = seoul_datetime(oldest.start_ns) - timedelta(minutes=1)
+            if earlier.date() != now.date() or earlier.strftime("%H%M") < "0900":
+                break
+            hour = earlier.strftime("%H%M%S")
+        return [bars[k] for k in sorted(bars)]
 
     # ---- instruments ---------------------------------------------------------------------
 
@@ -269,7 +356,8 @@ class KisBroker(Broker):
             self._attempts[request.client_order_id] = self.clock.now()
         body = codec.order_body(self.config.account, request.symbol, request.type, request.qty,
                                 request.price)
-        data, _ = await self.http.request("POST", ORDER_PATH, codec.ORDER_TR[request.side], body=body)
+        data, _ = await self.http.request("POST", ORDER_PATH, codec.ORDER_TR[request.side], body=body,
+                                          priority=Priority.ORDER)
         out = data.get("output") or {}
         odno = str(out.get("ODNO", ""))
         self._branch[odno] = str(out.get("KRX_FWDG_ORD_ORGNO", ""))
@@ -346,7 +434,8 @@ class KisBroker(Broker):
             await self._today()
         body = codec.cancel_body(self.config.account, self._branch.get(broker_order_id, ""),
                                  broker_order_id)
-        await self.http.request("POST", CANCEL_PATH, codec.CANCEL_TR, body=body)
+        await self.http.request("POST", CANCEL_PATH, codec.CANCEL_TR, body=body,
+                                priority=Priority.ORDER)
         coid = next((c for c, o in self._by_coid.items() if o == broker_order_id), "")
         return BrokerOrder(broker_order_id, coid, "", Side.BUY, 0, None, OrderStatus.CANCELLED, 0)
 

@@ -17,6 +17,8 @@ from typing import Any
 from cryptography.hazmat.primitives import padding
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
+from engine.brokers.base import ConditionInfo
+from engine.charts.model import Bar
 from engine.krx.calendar import SEOUL
 from engine.marketdata import Tick
 from engine.ordertypes import Side
@@ -244,3 +246,56 @@ def error_from(body: dict[str, Any]) -> KisError:
     korean = str(body.get("msg1") or body.get("error_description") or "").strip()
     advice, retryable = ERRORS.get(code, ("KIS refused the request", False))
     return KisError(code, f"{advice} [{code}] {korean}".strip(), retryable)
+
+
+# ---- condition search (psearch) and minute bars ---------------------------------------------
+
+PSEARCH_TITLE_TR = "HHKST03900300"  # HHKST ids are real only: no V... paper variant exists
+PSEARCH_RESULT_TR = "HHKST03900400"
+NO_MATCHES = "MCA05918"  # psearch-result's answer when nothing matches (not a failure)
+MINUTE_BARS_TR = "FHKST03010200"
+
+
+def conditions(body: dict[str, Any]) -> list[ConditionInfo]:
+    """psearch-title: the saved conditions; `seq` (from "0") is what psearch-result takes."""
+    found = []
+    for row in body.get("output2") or []:
+        if not isinstance(row, dict):
+            continue
+        seq = str(row.get("seq", "")).strip()
+        name = str(row.get("condition_nm", "")).strip()
+        if seq:
+            found.append(ConditionInfo(seq, name or f"condition {seq}"))
+    return found
+
+
+def condition_matches(body: dict[str, Any]) -> set[str]:
+    """psearch-result: the codes matching now (output2, not output)."""
+    return {str(row["code"]).strip() for row in body.get("output2") or []
+            if isinstance(row, dict) and str(row.get("code", "")).strip()}
+
+
+def _whole(value: Any) -> int:
+    try:
+        return int(float(str(value).strip() or 0))
+    except ValueError:
+        return 0
+
+
+def minute_bars(body: dict[str, Any], today: str) -> list[Bar]:
+    """inquire-time-itemchartprice rows (output2, newest first) of `today` (YYYYMMDD)."""
+    bars = []
+    for row in body.get("output2") or []:
+        if not isinstance(row, dict) or str(row.get("stck_bsop_date", today)) != today:
+            continue
+        hour = str(row.get("stck_cntg_hour", "")).strip()
+        if len(hour) != 6 or not hour.isdigit():
+            continue
+        start = datetime.strptime(today + hour[:4], "%Y%m%d%H%M").replace(tzinfo=SEOUL)
+        close = _whole(row.get("stck_prpr"))
+        if close <= 0:
+            continue
+        bars.append(Bar(int(start.timestamp()) * 1_000_000_000,
+                        _whole(row.get("stck_oprc")) or close, _whole(row.get("stck_hgpr")) or close,
+                        _whole(row.get("stck_lwpr")) or close, close, _whole(row.get("cntg_vol"))))
+    return bars

@@ -5,8 +5,13 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from engine.envparse import ConfigError, Env, shown_value
+
+if TYPE_CHECKING:
+    from engine.brokers.base import Broker
+    from engine.brokers.registry import BrokerContext
 
 URLS = {  # shared/reference/brokers.md 2.1
     "real": ("https://openapi.koreainvestment.com:9443", "ws://ops.koreainvestment.com:21000"),
@@ -27,10 +32,21 @@ class KisConfig:
     ws_url: str = ""
     # KIS documents ~20 requests/s real and the official sample paces paper at 2/s.
     requests_per_second: float = 0.0
+    # psearch-result is asked this often per watched condition (KIS pushes no conditions).
+    condition_poll_seconds: float = 3.0
 
     @property
     def paper(self) -> bool:
         return self.env == "paper"
+
+    @property
+    def secrets(self) -> tuple[str, ...]:
+        return (self.app_key, self.app_secret)
+
+    def create(self, context: BrokerContext) -> Broker:
+        from engine.brokers.kis.client import KisBroker
+
+        return KisBroker(self, context.data_dir, context.costs, context.clock)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> KisConfig:
@@ -62,14 +78,20 @@ class KisConfig:
         settings = Env(env)  # the shared parsers, for the values they cover
         rest_url = settings.url("KIS_REST_URL", ("https", "http"))
         ws_url = settings.url("KIS_WS_URL", ("wss", "ws"))
+        poll = settings.number("KIS_CONDITION_POLL_SECONDS", 3.0, 1.0, 600.0, "seconds")
         live = settings.boolean("LIVE_TRADING", False)
         problems += settings.problems
         if kis_env == "real" and not live:
             problems.append("KIS_ENV=real trades real money: set LIVE_TRADING=yes to allow it "
                             "(or use KIS_ENV=paper)")
         if problems:
-            raise ConfigError("Invalid KIS configuration:\n" + "\n".join(f"- {p}" for p in problems))
+            raise ConfigError("Invalid KIS configuration", problems)
         rest, ws = URLS[kis_env]
         return cls(env=kis_env, app_key=key, app_secret=secret, account=account, hts_id=hts_id,
                    rest_url=rest_url or rest, ws_url=ws_url or ws,
-                   requests_per_second=20.0 if kis_env == "real" else 2.0)
+                   requests_per_second=18.0 if kis_env == "real" else 2.0,
+                   condition_poll_seconds=poll)
+
+
+def from_env(environ: Mapping[str, str]) -> KisConfig:
+    return KisConfig.from_env(environ)

@@ -1,9 +1,11 @@
-"""SimBroker: the Broker interface over the sim exchange's HTTP API and websocket."""
+"""SimBroker: the Broker interface over the sim exchange's HTTP API and websocket. With no
+SIM_URL it starts the exchange itself, in this process, on 127.0.0.1."""
 
 from __future__ import annotations
 
-import asyncio
 import logging
+from pathlib import Path
+from typing import TYPE_CHECKING, TypeVar
 
 from engine.brokers.base import (
     AccountSnapshot,
@@ -12,20 +14,34 @@ from engine.brokers.base import (
     BrokerFill,
     BrokerOrder,
     BrokerSink,
+    Capabilities,
+    ConditionChange,
+    ConditionInfo,
+    ConditionSearch,
     OrderRequest,
 )
+from engine.brokers.common.conditions import ConditionMembers
+from engine.brokers.common.pacing import Priority
+from engine.brokers.common.pending import PendingRequests
+from engine.brokers.common.session import HttpSession
+from engine.brokers.registry import BrokerContext
 from engine.brokers.sim import codec
-from engine.brokers.sim.http import SimHttp
+from engine.brokers.sim.config import SimSettings
 from engine.brokers.sim.websocket import SimStream
+from engine.charts.model import Bar
+from engine.clock import Clock
 from engine.instruments import Instrument
-from engine.krx.costs import Market
+from engine.krx.costs import CostModel, Market
 from engine.ordertypes import OrderStatus, Side
 from engine.sim import protocol as wire
 from engine.tasks import TaskGroup
 
+if TYPE_CHECKING:
+    from engine.sim.server import SimExchange
+
 log = logging.getLogger(__name__)
 
-ACK_TIMEOUT = 5.0
+T = TypeVar("T")
 
 
 def wire_side(side: Side) -> wire.Side:
@@ -45,25 +61,57 @@ class SimBroker(Broker):
     name = "sim"
     paper = True
 
-    def __init__(self, base_url: str, max_subscriptions: int | None = 40,
+    def __init__(self, settings: SimSettings, context: BrokerContext | None = None,
                  heartbeat_timeout: float = 15.0) -> None:
-        self.max_subscriptions = max_subscriptions
-        self.endpoint = base_url
-        self.http = SimHttp(base_url)
-        ws_url = base_url.rstrip("/").replace("http://", "ws://", 1) + "/ws"
-        self.stream = SimStream(ws_url, self._on_frame, self._on_connection, heartbeat_timeout)
+        self.settings = settings
+        self.context = context or BrokerContext(Path("data"), Clock(), CostModel())
+        self.capabilities = Capabilities(
+            client_order_ids=True, lists_fills=True, lists_orders=True,
+            condition_search=ConditionSearch.PUSHED, max_conditions=None,
+            conditions_on_paper=True, intraday_bars=True,
+            max_symbols=settings.max_subscriptions, environments=("paper",))
+        self.exchange: SimExchange | None = None  # the embedded one, when no URL is given
+        self.endpoint = settings.url or ""
+        self.http = HttpSession("the sim exchange", self.endpoint, timeout=5.0)
+        self.stream = SimStream(self._ws_url(self.endpoint), self._on_frame, self._on_connection,
+                                heartbeat_timeout)
         self._sink: BrokerSink | None = None
         self._tasks = TaskGroup("sim-broker")
-        self._pending: dict[tuple[str, str], asyncio.Future[None]] = {}
+        self._pending: PendingRequests[tuple[str, str], None] = PendingRequests("sim")
+        self._members = ConditionMembers(self._deliver_condition, self.context.clock)
+        self._condition_ids: dict[str, str] = {}  # name -> id, for frames that give the name
+        self._resync: dict[str, set[str]] = {}  # condition id -> enters since re-registering
         self.bad_frames = 0
+
+    @staticmethod
+    def _ws_url(base_url: str) -> str:
+        return base_url.rstrip("/").replace("http://", "ws://", 1) + "/ws"
 
     # ---- lifecycle -----------------------------------------------------------------------
 
+    async def _start_exchange(self) -> None:
+        # Imported here: only a sim run with no SIM_URL loads (and starts) the exchange.
+        from engine.sim.config import SimConfig
+        from engine.sim.server import SimExchange
+
+        s = self.settings
+        self.exchange = SimExchange(SimConfig(
+            seed=s.seed, tick_rate=s.tick_rate, speed=s.speed, initial_cash=s.cash,
+            commission_rate=self.context.costs.commission_rate,
+            state_path=self.context.data_dir / "sim_exchange.db",
+        ), clock=self.context.clock)
+        await self.exchange.start()
+        self.endpoint = self.exchange.url
+        self.http.base_url = self.endpoint
+        self.stream.url = self._ws_url(self.endpoint)
+
     async def start(self, sink: BrokerSink) -> None:
         self._sink = sink
+        if self.settings.url is None and self.exchange is None:
+            await self._start_exchange()
         await self.http.open()
         await self.account()  # fails at once when the exchange is not there
-        self.stream.account = True
+        self.stream.registrations[("account", "")] = None
         self._tasks.spawn(self.stream.run(), "websocket")
         try:
             await self.stream.wait_connected(10.0)
@@ -73,9 +121,10 @@ class SimBroker(Broker):
     async def stop(self) -> None:
         await self._tasks.close()
         await self.http.close()
-        for fut in self._pending.values():
-            fut.cancel()
-        self._pending.clear()
+        self._pending.cancel_all()
+        if self.exchange is not None:
+            await self.exchange.stop()
+            self.exchange = None
 
     @property
     def connected(self) -> bool:
@@ -84,8 +133,16 @@ class SimBroker(Broker):
     # ---- websocket frames ----------------------------------------------------------------
 
     def _on_connection(self, connected: bool, detail: str) -> None:
+        if connected:
+            # The replay re-registered every condition: its snapshot of enters follows, then
+            # the ack, and members not in it left while the socket was down.
+            self._resync = {cid: set() for cid in self._members.members}
         if self._sink is not None:
             self._sink.on_connection(connected, detail)
+
+    def _deliver_condition(self, change: ConditionChange) -> None:
+        assert self._sink is not None
+        self._sink.on_condition(change)
 
     def _on_frame(self, frame: str | bytes) -> None:
         sink = self._sink
@@ -101,82 +158,94 @@ class SimBroker(Broker):
         elif isinstance(msg, wire.OrderEvent):
             sink.on_order_update(codec.order_update(msg))
         elif isinstance(msg, wire.Condition):
-            sink.on_condition(codec.condition_change(msg))
+            condition_id = self._condition_ids.get(msg.name, msg.name)
+            if condition_id in self._resync and msg.event == "enter":
+                self._resync[condition_id].add(msg.symbol)
+            self._members.change(condition_id, msg.symbol, msg.event == "enter")
         elif isinstance(msg, wire.Ack):
-            self._resolve(msg.op, msg.symbol or msg.name or "", None)
+            key = msg.symbol or msg.name or ""
+            if msg.op == "condition_subscribe":
+                self._resynced(self._condition_ids.get(key, key))
+            self._pending.resolve((msg.op, key), None)
         elif isinstance(msg, wire.Error):
             error = BrokerError(msg.code, msg.message)
-            key = msg.symbol if msg.symbol is not None else self._oldest_pending(msg.op)
-            if not self._resolve(msg.op, key, error):
+            op = msg.op
+            waiting = ((op, msg.symbol) if msg.symbol is not None
+                       # errors about conditions name none: the exchange answers in order
+                       else self._pending.oldest(lambda k: k[0] == op))
+            if waiting is None or not self._pending.fail(waiting, error):
                 log.warning("sim error without a waiting request: %s", msg.message)
 
-    def _oldest_pending(self, op: str) -> str:
-        # Errors about conditions name no symbol; the server answers in order, so the oldest
-        # request of that kind is the one refused.
-        return next((key for (pending_op, key) in self._pending if pending_op == op), "")
-
-    def _resolve(self, op: str, key: str, error: BrokerError | None) -> bool:
-        fut = self._pending.pop((op, key), None)
-        if fut is None or fut.done():
-            return False
-        if error is None:
-            fut.set_result(None)
-        else:
-            fut.set_exception(error)
-        return True
+    def _resynced(self, condition_id: str) -> None:
+        seen = self._resync.pop(condition_id, None)
+        if seen is not None:
+            self._members.snapshot(condition_id, seen)
 
     async def _request(self, op: str, key: str, frame: bytes) -> None:
         """Send a registration and wait for its ack; when offline it replays on reconnect."""
-        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._pending[(op, key)] = fut
-        if not await self.stream.send(frame):
-            self._pending.pop((op, key), None)
-            return
-        try:
-            # asyncio.timeout, not wait_for: on 3.11 wait_for swallows a cancel that arrives as the
-            # ack does, and a stopping engine then waited forever for this task
-            async with asyncio.timeout(ACK_TIMEOUT):
-                await fut
-        except TimeoutError:
-            self._pending.pop((op, key), None)
-            log.warning("no ack for %s %s within %.0fs", op, key, ACK_TIMEOUT)
+        await self._pending.request((op, key), lambda: self.stream.send(frame))
 
     # ---- realtime registrations ----------------------------------------------------------
 
     async def subscribe(self, symbol: str) -> None:
-        if symbol in self.stream.symbols:
+        key = ("symbol", symbol)
+        if key in self.stream.registrations:
             return
-        self.stream.symbols.add(symbol)
+        self.stream.registrations[key] = None
         try:
             await self._request("subscribe", symbol, codec.subscribe([symbol]))
         except BaseException:
-            self.stream.symbols.discard(symbol)
+            self.stream.registrations.pop(key, None)
             raise
 
     async def unsubscribe(self, symbol: str) -> None:
-        if symbol not in self.stream.symbols:
-            return
-        self.stream.symbols.discard(symbol)
-        await self._request("unsubscribe", symbol, codec.unsubscribe([symbol]))
+        if self.stream.registrations.pop(("symbol", symbol), 1) is None:
+            await self._request("unsubscribe", symbol, codec.unsubscribe([symbol]))
 
-    async def subscribe_condition(self, name: str) -> None:
-        self.stream.conditions.add(name)
+    async def watch_condition(self, condition: ConditionInfo) -> None:
+        key = ("condition", condition.name)
+        self._condition_ids[condition.name] = condition.id
+        self._members.watch(condition.id)
+        self.stream.registrations[key] = None
         try:
-            await self._request("condition_subscribe", name, codec.condition_subscribe(name))
+            await self._request("condition_subscribe", condition.name,
+                                codec.condition_subscribe(condition.name))
         except BaseException:
-            self.stream.conditions.discard(name)
+            self.stream.registrations.pop(key, None)
+            self._members.unwatch(condition.id)
             raise
 
-    async def unsubscribe_condition(self, name: str) -> None:
-        if name not in self.stream.conditions:
-            return
-        self.stream.conditions.discard(name)
-        await self._request("condition_unsubscribe", name, codec.condition_unsubscribe(name))
+    async def unwatch_condition(self, condition_id: str) -> None:
+        name = next((n for n, i in self._condition_ids.items() if i == condition_id), None)
+        self._members.unwatch(condition_id)
+        if name is not None and self.stream.registrations.pop(("condition", name), 1) is None:
+            await self._request("condition_unsubscribe", name, codec.condition_unsubscribe(name))
 
     # ---- REST ----------------------------------------------------------------------------
 
+    async def _call(self, method: str, path: str, into: type[T], body: object = None,
+                    params: dict[str, str] | None = None,
+                    priority: Priority = Priority.QUERY) -> T:
+        reply = await self.http.send(method, path, priority=priority, params=params,
+                                     data=codec.encode_body(body) if body is not None else None,
+                                     headers={"content-type": "application/json"}
+                                     if body is not None else None)
+        if reply.status >= 500:
+            raise BrokerError(f"http_{reply.status}", f"sim exchange error {reply.status}",
+                              retryable=True)
+        if reply.status >= 400:
+            err = codec.error_body(reply.body)
+            if err is None:
+                raise BrokerError(f"http_{reply.status}",
+                                  reply.body[:200].decode(errors="replace"))
+            raise BrokerError(err.code, err.message)
+        try:
+            return codec.decode_body(reply.body, into)
+        except ValueError as exc:
+            raise BrokerError("bad_response", f"unexpected answer from the sim: {exc}") from None
+
     async def instruments(self) -> dict[str, Instrument]:
-        infos = await self.http.request("GET", "/symbols", list[wire.SymbolInfo])
+        infos = await self._call("GET", "/symbols", list[wire.SymbolInfo])
         return {
             i.code: Instrument(
                 code=i.code, name=i.name, market=Market(i.market), prev_close=i.prev_close,
@@ -186,9 +255,15 @@ class SimBroker(Broker):
             for i in infos
         }
 
-    async def conditions(self) -> dict[str, str]:
-        infos = await self.http.request("GET", "/conditions", list[wire.ConditionInfo])
-        return {i.name: i.description for i in infos}
+    async def conditions(self) -> list[ConditionInfo]:
+        infos = await self._call("GET", "/conditions", list[wire.ConditionInfo])
+        found = [ConditionInfo(getattr(i, "id", "") or i.name, i.name) for i in infos]
+        self._condition_ids.update({c.name: c.id for c in found})
+        return found
+
+    async def minute_bars(self, symbol: str) -> list[Bar]:
+        rows = await self._call("GET", "/bars", list[wire.BarInfo], params={"symbol": symbol})
+        return [Bar(b.ts_ns, b.open, b.high, b.low, b.close, b.volume) for b in rows]
 
     async def place_order(self, request: OrderRequest) -> BrokerOrder:
         body = wire.OrderRequest(
@@ -196,32 +271,32 @@ class SimBroker(Broker):
             side=wire_side(request.side),
             type=request.type, qty=request.qty, price=request.price,
         )
-        return _order(await self.http.request("POST", "/orders", wire.OrderInfo, body=body))
+        return _order(await self._call("POST", "/orders", wire.OrderInfo, body=body,
+                                       priority=Priority.ORDER))
 
     async def cancel_order(self, broker_order_id: str) -> BrokerOrder:
-        return _order(await self.http.request("DELETE", f"/orders/{broker_order_id}",
-                                              wire.OrderInfo))
+        return _order(await self._call("DELETE", f"/orders/{broker_order_id}", wire.OrderInfo,
+                                       priority=Priority.ORDER))
 
     async def find_order(self, request: OrderRequest, placed_after_ns: int,
                          claimed: set[str], broker_order_id: str | None = None) -> BrokerOrder | None:
-        found = await self.http.request("GET", "/orders", list[wire.OrderInfo],
-                                        params={"client_order_id": request.client_order_id})
+        found = await self._call("GET", "/orders", list[wire.OrderInfo],
+                                 params={"client_order_id": request.client_order_id})
         return _order(found[0]) if found else None
 
     async def open_orders(self) -> list[BrokerOrder]:
-        infos = await self.http.request("GET", "/orders", list[wire.OrderInfo],
-                                        params={"status": "open"})
+        infos = await self._call("GET", "/orders", list[wire.OrderInfo], params={"status": "open"})
         return [_order(i) for i in infos]
 
     async def fills(self) -> list[BrokerFill]:
-        infos = await self.http.request("GET", "/fills", list[wire.FillInfo])
+        infos = await self._call("GET", "/fills", list[wire.FillInfo])
         return [
             BrokerFill(fill_id=f.fill_id, broker_order_id=f.order_id,
-                       client_order_id=f.client_order_id, symbol=f.symbol, side=Side(f.side), qty=f.qty,
-                       price=f.price, commission=f.commission, tax=f.tax, ts_ns=f.ts_ns)
+                       client_order_id=f.client_order_id, symbol=f.symbol, side=Side(f.side),
+                       qty=f.qty, price=f.price, commission=f.commission, tax=f.tax, ts_ns=f.ts_ns)
             for f in infos
         ]
 
     async def account(self) -> AccountSnapshot:
-        acct = await self.http.request("GET", "/account", wire.Account)
+        acct = await self._call("GET", "/account", wire.Account)
         return AccountSnapshot(cash=acct.cash, positions={p.symbol: p.qty for p in acct.positions})

@@ -6,9 +6,11 @@ TickRow), so the hot path allocates one object per trade and nothing else.
 
 from __future__ import annotations
 
+from typing import TypeVar
+
 import msgspec
 
-from engine.brokers.base import ConditionChange, OrderUpdate
+from engine.brokers.base import OrderUpdate
 from engine.marketdata import Tick
 from engine.ordertypes import OrderStatus, Side
 from engine.sim import protocol as wire
@@ -23,6 +25,8 @@ class TicksFrame(msgspec.Struct, tag_field="type", tag="ticks", gc=False):
 Incoming = (
     TicksFrame | wire.Ack | wire.Error | wire.Condition | wire.OrderEvent | wire.Heartbeat | wire.Pong
 )
+
+T = TypeVar("T")
 
 _decoder = msgspec.json.Decoder(Incoming)
 _encoder = msgspec.json.Encoder()
@@ -67,10 +71,6 @@ def ping(ident: int) -> bytes:
     return encode(wire.Ping(id=ident))
 
 
-def condition_change(msg: wire.Condition) -> ConditionChange:
-    return ConditionChange(name=msg.name, symbol=msg.symbol, event=msg.event, seq=msg.seq)
-
-
 def order_update(msg: wire.OrderEvent) -> OrderUpdate:
     return OrderUpdate(
         event=msg.event, broker_order_id=msg.order_id, client_order_id=msg.client_order_id,
@@ -79,3 +79,22 @@ def order_update(msg: wire.OrderEvent) -> OrderUpdate:
         fill_qty=msg.fill_qty, fill_price=msg.fill_price, commission=msg.commission, tax=msg.tax,
         ts_ns=msg.ts_ns,
     )
+
+
+def encode_body(body: object) -> bytes:
+    return _encoder.encode(body)
+
+
+def decode_body(raw: bytes, into: type[T]) -> T:
+    """A REST answer into its wire type; ValueError says what did not fit."""
+    try:
+        return msgspec.json.decode(raw, type=into)
+    except msgspec.DecodeError as exc:
+        raise ValueError(str(exc)) from None
+
+
+def error_body(raw: bytes) -> wire.ErrorBody | None:
+    try:
+        return msgspec.json.decode(raw, type=wire.ErrorBody)
+    except msgspec.DecodeError:
+        return None

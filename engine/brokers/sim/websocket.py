@@ -14,19 +14,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 import time
 from collections import deque
 from collections.abc import Callable
 
 from picows import WSCloseCode, WSError, WSFrame, WSListener, WSMsgType, WSTransport, ws_connect
 
+from engine.brokers.common.stream import ConnectionHandler, ReconnectingStream
 from engine.brokers.sim import codec
 
-log = logging.getLogger(__name__)
-
 FrameHandler = Callable[[str | bytes], None]
-ConnectionHandler = Callable[[bool, str], None]
 
 PING_IDLE_S = 20.0
 PING_REPLY_S = 20.0
@@ -95,7 +92,7 @@ class _Listener(WSListener):
         if deferred is not None:
             deferred.append(payload)
             return
-        self._stream._last_frame = time.monotonic()
+        self._stream.last_frame = time.monotonic()
         self._on_frame(payload)
         self._used += len(payload)
         if self._used >= self._budget:
@@ -133,7 +130,7 @@ class _Listener(WSListener):
         try:
             while deferred:
                 payload = deferred.popleft()
-                self._stream._last_frame = time.monotonic()
+                self._stream.last_frame = time.monotonic()
                 self._on_frame(payload)
                 self._used += len(payload)
                 if self._used >= budget:
@@ -150,30 +147,21 @@ class _Listener(WSListener):
         transport.underlying_transport.resume_reading()
 
 
-class SimStream:
+class SimStream(ReconnectingStream):
+    venue = "the sim exchange"
+    transient = (*ReconnectingStream.transient, WSError)
+
     def __init__(self, url: str, on_frame: FrameHandler, on_connection: ConnectionHandler,
                  heartbeat_timeout: float = 15.0) -> None:
-        self._url = url
+        super().__init__(url, on_connection, delays=(0.1, 0.2, 0.4, 0.8, 1.6, 3.2, 5.0),
+                         silence_timeout=heartbeat_timeout)
         self._on_frame = on_frame
-        self._on_connection = on_connection
-        self._heartbeat_timeout = heartbeat_timeout
         self._ws: WSTransport | None = None
-        self.symbols: set[str] = set()
-        self.conditions: set[str] = set()
-        self.account = False
-        self.connects = 0
-        self._last_frame = time.monotonic()
         self._close_reason = ""
         self._failure: Exception | None = None
-        self._connected = asyncio.Event()
 
-    @property
-    def connected(self) -> bool:
-        return self._ws is not None
-
-    async def wait_connected(self, timeout: float) -> None:
-        async with asyncio.timeout(timeout):
-            await self._connected.wait()
+    def _turn_budget(self) -> int:
+        return max(TURN_BYTES, TURN_BYTES_PER_SYMBOL * len(self.registrations))
 
     async def send(self, frame: bytes) -> bool:
         """Send now if connected; False when not (the registration replays on reconnect)."""
@@ -183,80 +171,49 @@ class SimStream:
         ws.send(_TEXT, frame)
         return True
 
-    def _turn_budget(self) -> int:
-        return max(TURN_BYTES, TURN_BYTES_PER_SYMBOL * len(self.symbols))
-
-    def _registrations(self) -> list[bytes]:
-        frames = []
-        if self.account:
-            frames.append(codec.account_subscribe())
-        if self.symbols:
-            frames.append(codec.subscribe(sorted(self.symbols)))
-        frames.extend(codec.condition_subscribe(name) for name in sorted(self.conditions))
+    def _replay(self) -> list[bytes]:
+        # The account channel first, then every symbol in one frame, then the conditions.
+        keys = [key for key in self.registrations if isinstance(key, tuple)]
+        frames = [codec.account_subscribe()] if ("account", "") in self.registrations else []
+        symbols = sorted(str(name) for kind, name in keys if kind == "symbol")
+        if symbols:
+            frames.append(codec.subscribe(symbols))
+        frames.extend(codec.condition_subscribe(str(name)) for kind, name in keys
+                      if kind == "condition")
         return frames
 
-    async def run(self) -> None:
-        """Forever: connect, replay registrations, pump frames; back off after failures."""
-        backoff = 0.1
-        while True:
-            transport: WSTransport | None = None
-            try:
-                transport, _ = await ws_connect(
-                    lambda: _Listener(self), self._url,
-                    websocket_handshake_timeout=HANDSHAKE_TIMEOUT_S, enable_auto_ping=True,
-                    auto_ping_idle_timeout=PING_IDLE_S, auto_ping_reply_timeout=PING_REPLY_S,
-                    max_frame_size=MAX_FRAME_BYTES, logger_name=__name__)
-                self._close_reason = ""
-                self._failure = None
-                for frame in self._registrations():
-                    transport.send(_TEXT, frame)
-                self._ws = transport
-                self.connects += 1
-                self._connected.set()
-                backoff = 0.1
-                self._on_connection(True, f"connected to {self._url}")
-                await self._pump(transport)
-                if self._failure is not None:
-                    raise self._failure
-                reason = self._close_reason or "the exchange closed the connection"
-            except asyncio.CancelledError:
-                raise
-            except (OSError, WSError, TimeoutError) as exc:
-                reason = f"{type(exc).__name__}: {exc}"
-            finally:
-                was_connected = self._ws is not None
-                self._ws = None
-                self._connected.clear()
-                if transport is not None and not transport.is_disconnected:
-                    with contextlib.suppress(Exception):
-                        if not transport.is_close_frame_sent:
-                            transport.send_close(WSCloseCode.GOING_AWAY)
-                        transport.disconnect()
-            if was_connected:
-                self._on_connection(False, reason)
-            else:
-                log.info("sim websocket connect failed (%s); retrying in %.1fs", reason, backoff)
-            await asyncio.sleep(backoff)
-            backoff = min(backoff * 2, 5.0)
-
-    async def _pump(self, transport: WSTransport) -> None:
-        """Frames arrive through the listener; this waits for the end of the connection."""
-        watchdog = asyncio.get_running_loop().create_task(self._watch(transport))
+    async def _session(self) -> str:
+        transport, _ = await ws_connect(
+            lambda: _Listener(self), self.url,
+            websocket_handshake_timeout=HANDSHAKE_TIMEOUT_S, enable_auto_ping=True,
+            auto_ping_idle_timeout=PING_IDLE_S, auto_ping_reply_timeout=PING_REPLY_S,
+            max_frame_size=MAX_FRAME_BYTES, logger_name=__name__)
+        self._close_reason = ""
+        self._failure = None
         try:
-            await transport.wait_disconnected()
-        finally:
-            watchdog.cancel()
-            await asyncio.gather(watchdog, return_exceptions=True)
+            for frame in self._replay():
+                transport.send(_TEXT, frame)
+            self._ws = transport
+            self.opened()
 
-    async def _watch(self, transport: WSTransport) -> None:
-        # The sim sends a heartbeat every few seconds: silence means a dead socket that TCP has
-        # not noticed yet, and a feed that silently stopped is worse than a reconnect.
-        self._last_frame = time.monotonic()
-        while True:
-            await asyncio.sleep(self._heartbeat_timeout / 3)
-            if time.monotonic() - self._last_frame > self._heartbeat_timeout:
-                log.warning("no frame for %.0fs: reconnecting", self._heartbeat_timeout)
-                self._close_reason = "heartbeat timeout"
+            def close(reason: str) -> None:
+                self._close_reason = reason
                 transport.send_close(WSCloseCode(4000), b"heartbeat timeout")
                 transport.disconnect()
-                return
+
+            watchdog = asyncio.get_running_loop().create_task(self.watch_silence(close))
+            try:
+                await transport.wait_disconnected()
+            finally:
+                watchdog.cancel()
+                await asyncio.gather(watchdog, return_exceptions=True)
+            if self._failure is not None:
+                raise self._failure
+            return self._close_reason or "the exchange closed the connection"
+        finally:
+            self._ws = None
+            if not transport.is_disconnected:
+                with contextlib.suppress(Exception):
+                    if not transport.is_close_frame_sent:
+                        transport.send_close(WSCloseCode.GOING_AWAY)
+                    transport.disconnect()

@@ -233,7 +233,7 @@ async def test_sync_publishes_to_the_guild_only(engine: Engine, fake: FakeDiscor
 
     count = await sync_commands(engine, CommandLayer(engine), discord_config(fake))
     names = {c["name"] for c in fake.synced_commands[fake.guild_id]}
-    assert count == len(names) == 19
+    assert count == len(names) == 20
     assert {"subscribe", "buy", "sell", "halt", "resume", "settings"} <= names
     assert not fake.synced_commands.get(None)  # nothing global
 

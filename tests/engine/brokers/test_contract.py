@@ -19,14 +19,15 @@ from pathlib import Path
 
 import pytest
 
-from engine.brokers.base import BrokerError, BrokerOrder, OrderRequest, OrderUpdate
-from engine.orders import cumulative_fill_id
+from engine.brokers.base import BrokerError, BrokerOrder, ConditionInfo, OrderRequest, OrderUpdate
+from engine.ordertypes import cumulative_fill_id
 from tests.conftest import eventually
 from tests.engine.brokers.contract.pairs import PAIRS, BrokerPair
 
 
-async def _running(kind: type[BrokerPair], tmp_path: Path) -> AsyncIterator[BrokerPair]:
-    pair = kind(tmp_path / kind.name)
+async def _running(kind: type[BrokerPair], tmp_path: Path,
+                   real: bool = False) -> AsyncIterator[BrokerPair]:
+    pair = kind(tmp_path / kind.name, real)
     await pair.start()
     try:
         yield pair
@@ -47,17 +48,20 @@ async def pair(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[
         yield running
 
 
-@pytest.fixture(params=[p for p in PAIRS if p.capabilities.condition_search == "pushed"],
+@pytest.fixture(params=[p for p in PAIRS if p.capabilities.condition_search != "none"],
                 ids=lambda kind: kind.name)
-async def pushed_pair(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[BrokerPair]:
-    async for running in _running(request.param, tmp_path):
+async def condition_pair(request: pytest.FixtureRequest,
+                         tmp_path: Path) -> AsyncIterator[BrokerPair]:
+    """Where condition search runs: a real account (against the fake) if paper has none."""
+    real = not request.param.capabilities.conditions_on_paper
+    async for running in _running(request.param, tmp_path, real):
         yield running
 
 
-@pytest.fixture(params=[p for p in PAIRS if p.capabilities.condition_search == "none"],
-                ids=lambda kind: kind.name)
-async def conditionless_pair(request: pytest.FixtureRequest,
-                             tmp_path: Path) -> AsyncIterator[BrokerPair]:
+@pytest.fixture(params=[p for p in PAIRS if p.capabilities.condition_search != "none"
+                        and not p.capabilities.conditions_on_paper], ids=lambda kind: kind.name)
+async def paper_only_conditions_pair(request: pytest.FixtureRequest,
+                                     tmp_path: Path) -> AsyncIterator[BrokerPair]:
     async for running in _running(request.param, tmp_path):
         yield running
 
@@ -196,8 +200,6 @@ async def test_fill_updates_carry_the_orders_progress(pair: BrokerPair,
                                                      request: pytest.FixtureRequest) -> None:
     """OrderUpdate.status and filled_qty on a fill say where the order stands after it (the
     sim protocol's definition: cumulative filled quantity after this fill)."""
-    known_defect(request, pair, "kis", "the KIS adapter sends every fill as partially_filled "
-                 "with filled_qty 0 (no running total per order number yet)")
     symbol = pair.symbols(1)[0]
     placed = await place_resting(pair, symbol, 10)
     await pair.force_fill(placed.id, 3)
@@ -284,8 +286,6 @@ async def test_duplicate_fill_notice_keeps_its_identity(pair: BrokerPair,
                                                         request: pytest.FixtureRequest) -> None:
     """The same fill notice twice is delivered twice under one identity, so the engine books
     it once (engine/orders.py dedupes by fill id)."""
-    known_defect(request, pair, "kis", "KIS notices carry no execution number; a repeated notice "
-                 "is named by cumulative quantity and would be booked twice")
     symbol = pair.symbols(1)[0]
     placed = await place_resting(pair, symbol, 10)
     await pair.force_fill(placed.id, 3)
@@ -446,27 +446,94 @@ async def test_registration_cap(pair: BrokerPair) -> None:
 # ---- condition search -------------------------------------------------------------------------
 
 
-async def test_condition_enter_and_leave(pushed_pair: BrokerPair) -> None:
-    pair = pushed_pair
-    name = pair.condition
-    assert name is not None and name in await pair.broker.conditions()
+async def test_declared_capabilities_are_the_adapters(pair: BrokerPair) -> None:
+    """The engine and the commands read the adapter's declaration: the suite's must agree."""
+    declared = pair.broker.capabilities
+    expected = pair.capabilities
+    assert (declared.client_order_ids, declared.condition_search.value,
+            declared.conditions_on_paper, declared.max_symbols) == (
+        expected.client_order_ids, expected.condition_search, expected.conditions_on_paper,
+        expected.max_subscriptions), f"{pair.name}: {declared}"
+
+
+def _changes(pair: BrokerPair) -> list[tuple[str, str, str]]:
+    return [(c.condition_id, c.symbol, c.event) for c in pair.sink.conditions]
+
+
+async def test_condition_enter_and_leave(condition_pair: BrokerPair) -> None:
+    pair = condition_pair
+    assert pair.condition is not None
+    cid, name = pair.condition
+    listed = await pair.broker.conditions()
+    assert ConditionInfo(cid, name) in listed, f"{pair.name}: {listed}"
     symbol = pair.symbols(1)[0]
-    await pair.broker.subscribe_condition(name)
-    await pair.set_condition(name, symbol, "enter")
-    await until(lambda: [c for c in pair.sink.conditions if c.event == "enter"], 10,
-                "the enter event")
-    await pair.set_condition(name, symbol, "leave")
-    await until(lambda: [c for c in pair.sink.conditions if c.event == "leave"], 10,
-                "the leave event")
+    await pair.broker.watch_condition(ConditionInfo(cid, name))
+    await pair.set_condition(cid, symbol, "enter")
+    await until(lambda: _changes(pair), 10, "the enter event")
+    await pair.set_condition(cid, symbol, "leave")
+    await until(lambda: len(_changes(pair)) >= 2, 10, "the leave event")
+    assert _changes(pair) == [(cid, symbol, "enter"), (cid, symbol, "leave")]
     changes = pair.sink.conditions
-    assert [(c.name, c.symbol, c.event) for c in changes] == [(name, symbol, "enter"),
-                                                               (name, symbol, "leave")]
-    assert changes[0].seq < changes[1].seq
+    assert changes[0].seq < changes[1].seq and changes[0].ts_ns <= changes[1].ts_ns
 
 
-async def test_condition_search_unsupported_is_a_clear_error(conditionless_pair: BrokerPair) -> None:
-    pair = conditionless_pair
-    assert await pair.broker.conditions() == {}
-    with pytest.raises(BrokerError) as refused:
-        await pair.broker.subscribe_condition("momentum")
-    assert refused.value.message and not refused.value.retryable
+async def test_current_matches_are_entries_when_watching_starts(condition_pair: BrokerPair) -> None:
+    pair = condition_pair
+    assert pair.condition is not None
+    cid, name = pair.condition
+    first, second = pair.symbols(2)
+    await pair.set_condition(cid, first, "enter")
+    await pair.set_condition(cid, second, "enter")
+    await pair.broker.watch_condition(ConditionInfo(cid, name))
+    await until(lambda: len(_changes(pair)) >= 2, 10, "the snapshot's entries")
+    assert sorted(_changes(pair)) == sorted([(cid, first, "enter"), (cid, second, "enter")])
+
+
+async def test_condition_followed_again_after_reconnect(condition_pair: BrokerPair) -> None:
+    """After a drop the adapter follows the condition again by itself: a symbol that left while
+    the socket was down is a leave, and changes keep flowing."""
+    pair = condition_pair
+    assert pair.condition is not None
+    cid, name = pair.condition
+    first, second = pair.symbols(2)
+    await pair.set_condition(cid, first, "enter")
+    await pair.broker.watch_condition(ConditionInfo(cid, name))
+    await until(lambda: _changes(pair), 10, "the snapshot's entry")
+    mark = len(pair.sink.connections)
+    await pair.drop_socket()
+    await pair.set_condition(cid, first, "leave")
+    await until(lambda: [c for c, _ in pair.sink.connections[mark:]][-1:] == [True], 15,
+                "the reconnect")
+    await until(lambda: (cid, first, "leave") in _changes(pair), 15, "the leave missed while down")
+    await pair.set_condition(cid, second, "enter")
+    await until(lambda: (cid, second, "enter") in _changes(pair), 15, "a change after it")
+    assert _changes(pair).count((cid, first, "enter")) == 1, _changes(pair)
+
+
+async def test_two_conditions_and_one_stopped(condition_pair: BrokerPair) -> None:
+    """Two conditions at once; once one is stopped its changes stop, the other's go on. (The
+    other's change, made after the stopped one's, proves the stream has moved past it.)"""
+    pair = condition_pair
+    assert pair.condition is not None and pair.other_condition is not None
+    (cid, name), (oid, oname) = pair.condition, pair.other_condition
+    first, second, third = pair.symbols(3)
+    await pair.broker.watch_condition(ConditionInfo(cid, name))
+    await pair.broker.watch_condition(ConditionInfo(oid, oname))
+    await pair.set_condition(cid, first, "enter")
+    await pair.set_condition(oid, first, "enter")
+    await until(lambda: len(_changes(pair)) >= 2, 10, "both conditions' entries")
+    await pair.broker.unwatch_condition(cid)
+    await pair.set_condition(cid, second, "enter")
+    await pair.set_condition(oid, third, "enter")
+    await until(lambda: (oid, third, "enter") in _changes(pair), 10, "the other's entry")
+    assert sorted(_changes(pair)) == sorted([(cid, first, "enter"), (oid, first, "enter"),
+                                             (oid, third, "enter")])
+
+
+async def test_paper_refusal_is_a_clear_error(paper_only_conditions_pair: BrokerPair) -> None:
+    pair = paper_only_conditions_pair
+    for attempt in (pair.broker.conditions(),
+                    pair.broker.watch_condition(ConditionInfo("0", "any"))):
+        with pytest.raises(BrokerError) as refused:
+            await attempt
+        assert "real accounts only" in refused.value.message and not refused.value.retryable

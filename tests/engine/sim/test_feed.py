@@ -75,7 +75,7 @@ async def test_condition_snapshot_then_live_events(make_sim: SimFactory, http: a
     # A threshold the tape cannot reach: only injected events happen.
     sim = await make_sim(symbols=THREE, condition_threshold_pct=29.0)
     conditions = await (await http.get(f"{sim.url}/conditions")).json()
-    assert [c["name"] for c in conditions] == ["momentum"]
+    assert conditions[0]["name"] == "momentum"
     resp = await http.post(
         f"{sim.url}/admin/condition_events",
         json={

@@ -25,6 +25,7 @@ from engine.brokers.base import Broker, ConditionChange, OrderRequest, OrderUpda
 from engine.brokers.kis.client import KisBroker
 from engine.brokers.kis.config import KisConfig
 from engine.brokers.sim import SimBroker
+from engine.brokers.sim.config import SimSettings
 from engine.marketdata import Tick
 from engine.ordertypes import Side
 from engine.sim import SimConfig, SimExchange
@@ -41,8 +42,11 @@ class Capabilities:
 
     # Orders carry our client order id end to end (else the tie is the broker's order number).
     client_order_ids: bool
-    # Realtime condition search: "pushed" (enter/leave events over the socket) or "none".
-    condition_search: Literal["pushed", "none"]
+    # Realtime condition search: "pushed" (enter/leave events over the socket), "polled" (the
+    # adapter asks again and again and diffs) or "none".
+    condition_search: Literal["pushed", "polled", "none"]
+    # Condition search on a paper account too (KIS serves it to real accounts only).
+    conditions_on_paper: bool
     # adapter.max_subscriptions.
     max_subscriptions: int | None
     # Past max_subscriptions the adapter refuses with a BrokerError (True), or it accepts and the
@@ -87,11 +91,14 @@ class BrokerPair(ABC):
 
     name: ClassVar[str]
     capabilities: ClassVar[Capabilities]
-    # The condition the fake can be told to move symbols in and out of (pushed brokers only).
-    condition: ClassVar[str | None] = None
+    # The saved condition (id, name) the fake can be told to move symbols in and out of.
+    condition: ClassVar[tuple[str, str] | None] = None
+    other_condition: ClassVar[tuple[str, str] | None] = None  # a second one, watched beside it
 
-    def __init__(self, data_dir: Path) -> None:
+    def __init__(self, data_dir: Path, real: bool = False) -> None:
         self.data_dir = data_dir
+        # The broker's real environment, against the fake (for what KIS serves only there).
+        self.real = real
         self.sink = RecordingSink()
         self._broker: Broker | None = None
 
@@ -194,8 +201,9 @@ class BrokerPair(ABC):
     async def repeat_fill_notice(self, broker_order_id: str) -> None:
         """Send the order's last fill notice again, unchanged."""
 
-    async def set_condition(self, name: str, symbol: str, event: Literal["enter", "leave"]) -> None:
-        raise NotImplementedError(f"{self.name} declares no pushed condition search")
+    async def set_condition(self, condition_id: str, symbol: str,
+                            event: Literal["enter", "leave"]) -> None:
+        raise NotImplementedError(f"{self.name} declares no condition search")
 
     # ---- inspection ---------------------------------------------------------------------
 
@@ -353,14 +361,15 @@ class SimWire:
 class SimPair(BrokerPair):
     name = "sim"
     capabilities = Capabilities(client_order_ids=True, condition_search="pushed",
-                                max_subscriptions=4, cap_enforced=False)
-    condition = "momentum"
+                                conditions_on_paper=True, max_subscriptions=4, cap_enforced=False)
+    condition = ("0", "momentum")
+    other_condition = ("1", "급등주")
     # A few symbols keep the tape cheap; the cap (a setting, MAX_SUBSCRIPTIONS) is set below
     # their number so the cap case can go past it.
     SYMBOLS = ("005930", "000660", "035720", "035420", "005380", "373220")
 
-    def __init__(self, data_dir: Path) -> None:
-        super().__init__(data_dir)
+    def __init__(self, data_dir: Path, real: bool = False) -> None:
+        super().__init__(data_dir, real)
         self._sim: SimExchange | None = None
         self._wire: SimWire | None = None
         self._prints: deque[tuple[str, int, int]] = deque()  # (symbol, price, qty) to print
@@ -409,7 +418,8 @@ class SimPair(BrokerPair):
             await self._sim.stop()
 
     def new_broker(self) -> Broker:
-        return SimBroker(self.wire.url, max_subscriptions=self.capabilities.max_subscriptions)
+        return SimBroker(SimSettings(url=self.wire.url,
+                                     max_subscriptions=self.capabilities.max_subscriptions))
 
     def account_ready(self) -> bool:
         relay = self.wire.latest
@@ -442,7 +452,9 @@ class SimPair(BrokerPair):
     async def repeat_fill_notice(self, broker_order_id: str) -> None:
         await self.wire.repeat(broker_order_id)
 
-    async def set_condition(self, name: str, symbol: str, event: Literal["enter", "leave"]) -> None:
+    async def set_condition(self, condition_id: str, symbol: str,
+                            event: Literal["enter", "leave"]) -> None:
+        name = {info.id: info.name for info in self.sim.conditions.infos()}[condition_id]
         body = {"name": name, "events": [{"symbol": symbol, "event": event}]}
         async with aiohttp.ClientSession() as http, \
                 http.post(self.sim.url + "/admin/condition_events", json=body) as resp:
@@ -470,11 +482,14 @@ KIS_ANSWER_HOLD_S = 3.0
 
 class KisPair(BrokerPair):
     name = "kis"
-    capabilities = Capabilities(client_order_ids=False, condition_search="none",
-                                max_subscriptions=40, cap_enforced=True)
+    capabilities = Capabilities(client_order_ids=False, condition_search="polled",
+                                conditions_on_paper=False, max_subscriptions=40, cap_enforced=True)
 
-    def __init__(self, data_dir: Path) -> None:
-        super().__init__(data_dir)
+    condition = ("0", "급등주")
+    other_condition = ("1", "거래량급증")
+
+    def __init__(self, data_dir: Path, real: bool = False) -> None:
+        super().__init__(data_dir, real)
         self._fake: FakeKis | None = None
 
     @property
@@ -484,7 +499,7 @@ class KisPair(BrokerPair):
 
     async def start_fake(self) -> None:
         # No rate limit: pacing is not under test here, and it would only slow the cases.
-        self._fake = FakeKis(env="paper", rate_limit=None, hts_id=HTS_ID)
+        self._fake = FakeKis(env="real" if self.real else "paper", rate_limit=None, hts_id=HTS_ID)
         # The tape held still, as the KIS e2e tests hold it: FakeKis.trade moves the tape's
         # price to the forced print (the lower limit), and a running tape would go on from
         # there and fill the resting orders by itself. Ticks come from print_ticks instead.
@@ -496,9 +511,10 @@ class KisPair(BrokerPair):
             await self._fake.stop()
 
     def new_broker(self) -> Broker:
-        config = KisConfig(env="paper", app_key=DEFAULT_APP_KEY, app_secret=DEFAULT_APP_SECRET,
-                           account="12345678-01", hts_id=HTS_ID, rest_url=self.fake.url,
-                           ws_url=self.fake.ws_url + "/tryitout", requests_per_second=0.0)
+        config = KisConfig(env="real" if self.real else "paper", app_key=DEFAULT_APP_KEY,
+                           app_secret=DEFAULT_APP_SECRET, account="12345678-01", hts_id=HTS_ID,
+                           rest_url=self.fake.url, ws_url=self.fake.ws_url + "/tryitout",
+                           requests_per_second=0.0, condition_poll_seconds=0.2)
         # The same data_dir on a restart: the token cached on disk is reused, as in production.
         return KisBroker(config, self.data_dir)
 
@@ -531,6 +547,13 @@ class KisPair(BrokerPair):
 
     async def drop_socket(self) -> None:
         assert await self.fake.drop_websockets() >= 1
+
+    async def set_condition(self, condition_id: str, symbol: str,
+                            event: Literal["enter", "leave"]) -> None:
+        if event == "enter":
+            self.fake.condition_enter(condition_id, symbol)
+        else:
+            self.fake.condition_leave(condition_id, symbol)
 
     async def force_fill(self, broker_order_id: str, qty: int) -> None:
         order = next(o for o in self.fake.orders if o.odno == broker_order_id)

@@ -26,7 +26,7 @@ def kis_config(fake: FakeKis) -> KisConfig:
 
 def engine_for(fake: FakeKis, data_dir: Path) -> Engine:
     base = EngineConfig()
-    return Engine(replace(base, data_dir=data_dir, broker="kis", kis=kis_config(fake),
+    return Engine(replace(base, data_dir=data_dir, broker="kis", broker_settings=kis_config(fake),
                           risk=replace(base.risk, max_order_value=10**9,
                                        max_position_value=10**9)))
 

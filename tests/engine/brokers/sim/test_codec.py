@@ -45,7 +45,7 @@ def test_control_frames() -> None:
     cond = codec.decode('{"type":"condition","name":"momentum","symbol":"035720",'
                         '"event":"leave","seq":7,"ts_ns":1}')
     assert isinstance(cond, wire.Condition)
-    assert codec.condition_change(cond).event == "leave"
+    assert (cond.name, cond.symbol, cond.event, cond.seq) == ("momentum", "035720", "leave", 7)
 
 
 @pytest.mark.parametrize("frame", [b"not json", b'{"type":"nope"}',
