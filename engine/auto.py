@@ -17,7 +17,7 @@ import asyncio
 import logging
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -79,7 +79,8 @@ class AutoMode:
     def __init__(self, broker: Broker, subscriptions: Subscriptions, portfolio: Portfolio,
                  journal: Journal, bus: EventBus, strategy: str,
                  params: Mapping[str, float] | None = None, clock: Clock | None = None,
-                 leave_grace: float = LEAVE_GRACE_S) -> None:
+                 leave_grace: float = LEAVE_GRACE_S,
+                 instrument: Callable[[str], Awaitable[object]] | None = None) -> None:
         self.broker = broker
         self.subscriptions = subscriptions
         self.portfolio = portfolio
@@ -89,6 +90,8 @@ class AutoMode:
         self.strategy = strategy  # the defaults for a watch that names none
         self.params = dict(params or {})
         self.leave_grace = leave_grace
+        # Today's figures for a symbol before it is subscribed (KIS has no full listing).
+        self._instrument = instrument
         self.queue: asyncio.Queue[_Item] = asyncio.Queue()
         self.watches: dict[str, Watch] = {}  # condition id -> how its symbols are traded
         self.known: list[ConditionInfo] = []  # as last listed by the broker (autocomplete)
@@ -326,6 +329,8 @@ class AutoMode:
             self._schedule_leave(symbol)
 
     async def _subscribe(self, symbol: str, watch: Watch) -> None:
+        if self._instrument is not None:
+            await self._instrument(symbol)
         await self.subscriptions.subscribe(symbol, watch.strategy, qty=watch.qty,
                                            params=watch.params, source=watch.source)
 

@@ -184,7 +184,7 @@ class Engine:
         self._auto = AutoMode(self.broker, self.subscriptions, self.portfolio, self.journal,
                               self.bus, self.config.defaults.strategy,
                               self.config.defaults.params, self.clock,
-                              self.config.defaults.leave_grace)
+                              self.config.defaults.leave_grace, self.ensure_instrument)
         self._killswitch = KillSwitch(self.orders, self.controls, self.journal, self.bus,
                                       self.clock, self._tasks)
         self._tasks.spawn(self.orders.run_updates(), "order-updates")

@@ -22,7 +22,9 @@ async def reconcile(om: OrderManager) -> list[str]:
     moment for that intent has passed).
     """
     notes: list[str] = []
-    fills = await om.broker.fills()
+    caps = om.broker.capabilities
+    # Brokers declare how they report fills: one by one, or as each order's running total.
+    fills = await om.broker.fills() if caps.lists_fills else []
     async with om._lock:
         for f in fills:
             if f.fill_id in om._fill_ids:
@@ -68,8 +70,10 @@ async def reconcile(om: OrderManager) -> list[str]:
                 if rec.live:
                     om.portfolio.reserve(rec.client_order_id, rec.symbol, rec.side,
                                            rec.remaining, unit)
-    notes += await _reconcile_order_fills(om)
+    if not caps.lists_fills and caps.lists_orders:
+        notes += await _reconcile_order_fills(om)
     return notes
+
 
 async def _reconcile_order_fills(om: OrderManager) -> list[str]:
     """For brokers that report fills per order: a cumulative quantity above ours is a fill

@@ -56,6 +56,7 @@ async def sim() -> AsyncIterator[SimExchange]:
     # A high tick rate keeps tests short; a threshold no symbol reaches keeps the real condition
     # stream quiet so tests control it.
     exchange = SimExchange(SimConfig(tick_rate=50.0, seed=11, condition_threshold_pct=29.0,
+                                     riser_threshold_pct=29.0, surge_ratio=1000.0,
                                      heartbeat_interval=1.0))
     await exchange.start()
     yield exchange

@@ -57,6 +57,16 @@ def parse_day(raw: object, today: date) -> date:
     return day
 
 
+# How a subscription trades, for /subscribe and for what /auto subscribes.
+HOW_TO_TRADE = (
+    Option("strategy", "how to trade it", False, Kind.CHOICE, choices=tuple(
+        Choice(f"{n}: {c.description}", n) for n, c in STRATEGIES.items())),
+    Option("qty", "shares per entry (default: by order budget)", False, Kind.NUMBER),
+    Option("params", "strategy parameters, e.g. k=0.4 sl=1.5", False, Kind.PARAMS,
+           max_length=REASON_MAX),
+)
+
+
 class CommandLayer:
     def __init__(self, engine: Engine, schedule: TradingSchedule | None = None) -> None:
         self.engine = engine
@@ -231,11 +241,7 @@ class CommandLayer:
     # ---- commands ------------------------------------------------------------------------
 
     @command("subscribe", "follow a symbol with a strategy", T, SYMBOL,
-             Option("strategy", "how to trade it", False, Kind.CHOICE, choices=tuple(
-                 Choice(f"{n}: {c.description}", n) for n, c in STRATEGIES.items())),
-             Option("qty", "shares per entry (default: by order budget)", False, Kind.NUMBER),
-             Option("params", "strategy parameters, e.g. k=0.4 sl=1.5", False, Kind.PARAMS,
-                    max_length=REASON_MAX), defer=True)
+             *HOW_TO_TRADE, defer=True)
     async def subscribe(self, inv: Invocation, args: Mapping[str, Any]) -> r.Result:
         symbol = await self._symbol(args)
         strategy = self._strategy(args) or self.engine.config.defaults.strategy
@@ -287,11 +293,7 @@ class CommandLayer:
                     choices=(Choice("on", "on"), Choice("off", "off"), Choice("status", "status"))),
              Option("condition", "a saved condition's name or id (on: default from settings; "
                     "off: all)", False, max_length=100, suggest=Suggest.CONDITIONS),
-             Option("strategy", "how to trade what it names", False, Kind.CHOICE, choices=tuple(
-                 Choice(f"{n}: {c.description}", n) for n, c in STRATEGIES.items())),
-             Option("qty", "shares per entry (default: by order budget)", False, Kind.NUMBER),
-             Option("params", "strategy parameters, e.g. k=0.4 sl=1.5", False, Kind.PARAMS,
-                    max_length=REASON_MAX), defer=True)
+             *HOW_TO_TRADE, defer=True)
     async def auto(self, inv: Invocation, args: Mapping[str, Any]) -> r.Result:
         mode = str(args["mode"]).strip().lower()
         if mode not in ("on", "off", "status"):

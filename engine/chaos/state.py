@@ -153,7 +153,8 @@ def _read(db: sqlite3.Connection) -> JournalState:
         initial_cash=initial if isinstance(initial, int) else None,
         halted=bool(halt_state.get("halted", False)), halt_reason=str(halt_state.get("reason", "")),
         subscriptions=tuple(subs),
-        auto_enabled=bool(isinstance(auto, dict) and auto.get("enabled")))
+        auto_enabled=bool(isinstance(auto, dict) and auto.get("watches")
+                          and not auto.get("paused")))
 
 
 def load_journal(path: Path) -> JournalState:

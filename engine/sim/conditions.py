@@ -157,6 +157,7 @@ class ConditionSearch:
                 riser_leave=open_ * (1.0 + riser_leave_pct / 100.0),
             )
         manual = "A symbol set through /admin/condition_events stays under manual control."
+        warmup = self._surge_recent_s + self._surge_baseline_s
         infos = [
             ConditionInfo(
                 id=MOMENTUM_ID,
@@ -181,7 +182,7 @@ class ConditionSearch:
                 description=(
                     f"volume surge: the last {self._surge_recent_s:g} s traded at least "
                     f"{surge_ratio:g} times the shares per second of the {self._surge_baseline_s:g} s "
-                    f"before (judged once a symbol has that much tape); leaves below "
+                    f"before (judged from {warmup:g} s after a symbol's first trade); leaves below "
                     f"{self._surge_leave:g} times. {manual}"
                 ),
             ),

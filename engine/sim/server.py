@@ -378,8 +378,8 @@ class SimExchange:
         self.bars.add(rows)
         minute = now_ns - now_ns % MINUTE_NS
         if minute > self._bars_unsaved_from and self._store is not None:
-            # A minute is saved once it is complete (and again at stop, partial): a restart
-            # loses at most the minute it stopped in.
+            # A minute is saved once it is complete, and stop() saves the partial one: a crash
+            # loses at most the minute it happened in.
             self._save_bars()
             self._bars_unsaved_from = minute
         account = self.account

@@ -66,6 +66,10 @@ async def test_sigkill_restart_restores_state_and_sends_nothing_twice(
     await agent.until("subscribed 000660")
     agent.send("/buy 005930 3")
     await agent.until("FILL   BUY 3 005930")
+    agent.send("/auto on momentum watch")
+    await agent.until("following momentum with watch")
+    agent.send("/auto on 급등주 exits 2 tp=4")
+    await agent.until("following 급등주 with exits")
     agent.send("/halt going home")
     await agent.until("HALTED: going home")
 
@@ -78,12 +82,16 @@ async def test_sigkill_restart_restores_state_and_sends_nothing_twice(
     status = await agent.until("HALTED")
     assert "HALTED (going home)" in status
     agent.send("/subscriptions")
-    await agent.until("2 of 40 subscriptions")
+    await agent.until(" of 40 subscriptions")  # the two below, and what auto mode added
     listed = [await agent.until("000660"), await agent.until("005930")]  # sorted by code
     assert "exits" in listed[0] and "watch" in listed[1]
     agent.send("/positions")
     position = await agent.until("005930 삼성전자")
     assert "      3 @" in position
+    agent.send("/auto status")
+    await agent.until("following 2 condition(s)")
+    assert "momentum (id 0) -> watch" in await agent.until("momentum (id 0)")
+    assert "-> exits qty 2 tp=4" in await agent.until("급등주 (id 1)")
     agent.send("/buy 005930 1")
     await agent.until("error: trading is halted")
     assert agent.proc.stdin is not None

@@ -9,8 +9,7 @@ since the first try and not yet claimed, and adopts it instead of sending a seco
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -31,12 +30,13 @@ from engine.brokers.base import (
 from engine.brokers.common.conditions import ConditionMembers, ConditionPoller
 from engine.brokers.common.pacing import Priority
 from engine.brokers.common.pending import PendingRequests
+from engine.brokers.common.ties import ListedOrder, OrderTies
 from engine.brokers.kis import codec
 from engine.brokers.kis.config import KisConfig
 from engine.brokers.kis.http import KisHttp
 from engine.brokers.kis.websocket import KisStream
 from engine.charts.model import Bar
-from engine.clock import SEOUL, Clock, seoul_datetime
+from engine.clock import Clock, seoul_datetime
 from engine.instruments import Instrument
 from engine.krx.costs import CostModel, Market
 from engine.krx.prices import daily_limits
@@ -103,10 +103,8 @@ class KisBroker(Broker):
         self._filled: dict[str, int] = {}
         self._cipher: tuple[str, str] | None = None  # (key, iv) of the fill notice
         self._instruments: dict[str, Instrument] = {}
-        # client order id <-> ODNO, and what each first attempt looked like
-        self._by_coid: dict[str, str] = {}
+        self.ties = OrderTies(self.clock)  # client order id <-> ODNO
         self._branch: dict[str, str] = {}  # ODNO -> KRX_FWDG_ORD_ORGNO, needed to cancel
-        self._attempts: dict[str, datetime] = {}  # first try of each send, Seoul time
         self.bad_frames = 0
 
     # ---- lifecycle -----------------------------------------------------------------------
@@ -168,7 +166,7 @@ class KisBroker(Broker):
             self._on_bad_frame(str(exc))
             return
         assert self._sink is not None
-        coid = next((c for c, o in self._by_coid.items() if o == notice.odno), "")
+        coid = self.ties.coid_of(notice.odno)
         if notice.is_fill:
             fill_id, filled = self._fill_identity(notice)
             amount = notice.qty * notice.price
@@ -190,7 +188,7 @@ class KisBroker(Broker):
         elif notice.correction == "2" or notice.accept == "3":
             # A cancel confirmation names the original order in OODER_NO.
             target = notice.original_odno or notice.odno
-            coid = next((c for c, o in self._by_coid.items() if o == target), coid)
+            coid = self.ties.coid_of(target, coid)
             update = OrderUpdate("cancelled", target, coid, notice.symbol, notice.side,
                                  notice.order_qty, OrderStatus.CANCELLED, 0,
                                  message="cancelled at KIS")
@@ -336,32 +334,18 @@ class KisBroker(Broker):
 
     # ---- orders --------------------------------------------------------------------------
 
-    def _answer(self, request: OrderRequest, odno: str,
-                status: OrderStatus = OrderStatus.ACCEPTED,
-                filled: int = 0) -> BrokerOrder:
-        self._by_coid[request.client_order_id] = odno
-        return BrokerOrder(odno, request.client_order_id, request.symbol, request.side,
-                           request.qty, request.price, status, filled)
-
     async def place_order(self, request: OrderRequest) -> BrokerOrder:
-        if request.client_order_id in self._by_coid:
-            return self._answer(request, self._by_coid[request.client_order_id])
-        first = self._attempts.get(request.client_order_id)
-        if first is not None:
-            # A repeat after an ambiguous failure: the first try may have landed.
-            found = await self._match(request, first, set(self._by_coid.values()))
-            if found is not None:
-                return self._answer(request, found.broker_order_id, found.status, found.filled_qty)
-        else:
-            self._attempts[request.client_order_id] = self.clock.now()
-        body = codec.order_body(self.config.account, request.symbol, request.type, request.qty,
-                                request.price)
-        data, _ = await self.http.request("POST", ORDER_PATH, codec.ORDER_TR[request.side], body=body,
-                                          priority=Priority.ORDER)
-        out = data.get("output") or {}
-        odno = str(out.get("ODNO", ""))
-        self._branch[odno] = str(out.get("KRX_FWDG_ORD_ORGNO", ""))
-        return self._answer(request, odno)
+        async def send() -> str:
+            body = codec.order_body(self.config.account, request.symbol, request.type,
+                                    request.qty, request.price)
+            data, _ = await self.http.request("POST", ORDER_PATH, codec.ORDER_TR[request.side],
+                                              body=body, priority=Priority.ORDER)
+            out = data.get("output") or {}
+            odno = str(out.get("ODNO", ""))
+            self._branch[odno] = str(out.get("KRX_FWDG_ORD_ORGNO", ""))
+            return odno
+
+        return await self.ties.place(request, send, self._listing)
 
     async def _today(self, since: date | None = None) -> list[dict[str, Any]]:
         """Orders of Seoul's today (KIS keys its books by Seoul date, whatever the machine's
@@ -396,38 +380,15 @@ class KisBroker(Broker):
                            price,
                            status, filled)
 
-    async def _match(self, request: OrderRequest, since: datetime,
-                     claimed: Iterable[str]) -> BrokerOrder | None:
-        taken = set(claimed)
-        # Date and time together: an order sent at 23:59:59 is found at 00:00:01. Two seconds
-        # of slack for the two clocks.
-        earliest = (since - timedelta(seconds=2)).astimezone(SEOUL)
-        floor = earliest.strftime("%Y%m%d%H%M%S")
-        for row in await self._today(earliest.date()):
-            order = self._row_order(row, request.client_order_id)
-            placed = str(row.get("ord_dt") or self.clock.now().strftime("%Y%m%d")) + str(
-                row.get("ord_tmd", ""))
-            if (order.broker_order_id not in taken and order.symbol == request.symbol
-                    and order.side == request.side and order.qty == request.qty
-                    and (order.price or None) == (request.price if request.type == "limit" else None)
-                    and placed >= floor):
-                return order
-        return None
+    async def _listing(self, since: date) -> list[ListedOrder]:
+        today = self.clock.now().strftime("%Y%m%d")
+        return [ListedOrder(self._row_order(r, ""), str(r.get("ord_dt") or today)
+                            + str(r.get("ord_tmd", ""))) for r in await self._today(since)]
 
     async def find_order(self, request: OrderRequest, placed_after_ns: int,
                          claimed: set[str], broker_order_id: str | None = None) -> BrokerOrder | None:
-        placed = seoul_datetime(placed_after_ns)
-        # The tie lives in the journal: after a restart the engine names the number it knows.
-        odno = broker_order_id or self._by_coid.get(request.client_order_id)
-        if odno is not None:
-            rows = [r for r in await self._today(placed.date()) if str(r.get("odno")) == odno]
-            if rows:
-                self._by_coid[request.client_order_id] = odno
-            return self._row_order(rows[0], request.client_order_id) if rows else None
-        found = await self._match(request, placed, claimed)
-        if found is not None:
-            self._by_coid[request.client_order_id] = found.broker_order_id
-        return found
+        return await self.ties.find(request, placed_after_ns, claimed, broker_order_id,
+                                    self._listing)
 
     async def cancel_order(self, broker_order_id: str) -> BrokerOrder:
         if broker_order_id not in self._branch:
@@ -436,8 +397,8 @@ class KisBroker(Broker):
                                  broker_order_id)
         await self.http.request("POST", CANCEL_PATH, codec.CANCEL_TR, body=body,
                                 priority=Priority.ORDER)
-        coid = next((c for c, o in self._by_coid.items() if o == broker_order_id), "")
-        return BrokerOrder(broker_order_id, coid, "", Side.BUY, 0, None, OrderStatus.CANCELLED, 0)
+        return BrokerOrder(broker_order_id, self.ties.coid_of(broker_order_id), "", Side.BUY, 0,
+                           None, OrderStatus.CANCELLED, 0)
 
     async def open_orders(self) -> list[BrokerOrder]:
         orders = [self._row_order(r, "") for r in await self._today()]

@@ -158,7 +158,7 @@ class SimBroker(Broker):
         elif isinstance(msg, wire.OrderEvent):
             sink.on_order_update(codec.order_update(msg))
         elif isinstance(msg, wire.Condition):
-            condition_id = self._condition_ids.get(msg.name, msg.name)
+            condition_id = msg.id or self._condition_ids.get(msg.name, msg.name)
             if condition_id in self._resync and msg.event == "enter":
                 self._resync[condition_id].add(msg.symbol)
             self._members.change(condition_id, msg.symbol, msg.event == "enter")
@@ -257,7 +257,7 @@ class SimBroker(Broker):
 
     async def conditions(self) -> list[ConditionInfo]:
         infos = await self._call("GET", "/conditions", list[wire.ConditionInfo])
-        found = [ConditionInfo(getattr(i, "id", "") or i.name, i.name) for i in infos]
+        found = [ConditionInfo(i.id or i.name, i.name) for i in infos]
         self._condition_ids.update({c.name: c.id for c in found})
         return found
 

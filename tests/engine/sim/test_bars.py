@@ -175,7 +175,8 @@ async def test_the_live_tape_carries_on_from_the_history_into_the_same_bars(
     await _ticks(ws, rows, len(rows) + 1)
     while rows[-1].volume < total:
         await _ticks(ws, rows, len(rows) + 1)
-    upto = next(i for i, r in enumerate(rows) if r.volume == total) + 1
+    upto = next((i + 1 for i, r in enumerate(rows) if r.volume == total), None)
+    assert upto is not None, f"the bars add up to {total:,} shares, which no trade's running volume is"
     printed = rows[:upto]
     minute = ns(seoul(10, 31)) if new_bar else ns(seoul(10, 30))
     assert {r.ts_ns - r.ts_ns % MINUTE for r in printed} == {minute}

@@ -93,3 +93,17 @@ def test_per_trade_volatility_and_mean_reversion() -> None:
 def test_advance_rejects_negative_time() -> None:
     with pytest.raises(ValueError, match="dt"):
         Market.from_config(SimConfig()).advance(-1.0)
+
+
+def test_volume_surges_change_trade_sizes_only() -> None:
+    def tape(surge_s: float) -> list[TickRow]:
+        market = Market(("005930", "000660"), seed=3, trade_rate=50.0, volatility_bp=8.0, surge_s=surge_s)
+        return _run(market, 400)  # 20 s
+
+    calm, surging = tape(3_600.0), tape(1.0)
+    # Same trades at the same prices: a surge draws from its own stream.
+    assert [(r.symbol, r.price, r.side) for r in calm] == [(r.symbol, r.price, r.side) for r in surging]
+    # With 1 s surges every ~6 s, some trades are several times their calm size.
+    ratios = sorted(b.qty / a.qty for a, b in zip(calm, surging, strict=True) if a.qty >= 20)
+    assert ratios[0] == 1.0 and ratios[-1] >= 4.0
+    assert sum(b.qty for b in surging) > 1.2 * sum(a.qty for a in calm)
