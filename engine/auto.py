@@ -154,15 +154,17 @@ class AutoMode:
                                 "with /auto off CONDITION")
         known = condition.id in self.watches
         self.watches[condition.id] = watch
-        if not known or self.paused:
+        if not known:
             try:
                 await self.broker.watch_condition(condition)
             except BrokerError as exc:
-                if not known:
-                    del self.watches[condition.id]
+                del self.watches[condition.id]
                 raise AutoModeError(f"the broker refused condition {condition.name}: "
                                     f"{exc.message}") from None
-        self.paused = False
+        if self.paused:  # turned on while the market was closed: all of them, from now
+            self.paused = False
+            for problem in await self._watch_all():
+                self._alert("Auto mode: a condition was not resumed", problem)
         if persist:
             await self._save()
         self.bus.publish(AutoModeChanged(True, condition.name))
@@ -262,9 +264,14 @@ class AutoMode:
         saved: Any = await self.journal.get_state(STATE_KEY, {})
         if not isinstance(saved, dict):
             return []
-        if saved.get("enabled") and saved.get("condition"):  # the one-condition layout
-            saved = {"watches": [{"id": saved["condition"], "name": saved["condition"]}]}
         problems = []
+        if saved.get("enabled") and saved.get("condition"):
+            # The one-condition layout of earlier versions kept only a name: look its id up.
+            try:
+                found = await self.resolve(str(saved["condition"]))
+                saved = {"watches": [{"id": found.id, "name": found.name}]}
+            except AutoModeError as exc:
+                return [f"auto mode ({saved['condition']}) not restored: {exc}"]
         for row in saved.get("watches") or []:
             condition = ConditionInfo(str(row.get("id", "")), str(row.get("name", "")))
             try:

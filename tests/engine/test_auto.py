@@ -192,3 +192,34 @@ async def test_refusals_say_why(auto_engine: Engine) -> None:
     with pytest.raises(AutoModeError, match="offers no condition search"):
         await auto.available()
     assert list(auto.watches) == ["0"]
+
+
+async def test_the_one_condition_layout_of_earlier_versions_is_restored(tmp_path: Path,
+                                                                         sim: SimExchange) -> None:
+    cfg = quick(tmp_path, sim)
+    engine = Engine(cfg)
+    await engine.start()
+    await engine.journal.set_state("auto", {"enabled": True, "condition": "momentum"})
+    await engine.stop()
+    engine = Engine(cfg)
+    await engine.start()
+    try:
+        assert [(w.condition.id, w.condition.name) for w in engine.auto.watches.values()] == [
+            ("0", "momentum")]
+        await inject(sim, "momentum", ("035420", "enter"))
+        await eventually(lambda: "035420" in engine.subscriptions, 10, "its entries followed")
+    finally:
+        await engine.stop()
+
+
+async def test_paused_at_the_close_and_resumed_at_the_open(auto_engine: Engine,
+                                                           sim: SimExchange) -> None:
+    auto = auto_engine.auto
+    await auto.enable("momentum", "watch")
+    await auto.pause()
+    assert auto.paused and not auto.enabled and list(auto.watches) == ["0"]
+    await inject(sim, "momentum", ("005380", "enter"))
+    assert await auto.resume()
+    # Resumed: the entry made while paused is a current match, so it is an entry now.
+    await eventually(lambda: "005380" in auto_engine.subscriptions, 10, "the entry")
+    assert auto.enabled and (await auto_engine.journal.get_state("auto"))["paused"] is False
