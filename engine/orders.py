@@ -25,7 +25,7 @@ from engine.brokers.base import (
     OrderRequest,
     OrderUpdate,
 )
-from engine.clock import Clock
+from engine.clock import Clock, seoul_datetime
 from engine.events import (
     AlertEvent,
     AlertKind,
@@ -438,7 +438,8 @@ class OrderManager:
         elif u.event == "cancelled":
             await self._mark_cancelled(rec, u.message or "cancelled")
         elif u.event == "fill":
-            fill_id = u.fill_id or cumulative_fill_id(u.broker_order_id, rec.filled_qty + u.fill_qty)
+            fill_id = u.fill_id or cumulative_fill_id(u.broker_order_id, rec.filled_qty + u.fill_qty,
+                                                      seoul_datetime(rec.created_ns).date())
             if rec.filled_qty + u.fill_qty > rec.qty and fill_id not in self._fill_ids:
                 # Already booked by a reconcile (which names fills by cumulative quantity): a
                 # late notice must not book it twice.

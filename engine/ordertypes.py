@@ -8,6 +8,7 @@ imply is subject to the table.
 
 from __future__ import annotations
 
+from datetime import date
 from enum import StrEnum
 
 
@@ -60,8 +61,10 @@ def allowed(old: OrderStatus, new: OrderStatus) -> bool:
     return old == new or new in TRANSITIONS[old]
 
 
-def cumulative_fill_id(broker_order_id: str, filled_after: int) -> str:
-    """A fill's identity for brokers whose notices carry no execution number: the order number
-    and the order's filled quantity after it. Both survive a restart (the journal keeps the
-    quantity, the broker's order listing repeats it), unlike a counter kept in memory."""
-    return f"{broker_order_id}@{filled_after}"
+def cumulative_fill_id(broker_order_id: str, filled_after: int, day: date) -> str:
+    """A fill's identity for brokers whose notices carry no execution number: the Seoul trading
+    date, the order number and the order's filled quantity after it. All survive a restart (the
+    journal keeps the quantity, the broker's order listing repeats it), unlike a counter kept
+    in memory. The date matters: brokers number orders afresh each day, so without it the
+    second day's first fill would take the first day's id and be dropped as a repeat."""
+    return f"{day:%Y%m%d}:{broker_order_id}@{filled_after}"

@@ -9,6 +9,7 @@ the order manager's own books, under its lock, with its guarded status changes.
 from __future__ import annotations
 
 from engine.brokers.base import BrokerError, BrokerFill
+from engine.clock import seoul_datetime
 from engine.krx.costs import Market
 from engine.orders import OrderManager
 from engine.ordertypes import OrderStatus, Side, cumulative_fill_id
@@ -99,7 +100,8 @@ async def _reconcile_order_fills(om: OrderManager) -> list[str]:
             commission, tax = om.portfolio.costs.fill_costs(rec.side == Side.SELL, amount, market,
                                                             om.clock.today())
             await om._apply_fill(rec, BrokerFill(
-                cumulative_fill_id(answer.broker_order_id, answer.filled_qty),
+                cumulative_fill_id(answer.broker_order_id, answer.filled_qty,
+                                   seoul_datetime(rec.created_ns).date()),
                 answer.broker_order_id, rec.client_order_id, rec.symbol, rec.side, missing,
                 price, commission, tax, om.clock.time_ns()))
             notes.append(f"missed fill applied: {rec.side} {missing:,} {rec.symbol} @ {price:,}")

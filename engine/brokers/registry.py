@@ -20,6 +20,8 @@ if TYPE_CHECKING:
 ADAPTERS: dict[str, str] = {
     "sim": "engine.brokers.sim.config",
     "kis": "engine.brokers.kis.config",
+    "kiwoom": "engine.brokers.kiwoom.config",
+    "ls": "engine.brokers.ls.config",
 }
 DEFAULT = "sim"
 

@@ -27,10 +27,18 @@ VALID_ANYWAY: dict[str, set[str]] = {
     "DISCORD_TOKEN": {"9" * 25},
     "KIS_APP_KEY": {"9" * 25},
     "KIS_APP_SECRET": {"9" * 25},
+    "KIWOOM_APP_KEY": {"9" * 25},
+    "KIWOOM_SECRET_KEY": {"9" * 25},
+    "LS_APP_KEY": {"9" * 25},
+    "LS_APP_SECRET": {"9" * 25},
+    "LS_USER_ID": {"1_0", "-1", "nan"},
 }
 
 KIS = {"BROKER": "kis", "KIS_ENV": "paper", "KIS_APP_KEY": "k" * 36, "KIS_APP_SECRET": "s" * 180,
        "KIS_ACCOUNT": "12345678-01", "KIS_HTS_ID": "trader1"}
+KIWOOM = {"BROKER": "kiwoom", "KIWOOM_ENV": "paper", "KIWOOM_APP_KEY": "k" * 36,
+          "KIWOOM_SECRET_KEY": "s" * 44}
+LS = {"BROKER": "ls", "LS_ENV": "paper", "LS_APP_KEY": "k" * 36, "LS_APP_SECRET": "s" * 36}
 DISCORD = {"DISCORD_TOKEN": "t" * 70, "DISCORD_GUILD_ID": "9001",
            "DISCORD_SIGNALS_CHANNEL_ID": "11", "DISCORD_FILLS_CHANNEL_ID": "12",
            "DISCORD_ALERTS_CHANNEL_ID": "13", "DISCORD_DASHBOARD_CHANNEL_ID": "14",
@@ -38,11 +46,15 @@ DISCORD = {"DISCORD_TOKEN": "t" * 70, "DISCORD_GUILD_ID": "9001",
 
 
 def baseline(name: str, data: Path) -> dict[str, str]:
-    """Valid settings in which `name` is read: KIS's only with BROKER=kis, Discord's only with a
-    token."""
+    """Valid settings in which `name` is read: KIS's only with BROKER=kis, Kiwoom's only with
+    BROKER=kiwoom, Discord's only with a token."""
     env = {"DATA_DIR": str(data)}
     if name.startswith("KIS_") or name == "LIVE_TRADING":
         env |= KIS
+    if name.startswith("KIWOOM_"):
+        env |= KIWOOM
+    if name.startswith("LS_"):
+        env |= LS
     if name.startswith("DISCORD_"):
         env |= DISCORD
     return env
@@ -51,7 +63,7 @@ def baseline(name: str, data: Path) -> dict[str, str]:
 def check(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path,
           env: dict[str, str]) -> tuple[int, str]:
     monkeypatch.chdir(tmp_path)  # no .env here
-    for name in {*NAMES, *KIS, *DISCORD, "DATA_DIR", "LOG_LEVEL"}:
+    for name in {*NAMES, *KIS, *KIWOOM, *LS, *DISCORD, "DATA_DIR", "LOG_LEVEL"}:
         monkeypatch.delenv(name, raising=False)
     for name, value in env.items():
         monkeypatch.setenv(name, value)

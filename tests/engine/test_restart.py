@@ -12,43 +12,15 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from tests.conftest import PYTHON, ROOT, subprocess_env
-
-
-class Proc:
-    def __init__(self, proc: asyncio.subprocess.Process) -> None:
-        self.proc = proc
-        self.lines: list[str] = []
-
-    async def until(self, text: str, timeout: float = 20.0) -> str:
-        assert self.proc.stdout is not None
-        async with asyncio.timeout(timeout):
-            while True:
-                raw = await self.proc.stdout.readline()
-                if not raw:
-                    raise AssertionError(f"process ended before printing {text!r}:\n"
-                                         + "\n".join(self.lines[-30:]))
-                line = raw.decode().rstrip("\n")
-                self.lines.append(line)
-                if text in line:
-                    return line
-
-    def send(self, line: str) -> None:
-        assert self.proc.stdin is not None
-        self.proc.stdin.write((line + "\n").encode())
-
-
-async def start(args: list[str], env: dict[str, str]) -> Proc:
-    proc = await asyncio.create_subprocess_exec(
-        PYTHON, *args, cwd=ROOT, env=env, stdin=asyncio.subprocess.PIPE,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL)
-    return Proc(proc)
+from tests.agent import Agent
+from tests.conftest import subprocess_env
 
 
 @pytest.fixture
 async def sim_process(tmp_path: Path) -> AsyncIterator[str]:
-    sim = await start(["-m", "engine.sim", "--port", "0", "--rate", "20",
-                       "--state", str(tmp_path / "sim.db")], subprocess_env(tmp_path))
+    sim = await Agent.start(subprocess_env(tmp_path), "--port", "0", "--rate", "20",
+                            "--state", str(tmp_path / "sim.db"), module="engine.sim",
+                            stderr=False)
     line = await sim.until("SIM LISTENING")
     yield line.split()[-1]
     sim.proc.send_signal(signal.SIGTERM)
@@ -58,7 +30,7 @@ async def sim_process(tmp_path: Path) -> AsyncIterator[str]:
 async def test_sigkill_restart_restores_state_and_sends_nothing_twice(
         tmp_path: Path, sim_process: str) -> None:
     env = subprocess_env(tmp_path / "data", SIM_URL=sim_process)
-    agent = await start(["-m", "bot"], env)
+    agent = await Agent.start(env)
     await agent.until("[PAPER]")
     agent.send("/subscribe 005930 watch")
     await agent.until("subscribed 005930")
@@ -76,7 +48,7 @@ async def test_sigkill_restart_restores_state_and_sends_nothing_twice(
     agent.proc.kill()  # SIGKILL: no cleanup at all
     await agent.proc.wait()
 
-    agent = await start(["-m", "bot"], env)
+    agent = await Agent.start(env)
     await agent.until("[PAPER]")
     agent.send("/status")
     status = await agent.until("HALTED")
@@ -116,7 +88,7 @@ async def test_default_settings_in_a_krx_session_buy_then_sigkill_and_restart(
     machine's hour: a console /buy fills, and a SIGKILL loses neither it nor the subscription."""
     env = subprocess_env(tmp_path / "data", CLOCK_START="2026-12-02T10:30:00")
     del env["TRADING_HOURS"]  # the default: follow the KRX calendar
-    agent = await start(["-m", "bot"], env)
+    agent = await Agent.start(env)
     await agent.until("[PAPER]")
     agent.send("/subscribe 005930 watch")
     await agent.until("subscribed 005930")
@@ -126,7 +98,7 @@ async def test_default_settings_in_a_krx_session_buy_then_sigkill_and_restart(
     await agent.proc.wait()
 
     env["CLOCK_START"] = "2026-12-02T10:31:00"
-    agent = await start(["-m", "bot"], env)
+    agent = await Agent.start(env)
     await agent.until("[PAPER]")
     agent.send("/positions")
     assert "      2 @" in await agent.until("005930 삼성전자")

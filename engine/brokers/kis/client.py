@@ -9,24 +9,23 @@ since the first try and not yet claimed, and adopts it instead of sending a seco
 from __future__ import annotations
 
 import logging
+from collections.abc import Coroutine
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
 from engine.brokers.base import (
     AccountSnapshot,
-    Broker,
     BrokerError,
     BrokerFill,
     BrokerOrder,
-    BrokerSink,
     Capabilities,
-    ConditionChange,
     ConditionInfo,
     ConditionSearch,
     OrderRequest,
     OrderUpdate,
 )
+from engine.brokers.common.adapter import StreamingBroker
 from engine.brokers.common.conditions import ConditionMembers, ConditionPoller
 from engine.brokers.common.pacing import Priority
 from engine.brokers.common.pending import PendingRequests
@@ -42,7 +41,6 @@ from engine.krx.costs import CostModel, Market
 from engine.krx.prices import daily_limits
 from engine.krx.universe import BY_CODE
 from engine.ordertypes import OrderStatus, Side, cumulative_fill_id
-from engine.tasks import TaskGroup
 
 log = logging.getLogger(__name__)
 
@@ -68,11 +66,13 @@ def _int(value: Any) -> int:
         return 0
 
 
-class KisBroker(Broker):
+class KisBroker(StreamingBroker):
     name = "kis"
+    stream: KisStream
 
     def __init__(self, config: KisConfig, data_dir: Path, costs: CostModel | None = None,
                  clock: Clock | None = None) -> None:
+        super().__init__()
         self.config = config
         self.clock = clock or Clock()
         self.paper = config.paper
@@ -90,8 +90,6 @@ class KisBroker(Broker):
                                 now_ns=self.clock.time_ns)
         self.stream.registrations[(self.notice_tr, config.hts_id)] = None
         self.costs = costs or CostModel()
-        self._sink: BrokerSink | None = None
-        self._tasks = TaskGroup("kis")
         self._pending: PendingRequests[tuple[str, str], codec.ControlAck] = PendingRequests(
             "KIS", ACK_TIMEOUT)
         self._members = ConditionMembers(self._deliver_condition, self.clock)
@@ -105,42 +103,24 @@ class KisBroker(Broker):
         self._instruments: dict[str, Instrument] = {}
         self.ties = OrderTies(self.clock)  # client order id <-> ODNO
         self._branch: dict[str, str] = {}  # ODNO -> KRX_FWDG_ORD_ORGNO, needed to cancel
-        self.bad_frames = 0
 
     # ---- lifecycle -----------------------------------------------------------------------
 
-    async def start(self, sink: BrokerSink) -> None:
-        self._sink = sink
+    async def _open(self) -> None:
         await self.http.open()
         await self.http.token()  # fail fast on bad credentials, before anything runs
         # Running totals of today's orders, so a fill notice after a restart says where its
         # order stands.
         for row in await self._today():
             self._filled[str(row.get("odno", ""))] = _int(row.get("tot_ccld_qty"))
-        self._tasks.spawn(self.stream.run(), "websocket")
-        self._tasks.spawn(self.poller.run(), "condition-poller")
-        try:
-            await self.stream.wait_connected(15.0)
-        except TimeoutError:
-            log.warning("KIS websocket not connected yet; it keeps retrying")
 
-    async def stop(self) -> None:
-        await self._tasks.close()
+    async def _close(self) -> None:
         await self.http.close()
 
-    @property
-    def connected(self) -> bool:
-        return self.stream.connected
+    def _workers(self) -> dict[str, Coroutine[Any, Any, None]]:
+        return {"condition-poller": self.poller.run()}
 
     # ---- realtime ------------------------------------------------------------------------
-
-    def _on_connection(self, connected: bool, detail: str) -> None:
-        if self._sink is not None:
-            self._sink.on_connection(connected, detail)
-
-    def _on_bad_frame(self, detail: str) -> None:
-        self.bad_frames += 1
-        log.warning("KIS frame ignored: %s", detail)
 
     def _on_frame(self, frame: codec.Frame) -> None:
         sink = self._sink
@@ -211,7 +191,8 @@ class KisBroker(Broker):
             return known, filled
         filled += notice.qty
         self._filled[notice.odno] = filled
-        self._fill_ids[key] = fill_id = cumulative_fill_id(notice.odno, filled)
+        self._fill_ids[key] = fill_id = cumulative_fill_id(notice.odno, filled,
+                                                                      self.clock.today())
         return fill_id, filled
 
     async def _register(self, tr_id: str, tr_key: str, register: bool) -> codec.ControlAck | None:
@@ -257,10 +238,6 @@ class KisBroker(Broker):
 
     async def unwatch_condition(self, condition_id: str) -> None:
         self._members.unwatch(condition_id)
-
-    def _deliver_condition(self, change: ConditionChange) -> None:
-        if self._sink is not None:
-            self._sink.on_condition(change)
 
     async def _poll_condition(self, condition_id: str) -> set[str]:
         try:

@@ -7,7 +7,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from engine.envparse import ConfigError, Env, shown_value
+from engine.brokers.common.settings import BrokerEnv
+from engine.envparse import shown_value
 
 if TYPE_CHECKING:
     from engine.brokers.base import Broker
@@ -50,48 +51,28 @@ class KisConfig:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> KisConfig:
-        problems: list[str] = []
-
-        def get(name: str) -> str:
-            return env.get(name, "").strip()
-
-        kis_env = get("KIS_ENV").lower() or "paper"
-        if kis_env not in URLS:
-            problems.append(f"KIS_ENV must be paper or real; got {shown_value(kis_env)}")
-            kis_env = "paper"
-        key, secret = get("KIS_APP_KEY"), get("KIS_APP_SECRET")
-        for name, value in (("KIS_APP_KEY", key), ("KIS_APP_SECRET", secret)):
-            if not 16 <= len(value) <= 512 or not (value.isascii() and value.isprintable()) \
-                    or " " in value:
-                problems.append(f"{name} is missing, too short or not plain text (hidden): copy "
-                                "it from the KIS Developers portal, without quotes or spaces")
-        account = get("KIS_ACCOUNT")
+        read = BrokerEnv(env, "KIS", "KIS")
+        kis_env = read.environment()
+        key = read.key("APP_KEY", "the KIS Developers portal")
+        secret = read.key("APP_SECRET", "the KIS Developers portal")
+        account = read.get("ACCOUNT")
         if not ACCOUNT.match(account):
-            problems.append(f"KIS_ACCOUNT must be 8 digits, a dash and 2 digits, e.g. 12345678-01; "
-                            f"got {shown_value(account)}")
-        hts_id = get("KIS_HTS_ID")
+            read.problems.append("KIS_ACCOUNT must be 8 digits, a dash and 2 digits, e.g. "
+                                 f"12345678-01; got {shown_value(account)}")
+        hts_id = read.get("HTS_ID")
         if not hts_id:
-            problems.append("KIS_HTS_ID is missing: your HTS login id (fill notices are keyed by it)")
+            read.problems.append("KIS_HTS_ID is missing: your HTS login id (fill notices are "
+                                 "keyed by it)")
         elif not HTS_ID.fullmatch(hts_id):
-            problems.append("KIS_HTS_ID must be your HTS login id (letters, digits, _ or -, up to "
-                            f"16); got {shown_value(hts_id)}")
-        settings = Env(env)  # the shared parsers, for the values they cover
-        rest_url = settings.url("KIS_REST_URL", ("https", "http"))
-        ws_url = settings.url("KIS_WS_URL", ("wss", "ws"))
-        poll = settings.number("KIS_CONDITION_POLL_SECONDS", 3.0, 1.0, 600.0, "seconds")
-        live = settings.boolean("LIVE_TRADING", False)
-        problems += settings.problems
-        if kis_env == "real" and not live:
-            problems.append("KIS_ENV=real trades real money: set LIVE_TRADING=yes to allow it "
-                            "(or use KIS_ENV=paper)")
-        if problems:
-            raise ConfigError("Invalid KIS configuration", problems)
-        rest, ws = URLS[kis_env]
+            read.problems.append("KIS_HTS_ID must be your HTS login id (letters, digits, _ or -, "
+                                 f"up to 16); got {shown_value(hts_id)}")
+        rest_url, ws_url = read.urls(*URLS[kis_env])
+        poll = read.settings.number("KIS_CONDITION_POLL_SECONDS", 3.0, 1.0, 600.0, "seconds")
+        read.check(kis_env)
         return cls(env=kis_env, app_key=key, app_secret=secret, account=account, hts_id=hts_id,
-                   rest_url=rest_url or rest, ws_url=ws_url or ws,
+                   rest_url=rest_url, ws_url=ws_url,
                    requests_per_second=18.0 if kis_env == "real" else 2.0,
                    condition_poll_seconds=poll)
-
 
 def from_env(environ: Mapping[str, str]) -> KisConfig:
     return KisConfig.from_env(environ)

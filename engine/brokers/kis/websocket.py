@@ -11,7 +11,8 @@ from collections.abc import Awaitable, Callable
 import websockets
 from websockets.asyncio.client import ClientConnection
 
-from engine.brokers.common.stream import ConnectionHandler, ReconnectingStream
+from engine.brokers.common.stream import ConnectionHandler
+from engine.brokers.common.wsstream import WebsocketStream
 from engine.brokers.kis import codec
 
 log = logging.getLogger(__name__)
@@ -19,7 +20,7 @@ log = logging.getLogger(__name__)
 FrameHandler = Callable[[codec.Frame], None]
 
 
-class KisStream(ReconnectingStream):
+class KisStream(WebsocketStream):
     venue = "KIS websocket"
     # The approval key refused, etc., is also worth another try after the pause: say why.
     transient = (Exception,)
@@ -34,19 +35,11 @@ class KisStream(ReconnectingStream):
         self._approval_key = approval_key
         self._on_frame = on_frame
         self._on_bad_frame = on_bad_frame
-        self._ws: ClientConnection | None = None
         self._key = ""
         self.pongs = 0
 
     async def send_registration(self, tr_id: str, tr_key: str, register: bool) -> bool:
-        ws = self._ws
-        if ws is None:
-            return False
-        try:
-            await ws.send(codec.subscribe_message(self._key, tr_id, tr_key, register))
-        except websockets.ConnectionClosed:
-            return False
-        return True
+        return await self.send(codec.subscribe_message(self._key, tr_id, tr_key, register))
 
     async def _session(self) -> str:
         self._key = await self._approval_key()
@@ -56,17 +49,12 @@ class KisStream(ReconnectingStream):
                 if isinstance(key, tuple):
                     await ws.send(codec.subscribe_message(self._key, str(key[0]), str(key[1]),
                                                           True))
-            self._ws = ws
-            try:
-                self.opened()
-                await self._pump(ws)
-            finally:
-                self._ws = None
+            await self._serve(ws)
             return "KIS closed the connection"
 
     async def _pump(self, ws: ClientConnection) -> None:
         loop = asyncio.get_running_loop()
-        async with asyncio.timeout(loop.time() + self.silence_timeout) as deadline:
+        async with asyncio.timeout_at(loop.time() + self.silence_timeout) as deadline:
             async for raw in ws:
                 self.heard()
                 deadline.reschedule(loop.time() + self.silence_timeout)

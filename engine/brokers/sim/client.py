@@ -9,17 +9,15 @@ from typing import TYPE_CHECKING, TypeVar
 
 from engine.brokers.base import (
     AccountSnapshot,
-    Broker,
     BrokerError,
     BrokerFill,
     BrokerOrder,
-    BrokerSink,
     Capabilities,
-    ConditionChange,
     ConditionInfo,
     ConditionSearch,
     OrderRequest,
 )
+from engine.brokers.common.adapter import StreamingBroker
 from engine.brokers.common.conditions import ConditionMembers
 from engine.brokers.common.pacing import Priority
 from engine.brokers.common.pending import PendingRequests
@@ -34,7 +32,6 @@ from engine.instruments import Instrument
 from engine.krx.costs import CostModel, Market
 from engine.ordertypes import OrderStatus, Side
 from engine.sim import protocol as wire
-from engine.tasks import TaskGroup
 
 if TYPE_CHECKING:
     from engine.sim.server import SimExchange
@@ -57,12 +54,15 @@ def _order(info: wire.OrderInfo) -> BrokerOrder:
     )
 
 
-class SimBroker(Broker):
+class SimBroker(StreamingBroker):
     name = "sim"
     paper = True
+    stream: SimStream
+    connect_timeout = 10.0
 
     def __init__(self, settings: SimSettings, context: BrokerContext | None = None,
                  heartbeat_timeout: float = 15.0) -> None:
+        super().__init__()
         self.settings = settings
         self.context = context or BrokerContext(Path("data"), Clock(), CostModel())
         self.capabilities = Capabilities(
@@ -75,13 +75,10 @@ class SimBroker(Broker):
         self.http = HttpSession("the sim exchange", self.endpoint, timeout=5.0)
         self.stream = SimStream(self._ws_url(self.endpoint), self._on_frame, self._on_connection,
                                 heartbeat_timeout)
-        self._sink: BrokerSink | None = None
-        self._tasks = TaskGroup("sim-broker")
         self._pending: PendingRequests[tuple[str, str], None] = PendingRequests("sim")
         self._members = ConditionMembers(self._deliver_condition, self.context.clock)
         self._condition_ids: dict[str, str] = {}  # name -> id, for frames that give the name
         self._resync: dict[str, set[str]] = {}  # condition id -> enters since re-registering
-        self.bad_frames = 0
 
     @staticmethod
     def _ws_url(base_url: str) -> str:
@@ -105,30 +102,19 @@ class SimBroker(Broker):
         self.http.base_url = self.endpoint
         self.stream.url = self._ws_url(self.endpoint)
 
-    async def start(self, sink: BrokerSink) -> None:
-        self._sink = sink
+    async def _open(self) -> None:
         if self.settings.url is None and self.exchange is None:
             await self._start_exchange()
         await self.http.open()
         await self.account()  # fails at once when the exchange is not there
         self.stream.registrations[("account", "")] = None
-        self._tasks.spawn(self.stream.run(), "websocket")
-        try:
-            await self.stream.wait_connected(10.0)
-        except TimeoutError:
-            log.warning("sim websocket not connected yet; it keeps retrying in the background")
 
-    async def stop(self) -> None:
-        await self._tasks.close()
+    async def _close(self) -> None:
         await self.http.close()
         self._pending.cancel_all()
         if self.exchange is not None:
             await self.exchange.stop()
             self.exchange = None
-
-    @property
-    def connected(self) -> bool:
-        return self.stream.connected
 
     # ---- websocket frames ----------------------------------------------------------------
 
@@ -137,12 +123,7 @@ class SimBroker(Broker):
             # The replay re-registered every condition: its snapshot of enters follows, then
             # the ack, and members not in it left while the socket was down.
             self._resync = {cid: set() for cid in self._members.members}
-        if self._sink is not None:
-            self._sink.on_connection(connected, detail)
-
-    def _deliver_condition(self, change: ConditionChange) -> None:
-        assert self._sink is not None
-        self._sink.on_condition(change)
+        super()._on_connection(connected, detail)
 
     def _on_frame(self, frame: str | bytes) -> None:
         sink = self._sink

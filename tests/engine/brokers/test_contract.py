@@ -3,7 +3,7 @@ engine's feed rely on. Each case runs once per pair in contract/pairs.py (PAIRS)
 cases run for the pairs whose declared capabilities say they apply.
 
 Identities: brokers whose notices carry no fill id (KIS) are named the way the engine names them
-(engine.orders.cumulative_fill_id: order number and cumulative quantity), so "the same fill
+(engine.ordertypes.cumulative_fill_id: date, order number and cumulative quantity), so "the same fill
 twice" means what the engine would see.
 """
 
@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 
 from engine.brokers.base import BrokerError, BrokerOrder, ConditionInfo, OrderRequest, OrderUpdate
+from engine.clock import Clock
 from engine.ordertypes import cumulative_fill_id
 from tests.conftest import eventually
 from tests.engine.brokers.contract.pairs import PAIRS, BrokerPair
@@ -131,7 +132,8 @@ def engine_fill_ids(updates: list[OrderUpdate]) -> list[str]:
     out = []
     for u in updates:
         cumulative[u.broker_order_id] = cumulative.get(u.broker_order_id, 0) + u.fill_qty
-        out.append(u.fill_id or cumulative_fill_id(u.broker_order_id, cumulative[u.broker_order_id]))
+        out.append(u.fill_id or cumulative_fill_id(u.broker_order_id, cumulative[u.broker_order_id],
+                                                   Clock().today()))
     return out
 
 

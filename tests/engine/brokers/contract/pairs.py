@@ -24,6 +24,10 @@ from aiohttp import WSCloseCode, WSMsgType, web
 from engine.brokers.base import Broker, ConditionChange, OrderRequest, OrderUpdate
 from engine.brokers.kis.client import KisBroker
 from engine.brokers.kis.config import KisConfig
+from engine.brokers.kiwoom.client import KiwoomBroker
+from engine.brokers.kiwoom.config import KiwoomConfig
+from engine.brokers.ls.client import LsBroker
+from engine.brokers.ls.config import LsConfig
 from engine.brokers.sim import SimBroker
 from engine.brokers.sim.config import SimSettings
 from engine.marketdata import Tick
@@ -33,6 +37,15 @@ from engine.sim.protocol import TickRow
 from tests.conftest import eventually
 from tests.fakekis import DEFAULT_APP_KEY, DEFAULT_APP_SECRET, FakeKis
 from tests.fakekis import frames as kis_frames
+from tests.fakekiwoom import DEFAULT_KEYS as KIWOOM_KEYS
+from tests.fakekiwoom import FakeKiwoom
+from tests.fakekiwoom import codec as kiwoom_frames
+from tests.fakels import PAPER_APP_KEY as LS_PAPER_KEY
+from tests.fakels import PAPER_APP_SECRET as LS_PAPER_SECRET
+from tests.fakels import REAL_APP_KEY as LS_REAL_KEY
+from tests.fakels import REAL_APP_SECRET as LS_REAL_SECRET
+from tests.fakels import FakeLS
+from tests.fakels.codes import SUCCESS_CODES as LS_SUCCESS_CODES
 from tests.faketape import DEFAULT_SYMBOLS as KIS_TAPE_SYMBOLS
 
 
@@ -585,4 +598,235 @@ class KisPair(BrokerPair):
         return {key for tr, key in self._newest_regs() if tr == kis_frames.TICK_TR}
 
 
-PAIRS: list[type[BrokerPair]] = [SimPair, KisPair]
+# ---- Kiwoom ---------------------------------------------------------------------------------
+
+# FakeKiwoom holds an answer for a fixed time (delay_next_order_answer), as FakeKis does.
+KIWOOM_ANSWER_HOLD_S = 3.0
+
+
+class KiwoomPair(BrokerPair):
+    name = "kiwoom"
+    capabilities = Capabilities(client_order_ids=False, condition_search="pushed",
+                                conditions_on_paper=True, max_subscriptions=95, cap_enforced=True)
+
+    condition = ("0", "급등주")
+    other_condition = ("1", "거래량급증")
+
+    def __init__(self, data_dir: Path, real: bool = False) -> None:
+        super().__init__(data_dir, real)
+        self._fake: FakeKiwoom | None = None
+
+    @property
+    def fake(self) -> FakeKiwoom:
+        assert self._fake is not None
+        return self._fake
+
+    @property
+    def env(self) -> Literal["real", "paper"]:
+        return "real" if self.real else "paper"
+
+    async def start_fake(self) -> None:
+        # No rate limit (pacing is not under test here), and the tape held still as for KIS:
+        # a forced print at the lower limit must not be followed by a walk that fills the
+        # resting orders by itself. Ticks come from print_ticks.
+        self._fake = FakeKiwoom(env=self.env, rate_limits=None)
+        self._fake.set_conditions([("0", "급등주"), ("1", "거래량급증"), ("2", "신고가")])
+        self._fake.pause_tape()
+        await self._fake.start()
+
+    async def stop_fake(self) -> None:
+        if self._fake is not None:
+            await self._fake.stop()
+
+    def new_broker(self) -> Broker:
+        key, secret = KIWOOM_KEYS[self.env]
+        config = KiwoomConfig(env=self.env, app_key=key, secret_key=secret,
+                              rest_url=self.fake.url, ws_url=self.fake.ws_url,
+                              orders_per_second=0.0, queries_per_second=0.0)
+        # The same data_dir on a restart: the token cached on disk is reused, as in production.
+        return KiwoomBroker(config, self.data_dir)
+
+    def _newest_regs(self) -> set[tuple[str, str]]:
+        conns = [c for c in self.fake.connections if c.logged_in]
+        return max(conns, key=lambda c: c.id).registrations if conns else set()
+
+    def account_ready(self) -> bool:
+        return ("00", "") in self._newest_regs()
+
+    def symbols(self, n: int) -> list[str]:
+        # The tape's six symbols first; then well-formed codes Kiwoom registers but never ticks.
+        codes = list(KIS_TAPE_SYMBOLS)
+        codes += [f"{910_000 + i:06d}" for i in range(max(0, n - len(codes)))]
+        return codes[:n]
+
+    async def print_ticks(self, symbols: Iterable[str]) -> None:
+        for code in symbols:
+            tape = self.fake.tape.symbols.get(code)
+            if tape is not None:
+                # At the previous close: far above every resting test buy (the lower limit).
+                await self.fake.trade(code, tape.base, qty=1)
+
+    def fail_next_order_answer(self) -> None:
+        self.fake.fail_next_orders(1, 502)
+
+    def hold_next_order_answer(self) -> Callable[[], None]:
+        self.fake.delay_next_order_answer(KIWOOM_ANSWER_HOLD_S)
+        return lambda: None
+
+    async def drop_socket(self) -> None:
+        assert await self.fake.drop_websockets() >= 1
+
+    async def set_condition(self, condition_id: str, symbol: str,
+                            event: Literal["enter", "leave"]) -> None:
+        if event == "enter":
+            await self.fake.condition_enter(condition_id, symbol)
+        else:
+            await self.fake.condition_leave(condition_id, symbol)
+
+    async def force_fill(self, broker_order_id: str, qty: int) -> None:
+        order = self.fake.order(broker_order_id)
+        # An order whose REST answer is held is booked at once; wait for the book all the same.
+        await eventually(lambda: order in self.fake.working_orders, 10,
+                         f"{broker_order_id} working at the fake")
+        before = order.filled
+        await self.fake.trade(order.code, order.price, qty=qty, side="sell")
+        assert order.filled == before + qty, f"the print did not fill {qty} of {broker_order_id}"
+
+    async def repeat_fill_notice(self, broker_order_id: str) -> None:
+        values = next(v for v in reversed(self.fake.events)
+                      if v["9203"] == broker_order_id and v["913"] == "체결")
+        frame = kiwoom_frames.real([kiwoom_frames.real_entry("00", "주문체결", values["9001"],
+                                                             values)])
+        for conn in self.fake.connections:
+            if conn.logged_in and conn.has("00"):
+                await self.fake.send_raw(frame, conn.id)
+
+    def orders_at_fake(self) -> list[str]:
+        return [o.ord_no for o in self.fake.orders if o.kind == "new"]
+
+    def refusal_code(self) -> str:
+        refused = [r for r in self.fake.order_requests if r.return_code not in (None, 0)]
+        return str(refused[-1].return_code) if refused else ""
+
+    def registered_symbols(self) -> set[str]:
+        return {item for kind, item in self._newest_regs() if kind == "0B"}
+
+
+# ---- LS --------------------------------------------------------------------------------------
+
+# FakeLS holds an answer for a fixed time (delay_next_order_answer), as FakeKis does.
+LS_ANSWER_HOLD_S = 3.0
+LS_ACCOUNT_FEEDS = {(tr, "") for tr in ("SC0", "SC1", "SC2", "SC3", "SC4")}
+
+
+class LsPair(BrokerPair):
+    name = "ls"
+    capabilities = Capabilities(client_order_ids=False, condition_search="pushed",
+                                conditions_on_paper=False, max_subscriptions=93, cap_enforced=True)
+
+    # The fake's saved conditions: the official t1866 example's rows under its user id.
+    condition = ("testID0000", "테스트1")
+    other_condition = ("testID0002", "테스트2")
+
+    def __init__(self, data_dir: Path, real: bool = False) -> None:
+        super().__init__(data_dir, real)
+        self._fake: FakeLS | None = None
+
+    @property
+    def fake(self) -> FakeLS:
+        assert self._fake is not None
+        return self._fake
+
+    async def start_fake(self) -> None:
+        # No rate limit (pacing is not under test here), and the tape held still as for KIS:
+        # ticks come from print_ticks, fills from force_fill.
+        self._fake = FakeLS(rates=None)
+        self._fake.pause_tape()
+        await self._fake.start()
+
+    async def stop_fake(self) -> None:
+        if self._fake is not None:
+            await self._fake.stop()
+
+    def new_broker(self) -> Broker:
+        key, secret = (LS_REAL_KEY, LS_REAL_SECRET) if self.real else (LS_PAPER_KEY,
+                                                                        LS_PAPER_SECRET)
+        config = LsConfig(env="real" if self.real else "paper", app_key=key, app_secret=secret,
+                          user_id=self.fake.user_id, rest_url=self.fake.url,
+                          ws_url=self.fake.ws_url + "/websocket", paced=False)
+        # The same data_dir on a restart: the token cached on disk is reused, as in production.
+        return LsBroker(config, self.data_dir)
+
+    def _newest_subs(self) -> set[tuple[str, str]]:
+        conns = self.fake.connections
+        return max(conns, key=lambda c: c.id).subscriptions if conns else set()
+
+    def account_ready(self) -> bool:
+        return self._newest_subs() >= LS_ACCOUNT_FEEDS
+
+    def symbols(self, n: int) -> list[str]:
+        # The tape's listings first (KOSPI and KOSDAQ both); then codes listed here so that the
+        # adapter can look their market up (t1102), which never trade.
+        codes = list(self.fake.tape.instruments)
+        for i in range(max(0, n - len(codes))):
+            code = f"{910_000 + i:06d}"
+            if code not in self.fake.tape.instruments:
+                self.fake.add_listing(code, f"테스트{i}", "KOSPI", 10_000)
+            codes.append(code)
+        return codes[:n]
+
+    async def print_ticks(self, symbols: Iterable[str]) -> None:
+        for code in symbols:
+            inst = self.fake.tape.instruments.get(code)
+            if inst is not None:
+                # At the base price: far above every resting test buy (the lower limit).
+                await self.fake.push_trade(code, inst.base, qty=1)
+
+    def fail_next_order_answer(self) -> None:
+        self.fake.fail_next_order_after_create(502)
+
+    def hold_next_order_answer(self) -> Callable[[], None]:
+        self.fake.delay_next_order_answer(LS_ANSWER_HOLD_S)
+        return lambda: None
+
+    async def drop_socket(self) -> None:
+        assert await self.fake.drop_websockets() >= 1
+
+    async def set_condition(self, condition_id: str, symbol: str,
+                            event: Literal["enter", "leave"]) -> None:
+        if event == "enter":
+            await self.fake.condition_enter(condition_id, symbol)
+        else:
+            await self.fake.condition_leave(condition_id, symbol)
+
+    async def force_fill(self, broker_order_id: str, qty: int) -> None:
+        order = self.fake.order(int(broker_order_id))
+        await eventually(lambda: order in self.fake.working_orders, 10,
+                         f"{broker_order_id} working at the fake")
+        before = order.filled
+        await self.fake.push_trade(order.code, order.price, qty=qty, side="sell")
+        assert order.filled == before + qty, f"the print did not fill {qty} of {broker_order_id}"
+
+    async def repeat_fill_notice(self, broker_order_id: str) -> None:
+        for conn in self.fake.connections:
+            if ("SC1", "") not in conn.subscriptions:
+                continue
+            frame = next((f for f in reversed(conn.sent) if f["header"].get("tr_cd") == "SC1"
+                          and f["body"].get("ordno") == broker_order_id
+                          and f["body"].get("ordxctptncode") == "11"), None)
+            if frame is not None:
+                await self.fake.send_raw(frame, conn.id)
+
+    def orders_at_fake(self) -> list[str]:
+        return [str(o.ordno) for o in self.fake.orders if o.kind == "new"]
+
+    def refusal_code(self) -> str:
+        refused = [r for r in self.fake.order_requests
+                   if r.rsp_cd and r.rsp_cd not in LS_SUCCESS_CODES]
+        return refused[-1].rsp_cd if refused else ""
+
+    def registered_symbols(self) -> set[str]:
+        return {key for tr, key in self._newest_subs() if tr in ("S3_", "K3_")}
+
+
+PAIRS: list[type[BrokerPair]] = [SimPair, KisPair, KiwoomPair, LsPair]

@@ -78,7 +78,8 @@ async def test_subscribe_signal_order_encrypted_fill_position_journal(engine: En
     assert kinds.index("SignalEvent") < kinds.index("OrderAccepted") < kinds.index("FillEvent")
     (fill,) = await engine.journal.fills()
     odno = fake.orders[0].odno
-    assert fill.fill_id == f"{odno}@3" and fill.qty == 3 and fill.price == trade_at
+    assert fill.fill_id == f"{engine.clock.today():%Y%m%d}:{odno}@3"
+    assert fill.qty == 3 and fill.price == trade_at
     assert fill.commission == int(3 * trade_at * 0.00015)
     (order,) = await engine.journal.orders()
     assert order.broker_order_id == odno and order.status == "filled"

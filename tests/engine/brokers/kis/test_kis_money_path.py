@@ -15,6 +15,7 @@ from engine.brokers.kis.client import KisBroker
 from engine.clock import SEOUL, Clock
 from engine.config import EngineConfig
 from engine.core import Engine
+from engine.journal import FillRecord, Journal
 from engine.orders import OrderIntent
 from tests.conftest import eventually
 from tests.engine.brokers.kis.test_kis_e2e import kis_config
@@ -114,3 +115,44 @@ async def test_fill_ids_survive_a_restart(fake: FakeKis, clock: Clock, tmp_path:
         assert all(f.price == price for f in fills)
     finally:
         await engine.stop()
+
+
+async def test_the_next_days_order_with_the_same_number_is_a_new_fill(tmp_path: Path) -> None:
+    """Brokers number orders afresh each day: the second day's order 0000100001 filling 3 is
+    not the first day's (an id of number and quantity alone named both `0000100001@3`, and the
+    second day's fill was dropped as a repeat)."""
+    data = tmp_path / "data"
+    filled = 0
+    for day in (EARLY_MORNING.replace(hour=10), EARLY_MORNING.replace(day=5, hour=10)):
+        clock = Clock(day)
+        fake = FakeKis(env="paper", rate_limit=None, clock=clock)  # numbering starts again
+        fake.pause_tape()
+        await fake.start()
+        engine = engine_for(fake, data, clock)
+        await engine.start()
+        try:
+            inst = await engine.ensure_instrument("005930")
+            price = fake.price_of("005930")
+            price -= price % 100
+            assert inst.lower_limit <= price
+            res = await engine.orders.submit(OrderIntent("005930", "buy", 3, price, "test",
+                                                         "daily", f"k-{day:%d}", is_auto=False))
+            assert res.order is not None and res.order.broker_order_id == "0000100001"
+            await fake.trade("005930", price, qty=3)
+            filled += 3
+            await eventually(lambda e=engine, want=filled: e.portfolio.qty("005930") == want,
+                             10, f"the fill of {day:%m-%d}")
+        finally:
+            await engine.stop()
+            await fake.stop()
+    fills = await journal_fills(data)
+    assert len(fills) == 2 and len({f.fill_id for f in fills}) == 2
+
+
+async def journal_fills(data: Path) -> list[FillRecord]:
+    journal = Journal(data / "journal.db")
+    await journal.open()
+    try:
+        return list(await journal.fills())
+    finally:
+        await journal.close()

@@ -1,0 +1,1 @@
+"""LS증권 (ex-eBest) OPEN API adapter: config, codec (pure), HTTP, websocket, broker."""
