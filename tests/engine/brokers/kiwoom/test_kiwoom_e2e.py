@@ -532,3 +532,23 @@ def test_real_trading_without_live_trading_refuses_to_start(tmp_path: Path) -> N
     assert real_key not in out and real_secret not in out and "Traceback" not in out
     assert not (tmp_path / "data" / "kiwoom_token.json").exists()
     assert re.search(r"(?m)^- KIWOOM_ENV=real trades real money", out), out
+
+
+async def test_chart_right_after_subscribing_starts_at_the_open(tmp_path: Path) -> None:
+    clock = Clock(datetime(2026, 12, 1, 10, 30, tzinfo=SEOUL))
+    fake = new_fake(clock=clock, history_minutes=90)  # 09:00 to 10:29
+    await fake.start()
+    base = EngineConfig()
+    engine = Engine(replace(base, data_dir=tmp_path / "data", broker="kiwoom",
+                            broker_settings=kiwoom_config(fake)), clock=clock)
+    await engine.start()
+    try:
+        await engine.ensure_instrument("005930")
+        await engine.subscriptions.subscribe("005930", "watch")
+        await eventually(lambda: len(engine.bars["005930"]) >= 90, 20, "the day's bars")
+        first = engine.bars["005930"].bars()[0]
+        opened = datetime.fromtimestamp(first.start_ns / 1e9, SEOUL)
+        assert (opened.hour, opened.minute) == (9, 0), opened
+    finally:
+        await engine.stop()
+        await fake.stop()
