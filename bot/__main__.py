@@ -18,19 +18,25 @@ if TYPE_CHECKING:
     from bot.discord.config import DiscordConfig
     from engine.config import EngineConfig
 
+
 def _parser() -> argparse.ArgumentParser:
     import argparse
 
     parser = argparse.ArgumentParser(prog="python -m bot", description="Tradecord trading agent")
     sub = parser.add_subparsers(dest="command")
     run = sub.add_parser("run", help="start the agent (default)")
-    run.add_argument("--headless", action="store_true",
-                     help="no console input: print events and run until SIGTERM (containers)")
+    run.add_argument(
+        "--headless",
+        action="store_true",
+        help="no console input: print events and run until SIGTERM (containers)",
+    )
     demo = sub.add_parser("demo", help="non-interactive demonstration on the sim exchange")
     demo.add_argument("--seconds", type=float, default=20.0, help="how long to trade (default 20)")
     sub.add_parser("sync", help="publish the slash commands to DISCORD_GUILD_ID (after changes)")
-    sub.add_parser("config", help="check the settings (environment and .env) and exit: 0 when "
-                                  "valid, 2 with each problem named")
+    sub.add_parser(
+        "config",
+        help="check the settings (environment and .env) and exit: 0 when valid, 2 with each problem named",
+    )
     health = sub.add_parser("health", help="exit 0 when the running agent's heartbeat is fresh")
     health.add_argument("--max-age", type=float, default=30.0)
     return parser
@@ -67,8 +73,9 @@ def main(argv: list[str] | None = None) -> int:
     # The working directory's .env (not one beside the installed package); the real
     # environment wins over it.
     load_dotenv(find_dotenv(usecwd=True), override=False)
-    logging.basicConfig(level=logging.WARNING, stream=sys.stderr,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.WARNING, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
     from bot.app import run_agent
     from bot.demo import demo_ok, print_summary, run_demo
     from bot.discord.config import DiscordConfig
@@ -94,8 +101,10 @@ def main(argv: list[str] | None = None) -> int:
         headless = getattr(args, "headless", False) or not readable(sys.stdin)
         logs.setup(config.log_level, config.data_dir, headless, secrets)
     if args.command == "config":
-        print(f"settings valid: broker {config.broker} ({'paper' if config.paper else 'LIVE'}), "
-              f"data in {config.data_dir}, Discord {'on' if discord_config else 'off'}")
+        print(
+            f"settings valid: broker {config.broker} ({'paper' if config.paper else 'LIVE'}), "
+            f"data in {config.data_dir}, Discord {'on' if discord_config else 'off'}"
+        )
         return 0
     if args.command == "demo":
         if args.seconds <= 0:
@@ -109,8 +118,9 @@ def main(argv: list[str] | None = None) -> int:
             print("sync needs DISCORD_TOKEN and DISCORD_GUILD_ID", file=sys.stderr)
             return 2
         return _sync(config, discord_config)
-    return run(run_agent(config, discord_config, headless=getattr(args, "headless", False),
-                         early_stops=early_stops))
+    return run(
+        run_agent(config, discord_config, headless=getattr(args, "headless", False), early_stops=early_stops)
+    )
 
 
 def _sync(config: EngineConfig, discord_config: DiscordConfig) -> int:

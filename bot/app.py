@@ -43,9 +43,13 @@ async def unless_stopped(work: Coroutine[Any, Any, None], stop: asyncio.Event) -
     return True
 
 
-async def run_agent(config: EngineConfig, discord_config: DiscordConfig | None = None,
-                    stdin: IO[str] = sys.stdin, headless: bool = False,
-                    early_stops: Sequence[int] = ()) -> int:
+async def run_agent(
+    config: EngineConfig,
+    discord_config: DiscordConfig | None = None,
+    stdin: IO[str] = sys.stdin,
+    headless: bool = False,
+    early_stops: Sequence[int] = (),
+) -> int:
     """Start the engine (and Discord when configured), serve the console until end of input or
     a signal, then stop in order: Discord's publisher flushed, the engine, the journal.
 
@@ -74,15 +78,20 @@ async def run_agent(config: EngineConfig, discord_config: DiscordConfig | None =
             console = Console(engine, layer)
             console.say(banner(engine.broker.paper, engine.broker.name))
             if not engine.controls.session_open:
-                console.say(f"no trading now: {engine.controls.closed_reason}. "
-                            "(TRADING_HOURS=always lets the sim trade around the clock.)")
+                console.say(
+                    f"no trading now: {engine.controls.closed_reason}. "
+                    "(TRADING_HOURS=always lets the sim trade around the clock.)"
+                )
             if engine.broker.endpoint:
-                console.say(f"{engine.broker.name} broker at {engine.broker.endpoint}; data in "
-                            f"{config.data_dir}")
+                console.say(
+                    f"{engine.broker.name} broker at {engine.broker.endpoint}; data in {config.data_dir}"
+                )
             if not headless and not readable(stdin):
                 headless = True
-                console.say("no readable standard input (/dev/null or closed): running headless; "
-                            "stop with SIGTERM or SIGINT")
+                console.say(
+                    "no readable standard input (/dev/null or closed): running headless; "
+                    "stop with SIGTERM or SIGINT"
+                )
             # Until end of input (or forever, headless) or a stop signal; its error is raised.
             await unless_stopped(console.print_events() if headless else console.run(stdin), stop)
         finally:

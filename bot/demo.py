@@ -29,8 +29,13 @@ async def run_demo(seconds: float, config: EngineConfig | None = None) -> dict[s
         base = config or EngineConfig()
         # The demo always runs on the sim: an external one (SIM_URL) if set, else embedded.
         url = base.adapter.url if isinstance(base.adapter, SimSettings) else None
-        cfg = replace(base, data_dir=Path(tmp), broker="sim",
-                      broker_settings=replace(DEMO_SIM, url=url), defaults=DEMO_DEFAULTS)
+        cfg = replace(
+            base,
+            data_dir=Path(tmp),
+            broker="sim",
+            broker_settings=replace(DEMO_SIM, url=url),
+            defaults=DEMO_DEFAULTS,
+        )
         engine = Engine(cfg)
         counts = {"signals": 0, "orders": 0, "fills": 0, "rejects": 0, "errors": 0}
         events = engine.bus.subscribe()
@@ -54,11 +59,9 @@ async def run_demo(seconds: float, config: EngineConfig | None = None) -> dict[s
         printer = asyncio.get_running_loop().create_task(transcript(), name="demo-transcript")
         try:
             print(banner(engine.broker.paper, engine.broker.name), flush=True)
-            print(f"demo: auto mode on, {seconds:g} s of trading on the simulated exchange",
-                  flush=True)
+            print(f"demo: auto mode on, {seconds:g} s of trading on the simulated exchange", flush=True)
             for symbol in DEMO_WATCH:
-                await engine.subscriptions.subscribe(symbol, "breakout",
-                                                     params=DEMO_DEFAULTS.params)
+                await engine.subscriptions.subscribe(symbol, "breakout", params=DEMO_DEFAULTS.params)
             await engine.auto.enable(cfg.defaults.condition)
             await asyncio.sleep(seconds)
             await asyncio.sleep(0.2)  # let in-flight fills land in the transcript
@@ -80,8 +83,7 @@ async def run_demo(seconds: float, config: EngineConfig | None = None) -> dict[s
 
 
 def demo_ok(summary: dict[str, int]) -> bool:
-    return (summary["ticks"] > 0 and summary["orders"] > 0 and summary["fills"] > 0
-            and summary["errors"] == 0)
+    return summary["ticks"] > 0 and summary["orders"] > 0 and summary["fills"] > 0 and summary["errors"] == 0
 
 
 def print_summary(summary: dict[str, int]) -> None:

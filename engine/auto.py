@@ -76,11 +76,19 @@ _Item = ConditionChange | _LeaveDue | _SlotFreed
 
 
 class AutoMode:
-    def __init__(self, broker: Broker, subscriptions: Subscriptions, portfolio: Portfolio,
-                 journal: Journal, bus: EventBus, strategy: str,
-                 params: Mapping[str, float] | None = None, clock: Clock | None = None,
-                 leave_grace: float = LEAVE_GRACE_S,
-                 instrument: Callable[[str], Awaitable[object]] | None = None) -> None:
+    def __init__(
+        self,
+        broker: Broker,
+        subscriptions: Subscriptions,
+        portfolio: Portfolio,
+        journal: Journal,
+        bus: EventBus,
+        strategy: str,
+        params: Mapping[str, float] | None = None,
+        clock: Clock | None = None,
+        leave_grace: float = LEAVE_GRACE_S,
+        instrument: Callable[[str], Awaitable[object]] | None = None,
+    ) -> None:
         self.broker = broker
         self.subscriptions = subscriptions
         self.portfolio = portfolio
@@ -129,8 +137,9 @@ class AutoMode:
         try:
             self.known = await self.broker.conditions()
         except BrokerError as exc:
-            raise AutoModeError(f"the broker did not answer ({exc.message}); try again once "
-                                "it is back") from None
+            raise AutoModeError(
+                f"the broker did not answer ({exc.message}); try again once it is back"
+            ) from None
         return self.known
 
     async def resolve(self, wanted: str) -> ConditionInfo:
@@ -140,8 +149,14 @@ class AutoMode:
 
     # ---- on / off ------------------------------------------------------------------------
 
-    async def enable(self, wanted: str, strategy: str | None = None, qty: int | None = None,
-                     params: Mapping[str, float] | None = None, persist: bool = True) -> Watch:
+    async def enable(
+        self,
+        wanted: str,
+        strategy: str | None = None,
+        qty: int | None = None,
+        params: Mapping[str, float] | None = None,
+        persist: bool = True,
+    ) -> Watch:
         """Follow a condition (a repeat with other settings updates them). The symbols already
         matching arrive as entries, whether now, after a restart or after a reconnect."""
         condition = await self.resolve(wanted)
@@ -149,9 +164,11 @@ class AutoMode:
         limit = self.broker.capabilities.max_conditions
         if condition.id not in self.watches and limit is not None and len(self.watches) >= limit:
             names = ", ".join(w.condition.name for w in self.watches.values())
-            raise AutoModeError(f"the {self.broker.name} broker follows at most {limit} "
-                                f"conditions at once, and these run: {names}. Stop one first "
-                                "with /auto off CONDITION")
+            raise AutoModeError(
+                f"the {self.broker.name} broker follows at most {limit} "
+                f"conditions at once, and these run: {names}. Stop one first "
+                "with /auto off CONDITION"
+            )
         known = condition.id in self.watches
         self.watches[condition.id] = watch
         if not known:
@@ -159,8 +176,7 @@ class AutoMode:
                 await self.broker.watch_condition(condition)
             except BrokerError as exc:
                 del self.watches[condition.id]
-                raise AutoModeError(f"the broker refused condition {condition.name}: "
-                                    f"{exc.message}") from None
+                raise AutoModeError(f"the broker refused condition {condition.name}: {exc.message}") from None
         if self.paused:  # turned on while the market was closed: all of them, from now
             self.paused = False
             for problem in await self._watch_all():
@@ -170,13 +186,17 @@ class AutoMode:
         self.bus.publish(AutoModeChanged(True, condition.name))
         return watch
 
-    def _watch_of(self, condition: ConditionInfo, strategy: str | None, qty: int | None,
-                  params: Mapping[str, float] | None) -> Watch:
+    def _watch_of(
+        self,
+        condition: ConditionInfo,
+        strategy: str | None,
+        qty: int | None,
+        params: Mapping[str, float] | None,
+    ) -> Watch:
         name = strategy or self.strategy
         # With no parameters of its own the default strategy keeps STRATEGY_PARAMS; another
         # strategy starts from its own defaults.
-        chosen = dict(params) if params is not None else (
-            dict(self.params) if name == self.strategy else {})
+        chosen = dict(params) if params is not None else (dict(self.params) if name == self.strategy else {})
         if qty is not None and qty <= 0:
             raise AutoModeError(f"quantity must be at least 1, got {qty}")
         try:
@@ -238,8 +258,9 @@ class AutoMode:
         try:
             await self.broker.unwatch_condition(condition_id)
         except BrokerError as exc:
-            log.warning("condition %s: unwatch failed (%s); its changes are ignored",
-                        condition_id, exc.message)
+            log.warning(
+                "condition %s: unwatch failed (%s); its changes are ignored", condition_id, exc.message
+            )
 
     async def _watch_all(self) -> list[str]:
         problems = []
@@ -253,10 +274,22 @@ class AutoMode:
     # ---- the journal ---------------------------------------------------------------------
 
     async def _save(self) -> None:
-        await self.journal.set_state(STATE_KEY, {
-            "paused": self.paused,
-            "watches": [{"id": w.condition.id, "name": w.condition.name, "strategy": w.strategy,
-                         "qty": w.qty, "params": w.params} for w in self.watches.values()]})
+        await self.journal.set_state(
+            STATE_KEY,
+            {
+                "paused": self.paused,
+                "watches": [
+                    {
+                        "id": w.condition.id,
+                        "name": w.condition.name,
+                        "strategy": w.strategy,
+                        "qty": w.qty,
+                        "params": w.params,
+                    }
+                    for w in self.watches.values()
+                ],
+            },
+        )
 
     async def restore(self) -> list[str]:
         """Watches as journaled, followed again unless the market had closed; problems for
@@ -276,7 +309,8 @@ class AutoMode:
             condition = ConditionInfo(str(row.get("id", "")), str(row.get("name", "")))
             try:
                 self.watches[condition.id] = self._watch_of(
-                    condition, row.get("strategy"), row.get("qty"), row.get("params"))
+                    condition, row.get("strategy"), row.get("qty"), row.get("params")
+                )
             except AutoModeError as exc:
                 problems.append(f"auto mode ({condition.name}) not restored: {exc}")
         self.paused = bool(saved.get("paused")) and bool(self.watches)
@@ -338,8 +372,9 @@ class AutoMode:
     async def _subscribe(self, symbol: str, watch: Watch) -> None:
         if self._instrument is not None:
             await self._instrument(symbol)
-        await self.subscriptions.subscribe(symbol, watch.strategy, qty=watch.qty,
-                                           params=watch.params, source=watch.source)
+        await self.subscriptions.subscribe(
+            symbol, watch.strategy, qty=watch.qty, params=watch.params, source=watch.source
+        )
 
     def _free_slots(self) -> int:
         cap = self.broker.max_subscriptions
@@ -387,11 +422,13 @@ class AutoMode:
         # One alert when entries start to wait, not one per entry.
         if self.waiting and not self._waiting_told:
             self._waiting_told = True
-            self._alert("Auto mode: symbols waiting for a slot",
-                        f"{len(self.waiting)} symbols entered while all "
-                        f"{self.broker.max_subscriptions} realtime registrations are in use; "
-                        "they are subscribed in order as slots free (your own /subscribe "
-                        "comes first)")
+            self._alert(
+                "Auto mode: symbols waiting for a slot",
+                f"{len(self.waiting)} symbols entered while all "
+                f"{self.broker.max_subscriptions} realtime registrations are in use; "
+                "they are subscribed in order as slots free (your own /subscribe "
+                "comes first)",
+            )
 
     async def stop(self) -> None:
         for _, handle in self._leaving.values():
@@ -414,13 +451,18 @@ class AutoMode:
 def _pick(wanted: str, available: list[ConditionInfo], what: str) -> ConditionInfo:
     text = printable(wanted.strip())
     keys: tuple[Callable[[ConditionInfo], str], ...] = (
-        lambda c: c.id, lambda c: c.name, lambda c: c.name.casefold())
+        lambda c: c.id,
+        lambda c: c.name,
+        lambda c: c.name.casefold(),
+    )
     for key, value in zip(keys, (text, text, text.casefold()), strict=True):
         found = [c for c in available if key(c) == value]
         if len(found) == 1:
             return found[0]
         if len(found) > 1:
-            raise AutoModeError(f"'{text}' names {len(found)} conditions: use the id, one of "
-                                + ", ".join(c.id for c in found))
+            raise AutoModeError(
+                f"'{text}' names {len(found)} conditions: use the id, one of "
+                + ", ".join(c.id for c in found)
+            )
     listed = ", ".join(f"{c.name} (id {c.id})" for c in available) or "none"
     raise AutoModeError(f"unknown condition '{text}'; {what}: {listed}")

@@ -108,10 +108,18 @@ class EngineConfig:
             pre_open_minutes=env.number("PRE_OPEN_MINUTES", 10.0, 0.0, 120.0, "minutes"),
             before_close_minutes=env.number("BEFORE_CLOSE_MINUTES", 10.0, 0.0, 120.0, "minutes"),
             auto_at_open=env.boolean("AUTO_AT_OPEN", True),
-            special_sessions=env.parsed("KRX_SPECIAL_SESSIONS", {}, parse_special_sessions,
-                                        "day=open-close entries, e.g. 2027-11-18=10:00-16:30"),
-            extra_holidays=env.parsed("KRX_EXTRA_HOLIDAYS", {}, parse_holidays,
-                                      "dates separated by commas, e.g. 2026-12-29,2027-01-04"),
+            special_sessions=env.parsed(
+                "KRX_SPECIAL_SESSIONS",
+                {},
+                parse_special_sessions,
+                "day=open-close entries, e.g. 2027-11-18=10:00-16:30",
+            ),
+            extra_holidays=env.parsed(
+                "KRX_EXTRA_HOLIDAYS",
+                {},
+                parse_holidays,
+                "dates separated by commas, e.g. 2026-12-29,2027-01-04",
+            ),
         )
         try:
             # Checked here, against the strategy that uses them, so a typo or an out-of-range
@@ -127,17 +135,18 @@ class EngineConfig:
             defaults=defaults,
             journal_sync=env.choice("JOURNAL_SYNC", "normal", ("normal", "full")),
             schedule=schedule,
-            equity_sample_seconds=env.number("EQUITY_SAMPLE_SECONDS", 10.0, 0.0, 3600.0, "seconds",
-                                             exclusive_min=True),
+            equity_sample_seconds=env.number(
+                "EQUITY_SAMPLE_SECONDS", 10.0, 0.0, 3600.0, "seconds", exclusive_min=True
+            ),
             live_trading=env.boolean("LIVE_TRADING", False),
             log_level=env.choice("LOG_LEVEL", "info", ("debug", "info", "warning", "error")),
-            clock_start=env.parsed("CLOCK_START", None, _seoul_time,
-                                   "a Seoul date and time, e.g. 2026-12-01T10:30"),
+            clock_start=env.parsed(
+                "CLOCK_START", None, _seoul_time, "a Seoul date and time, e.g. 2026-12-01T10:30"
+            ),
         )
         try:
             # The adapter's own settings, checked in the same pass: every problem said at once.
-            config = replace(config,
-                             broker_settings=registry.settings_from_env(config.broker, environ))
+            config = replace(config, broker_settings=registry.settings_from_env(config.broker, environ))
         except ConfigError as exc:
             env.problems += exc.problems
         env.check()

@@ -92,8 +92,9 @@ def describe_broker_failure(broker: Broker, exc: BaseException) -> str:
 
 
 class Engine:
-    def __init__(self, config: EngineConfig, broker: Broker | None = None,
-                 clock: Clock | None = None) -> None:
+    def __init__(
+        self, config: EngineConfig, broker: Broker | None = None, clock: Clock | None = None
+    ) -> None:
         self.config = config
         self.clock = clock or config.make_clock()
         self.bus = EventBus(self.clock)
@@ -175,18 +176,45 @@ class Engine:
         self.controls.halted, self.controls.halt_reason = halt["halted"], halt["reason"]
         self.controls.halted_ns = int(halt.get("since_ns", 0))
 
-        self._orders = OrderManager(self.broker, self.journal, self.portfolio, self.instruments,
-                                    self.config.risk, self.controls, self.bus, self.clock)
+        self._orders = OrderManager(
+            self.broker,
+            self.journal,
+            self.portfolio,
+            self.instruments,
+            self.config.risk,
+            self.controls,
+            self.bus,
+            self.clock,
+        )
         self.orders.load(await self.journal.orders(), {f.fill_id for f in fills})
-        self._subs = Subscriptions(self.broker, self.feed, self.journal, self.orders,
-                                   self.portfolio, self.instruments, self.bus, self.controls,
-                                   self.config.defaults.order_budget, self.bars, self.clock)
-        self._auto = AutoMode(self.broker, self.subscriptions, self.portfolio, self.journal,
-                              self.bus, self.config.defaults.strategy,
-                              self.config.defaults.params, self.clock,
-                              self.config.defaults.leave_grace, self.ensure_instrument)
-        self._killswitch = KillSwitch(self.orders, self.controls, self.journal, self.bus,
-                                      self.clock, self._tasks)
+        self._subs = Subscriptions(
+            self.broker,
+            self.feed,
+            self.journal,
+            self.orders,
+            self.portfolio,
+            self.instruments,
+            self.bus,
+            self.controls,
+            self.config.defaults.order_budget,
+            self.bars,
+            self.clock,
+        )
+        self._auto = AutoMode(
+            self.broker,
+            self.subscriptions,
+            self.portfolio,
+            self.journal,
+            self.bus,
+            self.config.defaults.strategy,
+            self.config.defaults.params,
+            self.clock,
+            self.config.defaults.leave_grace,
+            self.ensure_instrument,
+        )
+        self._killswitch = KillSwitch(
+            self.orders, self.controls, self.journal, self.bus, self.clock, self._tasks
+        )
         self._tasks.spawn(self.orders.run_updates(), "order-updates")
         self._tasks.spawn(self.auto.run(), "auto-mode")
         self._tasks.spawn(self._heartbeat(), "heartbeat")
@@ -219,10 +247,15 @@ class Engine:
                 with contextlib.suppress(*CONNECT_ERRORS):
                     await self.broker.stop()
             if first:  # one alert per distinct cause, not one per retry
-                self.bus.publish(AlertEvent(
-                    AlertLevel.ERROR, AlertKind.DISCONNECT, "Broker not available",
-                    f"{detail}. Trading is paused (every order is refused) and Tradecord keeps "
-                    "trying; it reconciles with the broker as soon as it answers."))
+                self.bus.publish(
+                    AlertEvent(
+                        AlertLevel.ERROR,
+                        AlertKind.DISCONNECT,
+                        "Broker not available",
+                        f"{detail}. Trading is paused (every order is refused) and Tradecord keeps "
+                        "trying; it reconciles with the broker as soon as it answers.",
+                    )
+                )
             return False
         finally:
             self._connecting = False
@@ -238,8 +271,7 @@ class Engine:
             cash = (await self.broker.account()).cash
             await self.journal.set_state("initial_cash", cash)
             self.portfolio.set_initial_cash(cash)
-        for code in ({r.symbol for r in self.orders.orders.values() if r.live}
-                     | set(self.portfolio.positions)):
+        for code in {r.symbol for r in self.orders.orders.values() if r.live} | set(self.portfolio.positions):
             try:
                 await self.ensure_instrument(code)
             except BrokerError as exc:
@@ -260,8 +292,11 @@ class Engine:
             with contextlib.suppress(AutoModeError):  # only for autocomplete: /conditions says
                 await self.auto.available()
         if notes:
-            self.bus.publish(AlertEvent(AlertLevel.WARNING, AlertKind.RECONCILE,
-                                        "Reconciled at start-up", "\n".join(notes)))
+            self.bus.publish(
+                AlertEvent(
+                    AlertLevel.WARNING, AlertKind.RECONCILE, "Reconciled at start-up", "\n".join(notes)
+                )
+            )
         if self.controls.halted:
             self.enforce_halt()
 
@@ -329,8 +364,9 @@ class Engine:
         while True:
             event = await self._alerts_queue.get()
             if isinstance(event, AlertEvent):
-                await self.journal.add_alert(event.ts_ns, event.level.value, event.kind.value,
-                                             event.title, event.message)
+                await self.journal.add_alert(
+                    event.ts_ns, event.level.value, event.kind.value, event.title, event.message
+                )
 
     # ---- reports and charts --------------------------------------------------------------
 
@@ -338,12 +374,19 @@ class Engine:
         start, end = day_bounds(day)
         alerts = await self.journal.alerts_between(start, end)
         return build_report(
-            day, await self.journal.fills(), self.portfolio.initial_cash,
-            self.config.costs, dict(self.feed.last),
+            day,
+            await self.journal.fills(),
+            self.portfolio.initial_cash,
+            self.config.costs,
+            dict(self.feed.last),
             await self.journal.equity_between(start, end),
-            [f"{title}: {message}" for _, level, kind, title, message in alerts
-             if level != "info" and kind != AlertKind.HALT.value],
-            [message for _, _, kind, _, message in alerts if kind == AlertKind.HALT.value])
+            [
+                f"{title}: {message}"
+                for _, level, kind, title, message in alerts
+                if level != "info" and kind != AlertKind.HALT.value
+            ],
+            [message for _, _, kind, _, message in alerts if kind == AlertKind.HALT.value],
+        )
 
     async def _chart_worker(self) -> ChartWorker:
         """Charts render in a child process: on a thread, matplotlib holds the GIL long enough
@@ -356,15 +399,13 @@ class Engine:
 
     async def report_chart(self, report: DailyReport) -> Path:
         worker = await self._chart_worker()
-        png = await worker.render_equity_curve(report.equity_points,
-                                               f"Equity {report.day.isoformat()}")
+        png = await worker.render_equity_curve(report.equity_points, f"Equity {report.day.isoformat()}")
         return await self._save_png(f"report-{report.day.isoformat()}.png", png)
 
     async def symbol_chart(self, symbol: str, interval_s: int) -> tuple[Path, int]:
         series = self.bars.get(symbol)
         bars = resample(series.bars(), interval_s) if series else []
-        markers = [Marker(o.ts_ns, o.price, o.side) for o in await self.journal.fills()
-                   if o.symbol == symbol]
+        markers = [Marker(o.ts_ns, o.price, o.side) for o in await self.journal.fills() if o.symbol == symbol]
         name = self.instruments[symbol].name if symbol in self.instruments else symbol
         worker = await self._chart_worker()
         png = await worker.render_candles(bars, markers, f"{symbol} {name} {interval_s // 60}m")
@@ -379,8 +420,14 @@ class Engine:
 
     def _task_crashed(self, name: str, exc: BaseException) -> None:
         self.errors += 1
-        self.bus.publish(AlertEvent(AlertLevel.ERROR, AlertKind.ERROR, "Engine task crashed",
-                                    f"{name}: {type(exc).__name__}: {exc}"))
+        self.bus.publish(
+            AlertEvent(
+                AlertLevel.ERROR,
+                AlertKind.ERROR,
+                "Engine task crashed",
+                f"{name}: {type(exc).__name__}: {exc}",
+            )
+        )
 
     # ---- BrokerSink ----------------------------------------------------------------------
 
@@ -407,8 +454,11 @@ class Engine:
             if self.controls.broker_ready:
                 self.controls.broker_ready = False
                 self.controls.broker_state = f"broker disconnected ({detail}); reconnecting"
-            self.bus.publish(AlertEvent(AlertLevel.WARNING, AlertKind.DISCONNECT,
-                                        "Broker disconnected", f"{detail}; reconnecting"))
+            self.bus.publish(
+                AlertEvent(
+                    AlertLevel.WARNING, AlertKind.DISCONNECT, "Broker disconnected", f"{detail}; reconnecting"
+                )
+            )
 
     async def _reconcile_after_reconnect(self) -> None:
         backoff = Backoff(self.connect_backoff)
@@ -422,8 +472,11 @@ class Engine:
         if self.broker.connected:
             self.controls.broker_ready, self.controls.broker_state = True, READY
         if notes:
-            self.bus.publish(AlertEvent(AlertLevel.WARNING, AlertKind.RECONCILE,
-                                        "Reconciled after reconnect", "\n".join(notes)))
+            self.bus.publish(
+                AlertEvent(
+                    AlertLevel.WARNING, AlertKind.RECONCILE, "Reconciled after reconnect", "\n".join(notes)
+                )
+            )
         if self.controls.halted:
             self.enforce_halt()
 
@@ -453,14 +506,25 @@ class Engine:
     def status(self) -> EngineStatus:
         p = self.portfolio
         return EngineStatus(
-            broker=self.broker.name, paper=self.broker.paper, connected=self.broker.connected,
-            broker_ready=self.controls.broker_ready, broker_state=self.controls.broker_state,
-            halted=self.controls.halted, halt_reason=self.controls.halt_reason,
-            loss_blocked=self.controls.loss_blocked, auto_enabled=self.auto.enabled,
-            auto_condition=self.auto.condition, subscriptions=len(self.subscriptions),
+            broker=self.broker.name,
+            paper=self.broker.paper,
+            connected=self.broker.connected,
+            broker_ready=self.controls.broker_ready,
+            broker_state=self.controls.broker_state,
+            halted=self.controls.halted,
+            halt_reason=self.controls.halt_reason,
+            loss_blocked=self.controls.loss_blocked,
+            auto_enabled=self.auto.enabled,
+            auto_condition=self.auto.condition,
+            subscriptions=len(self.subscriptions),
             max_subscriptions=self.broker.max_subscriptions,
-            open_orders=len(self.orders.live_orders()), positions=len(p.positions), cash=p.cash,
-            available_cash=p.available_cash(), equity=p.equity(),
-            realized_today=p.realized_on(self.clock.today()), unrealized=p.total_unrealized(),
-            ticks=self.feed.ticks, started_ns=self.started_ns,
+            open_orders=len(self.orders.live_orders()),
+            positions=len(p.positions),
+            cash=p.cash,
+            available_cash=p.available_cash(),
+            equity=p.equity(),
+            realized_today=p.realized_on(self.clock.today()),
+            unrealized=p.total_unrealized(),
+            ticks=self.feed.ticks,
+            started_ns=self.started_ns,
         )

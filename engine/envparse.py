@@ -71,8 +71,7 @@ class Env:
             return None
         return value.strip()
 
-    def _parse(self, name: str, default: T, parse: Callable[[str], T], what: str,
-               secret: bool = False) -> T:
+    def _parse(self, name: str, default: T, parse: Callable[[str], T], what: str, secret: bool = False) -> T:
         raw = self.raw(name)
         if raw is None:
             return default
@@ -94,22 +93,25 @@ class Env:
                 raise ValueError(raw)
             return raw
 
-        return self._parse(name, default, parse,
-                           f"printable text of at most {limit} characters on one line")
+        return self._parse(name, default, parse, f"printable text of at most {limit} characters on one line")
 
     def url(self, name: str, schemes: tuple[str, ...]) -> str | None:
         """An endpoint such as http://127.0.0.1:8765; None when unset."""
 
         def parse(raw: str) -> str:
             parts = urlsplit(raw)
-            if parts.scheme not in schemes or not parts.hostname or not raw.isprintable() \
-                    or " " in raw:
+            if parts.scheme not in schemes or not parts.hostname or not raw.isprintable() or " " in raw:
                 raise ValueError(raw)
             _ = parts.port  # raises ValueError for a port that is not a number in range
             return raw.rstrip("/")
 
-        return self._parse(name, None, parse, f"a URL starting {' or '.join(s + '://' for s in schemes)}"
-                           ", e.g. " + schemes[0] + "://127.0.0.1:8765")
+        return self._parse(
+            name,
+            None,
+            parse,
+            f"a URL starting {' or '.join(s + '://' for s in schemes)}"
+            ", e.g. " + schemes[0] + "://127.0.0.1:8765",
+        )
 
     def choice(self, name: str, default: str, choices: tuple[str, ...]) -> str:
         def parse(raw: str) -> str:
@@ -120,8 +122,9 @@ class Env:
 
         return self._parse(name, default, parse, "one of " + ", ".join(choices))
 
-    def integer(self, name: str, default: int, minimum: int = 0, unit: str = "",
-                maximum: int = MAX_AMOUNT) -> int:
+    def integer(
+        self, name: str, default: int, minimum: int = 0, unit: str = "", maximum: int = MAX_AMOUNT
+    ) -> int:
         def parse(raw: str) -> int:
             value = whole_number(raw)
             if not minimum <= value <= maximum:
@@ -129,11 +132,19 @@ class Env:
             return value
 
         suffix = f" {unit}" if unit else ""
-        return self._parse(name, default, parse,
-                           f"a whole number from {minimum:,} to {maximum:,}{suffix} (digits 0-9)")
+        return self._parse(
+            name, default, parse, f"a whole number from {minimum:,} to {maximum:,}{suffix} (digits 0-9)"
+        )
 
-    def number(self, name: str, default: float, minimum: float = 0.0, maximum: float | None = None,
-               unit: str = "", exclusive_min: bool = False) -> float:
+    def number(
+        self,
+        name: str,
+        default: float,
+        minimum: float = 0.0,
+        maximum: float | None = None,
+        unit: str = "",
+        exclusive_min: bool = False,
+    ) -> float:
         def parse(raw: str) -> float:
             value = decimal(raw)
             if value < minimum or (exclusive_min and value == minimum):

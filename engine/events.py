@@ -193,11 +193,16 @@ class EventBus:
             for alert in self._alerts:
                 queue.put_nowait(alert)
             if self._alerts_left_out:
-                queue.put_nowait(AlertEvent(
-                    AlertLevel.WARNING, AlertKind.INFO, "Earlier alerts left out",
-                    f"{self._alerts_left_out:,} earlier alerts of this run are not repeated "
-                    f"here: only the last {len(self._alerts):,} are kept.",
-                    self.clock.time_ns()))
+                queue.put_nowait(
+                    AlertEvent(
+                        AlertLevel.WARNING,
+                        AlertKind.INFO,
+                        "Earlier alerts left out",
+                        f"{self._alerts_left_out:,} earlier alerts of this run are not repeated "
+                        f"here: only the last {len(self._alerts):,} are kept.",
+                        self.clock.time_ns(),
+                    )
+                )
         self._queues.append(queue)
         return queue
 

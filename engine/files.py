@@ -53,8 +53,10 @@ def usable_dir(path: Path) -> str | None:
     except FileExistsError:
         return f"{path} is a file, not a directory"
     except PermissionError:
-        return (f"{path} is not writable by this user (uid {os.getuid()}): give it to this "
-                "user, or point DATA_DIR at a writable directory")
+        return (
+            f"{path} is not writable by this user (uid {os.getuid()}): give it to this "
+            "user, or point DATA_DIR at a writable directory"
+        )
     except OSError as exc:
         return f"{path} cannot be used: {exc.strerror or type(exc).__name__}"
     return None

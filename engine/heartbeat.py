@@ -23,7 +23,7 @@ def process_start(pid: int) -> str | None:
     except OSError:
         return None
     # The command name (field 2) may hold spaces or parentheses: count from the last ')'.
-    return stat[stat.rindex(")") + 2:].split()[19]
+    return stat[stat.rindex(")") + 2 :].split()[19]
 
 
 def writer(pid: int) -> str:

@@ -28,6 +28,7 @@ from engine.tasks import TaskGroup
 
 log = logging.getLogger(__name__)
 
+
 @dataclass(frozen=True, slots=True)
 class HaltOutcome:
     cancelled: int  # confirmed by the broker in this sweep
@@ -37,14 +38,23 @@ class HaltOutcome:
     def describe(self) -> str:
         text = f"{self.cancelled} open order{'s' if self.cancelled != 1 else ''} cancelled"
         if self.pending:
-            text += (f"; {self.pending} open order{'s' if self.pending != 1 else ''} could not be "
-                     f"cancelled yet: {self.problem}; retrying until the broker confirms")
+            text += (
+                f"; {self.pending} open order{'s' if self.pending != 1 else ''} could not be "
+                f"cancelled yet: {self.problem}; retrying until the broker confirms"
+            )
         return text
 
 
 class KillSwitch:
-    def __init__(self, orders: OrderManager, controls: TradingControls, journal: Journal,
-                 bus: EventBus, clock: Clock, tasks: TaskGroup) -> None:
+    def __init__(
+        self,
+        orders: OrderManager,
+        controls: TradingControls,
+        journal: Journal,
+        bus: EventBus,
+        clock: Clock,
+        tasks: TaskGroup,
+    ) -> None:
         self.orders = orders
         self.controls = controls
         self.journal = journal
@@ -56,21 +66,28 @@ class KillSwitch:
 
     def targets(self) -> list[OrderRecord]:
         """Open orders a halt must take back."""
-        return [o for o in self.orders.live_orders()
-                if self.controls.halt_cancels(o.origin, o.side, o.created_ns)]
+        return [
+            o for o in self.orders.live_orders() if self.controls.halt_cancels(o.origin, o.side, o.created_ns)
+        ]
 
     async def engage(self, actor: str, reason: str) -> HaltOutcome:
         now = self.clock.time_ns()
         if not self.controls.halted:
             self.controls.halted_ns = now
         self.controls.halted, self.controls.halt_reason = True, reason
-        await self.journal.set_state("halt", {"halted": True, "reason": reason,
-                                              "since_ns": self.controls.halted_ns})
+        await self.journal.set_state(
+            "halt", {"halted": True, "reason": reason, "since_ns": self.controls.halted_ns}
+        )
         outcome = await self.sweep("halt")
         self.bus.publish(HaltChanged(True, actor, reason))
-        self.bus.publish(AlertEvent(AlertLevel.ERROR, AlertKind.HALT, "Trading halted",
-                                    f"by {actor}: {reason}. {outcome.describe()}; "
-                                    "no orders until /resume"))
+        self.bus.publish(
+            AlertEvent(
+                AlertLevel.ERROR,
+                AlertKind.HALT,
+                "Trading halted",
+                f"by {actor}: {reason}. {outcome.describe()}; no orders until /resume",
+            )
+        )
         if outcome.pending:
             self.enforce()
         return outcome
@@ -87,8 +104,11 @@ class KillSwitch:
         problems: list[str] = []
         for rec in self.targets():
             if rec.broker_order_id is None:
-                problems.append("still being sent" if rec.status == OrderStatus.PENDING
-                                else "its state at the broker is unknown")
+                problems.append(
+                    "still being sent"
+                    if rec.status == OrderStatus.PENDING
+                    else "its state at the broker is unknown"
+                )
                 continue
             try:
                 await self.orders.cancel(rec.client_order_id, reason)
@@ -120,7 +140,12 @@ class KillSwitch:
             outcome = await self.sweep("halt")
             log.info("halt enforcement: %s", outcome.describe())
             if outcome.pending == 0 and self.controls.halted:
-                self.bus.publish(AlertEvent(
-                    AlertLevel.WARNING, AlertKind.HALT, "Halt: orders cancelled",
-                    f"{outcome.cancelled} more open order(s) cancelled; nothing the halt covers "
-                    "is open at the broker"))
+                self.bus.publish(
+                    AlertEvent(
+                        AlertLevel.WARNING,
+                        AlertKind.HALT,
+                        "Halt: orders cancelled",
+                        f"{outcome.cancelled} more open order(s) cancelled; nothing the halt covers "
+                        "is open at the broker",
+                    )
+                )

@@ -81,8 +81,11 @@ class SubmitResult:
 
     @property
     def ok(self) -> bool:
-        return self.rejection is None and self.order is not None and self.order.status not in (
-            OrderStatus.REJECTED, OrderStatus.NOT_SENT)
+        return (
+            self.rejection is None
+            and self.order is not None
+            and self.order.status not in (OrderStatus.REJECTED, OrderStatus.NOT_SENT)
+        )
 
 
 class OrderError(ValueError):
@@ -99,9 +102,17 @@ def new_client_order_id() -> str:
 
 
 class OrderManager:
-    def __init__(self, broker: Broker, journal: Journal, portfolio: Portfolio,
-                 instruments: Mapping[str, Instrument], limits: RiskLimits,
-                 controls: TradingControls, bus: EventBus, clock: Clock | None = None) -> None:
+    def __init__(
+        self,
+        broker: Broker,
+        journal: Journal,
+        portfolio: Portfolio,
+        instruments: Mapping[str, Instrument],
+        limits: RiskLimits,
+        controls: TradingControls,
+        bus: EventBus,
+        clock: Clock | None = None,
+    ) -> None:
         self.clock = clock or Clock()
         self.broker = broker
         self.journal = journal
@@ -167,8 +178,11 @@ class OrderManager:
     def _reject(self, intent: OrderIntent, code: str, message: str) -> SubmitResult:
         self.rejects += 1
         if intent.is_auto:  # a person gets the reason in the command's reply instead
-            self.bus.publish(OrderRejected(None, intent.symbol, intent.side,
-                                           intent.qty, intent.price, code, message, intent.origin))
+            self.bus.publish(
+                OrderRejected(
+                    None, intent.symbol, intent.side, intent.qty, intent.price, code, message, intent.origin
+                )
+            )
         return SubmitResult(None, rejection=RiskRejection(code, message))
 
     def _cash_check(self, intent: OrderIntent, inst: Instrument) -> RiskRejection | None:
@@ -213,10 +227,15 @@ class OrderManager:
             rec = OrderRecord(
                 client_order_id=new_client_order_id(),
                 intent_key=intent.key if attempt == 0 else f"{intent.key}#{attempt}",
-                symbol=intent.symbol, side=intent.side,
+                symbol=intent.symbol,
+                side=intent.side,
                 type="market" if intent.price is None else "limit",
-                qty=intent.qty, price=intent.price, origin=intent.origin, reason=intent.reason,
-                created_ns=now, updated_ns=now,
+                qty=intent.qty,
+                price=intent.price,
+                origin=intent.origin,
+                reason=intent.reason,
+                created_ns=now,
+                updated_ns=now,
             )
             # Indexed and reserved under the lock: a repeat of this intent, or another signal
             # wanting the same cash, sees it from here on.
@@ -276,17 +295,26 @@ class OrderManager:
                 self._move(rec, OrderStatus.UNKNOWN)
                 rec.message = f"no answer after {SEND_ATTEMPTS} tries ({last_error})"
                 await self.journal.update_order(rec)
-                self.bus.publish(AlertEvent(
-                    AlertLevel.ERROR, AlertKind.ERROR, "Order state unknown",
-                    f"{rec.side} {rec.qty:,} {rec.symbol} ({rec.client_order_id}): the broker did "
-                    f"not answer ({last_error}). It will be reconciled; it is never re-sent "
-                    "under a new id."))
+                self.bus.publish(
+                    AlertEvent(
+                        AlertLevel.ERROR,
+                        AlertKind.ERROR,
+                        "Order state unknown",
+                        f"{rec.side} {rec.qty:,} {rec.symbol} ({rec.client_order_id}): the broker did "
+                        f"not answer ({last_error}). It will be reconciled; it is never re-sent "
+                        "under a new id.",
+                    )
+                )
                 return
             await self._apply_answer(rec, answer)
         async with self._lock:
             await self._release_unmatched()
-        if (self.controls.halted and rec.live and rec.broker_order_id
-                and self.controls.halt_cancels(rec.origin, rec.side, rec.created_ns)):
+        if (
+            self.controls.halted
+            and rec.live
+            and rec.broker_order_id
+            and self.controls.halt_cancels(rec.origin, rec.side, rec.created_ns)
+        ):
             # Sent while a halt was being declared: take it back. If it filled first, the fill
             # stands and is reported as a fill; a cancel that cannot be done now is retried by
             # the halt's enforcement, never raised into the command or strategy that sent it.
@@ -299,8 +327,9 @@ class OrderManager:
         self._tie(rec, answer.broker_order_id)
         held = self._unmatched.pop(answer.broker_order_id, [])
         if answer.status == OrderStatus.REJECTED:
-            await self._mark_rejected(rec, answer.reject_code or "rejected",
-                                      answer.message or "rejected by the broker")
+            await self._mark_rejected(
+                rec, answer.reject_code or "rejected", answer.message or "rejected by the broker"
+            )
             return
         if rec.status in (OrderStatus.PENDING, OrderStatus.UNKNOWN):
             self._move(rec, OrderStatus.ACCEPTED)
@@ -327,20 +356,37 @@ class OrderManager:
         if allowed(rec.status, status):
             rec.status = status
             return True
-        log.error("order %s: %s cannot become %s (allowed: %s); left as it was",
-                  rec.client_order_id, rec.status, status,
-                  ", ".join(sorted(TRANSITIONS[rec.status])) or "nothing, it is final")
-        self.bus.publish(AlertEvent(
-            AlertLevel.ERROR, AlertKind.ERROR, "Order state needs checking",
-            f"{rec.side} {rec.qty:,} {rec.symbol} (order {rec.broker_order_id or rec.client_order_id}) "
-            f"is {rec.status.words}, but the broker now reports it {status.words}. Any fill is "
-            f"booked; the order stays {rec.status.words}. Check it with the broker."))
+        log.error(
+            "order %s: %s cannot become %s (allowed: %s); left as it was",
+            rec.client_order_id,
+            rec.status,
+            status,
+            ", ".join(sorted(TRANSITIONS[rec.status])) or "nothing, it is final",
+        )
+        self.bus.publish(
+            AlertEvent(
+                AlertLevel.ERROR,
+                AlertKind.ERROR,
+                "Order state needs checking",
+                f"{rec.side} {rec.qty:,} {rec.symbol} (order {rec.broker_order_id or rec.client_order_id}) "
+                f"is {rec.status.words}, but the broker now reports it {status.words}. Any fill is "
+                f"booked; the order stays {rec.status.words}. Check it with the broker.",
+            )
+        )
         return False
 
     def _publish_accepted(self, rec: OrderRecord) -> None:
-        self.bus.publish(OrderAccepted(rec.client_order_id, rec.broker_order_id or "", rec.symbol,
-                                       rec.side, rec.qty, rec.price,
-                                       rec.origin))
+        self.bus.publish(
+            OrderAccepted(
+                rec.client_order_id,
+                rec.broker_order_id or "",
+                rec.symbol,
+                rec.side,
+                rec.qty,
+                rec.price,
+                rec.origin,
+            )
+        )
 
     async def _mark_rejected(self, rec: OrderRecord, code: str, message: str) -> None:
         if not rec.live or not self._move(rec, OrderStatus.REJECTED):
@@ -349,8 +395,11 @@ class OrderManager:
         self.portfolio.release(rec.client_order_id)
         await self.journal.update_order(rec)
         self.rejects += 1
-        self.bus.publish(OrderRejected(rec.client_order_id, rec.symbol, rec.side,
-                                       rec.qty, rec.price, code, message, rec.origin))
+        self.bus.publish(
+            OrderRejected(
+                rec.client_order_id, rec.symbol, rec.side, rec.qty, rec.price, code, message, rec.origin
+            )
+        )
 
     # ---- cancels -------------------------------------------------------------------------
 
@@ -369,10 +418,12 @@ class OrderManager:
             if not rec.live:
                 return rec  # it filled (or was cancelled) while the cancel was on its way
             if exc.retryable:
-                raise OrderError(f"could not cancel {ident} now: {exc.message}",
-                                 exc.message) from None
-            raise OrderError(f"the broker refused to cancel {ident}: {exc.message} (if it "
-                             "filled, the fill is booked as it arrives)", exc.message) from None
+                raise OrderError(f"could not cancel {ident} now: {exc.message}", exc.message) from None
+            raise OrderError(
+                f"the broker refused to cancel {ident}: {exc.message} (if it "
+                "filled, the fill is booked as it arrives)",
+                exc.message,
+            ) from None
         async with self._lock:
             if answer.status == OrderStatus.CANCELLED:
                 await self._mark_cancelled(rec, reason)
@@ -398,8 +449,11 @@ class OrderManager:
         rec.message = reason
         self.portfolio.release(rec.client_order_id)
         await self.journal.update_order(rec)
-        self.bus.publish(OrderCancelled(rec.client_order_id, rec.broker_order_id, rec.symbol,
-                                        rec.side, rec.remaining, reason))
+        self.bus.publish(
+            OrderCancelled(
+                rec.client_order_id, rec.broker_order_id, rec.symbol, rec.side, rec.remaining, reason
+            )
+        )
 
     # ---- broker updates ------------------------------------------------------------------
 
@@ -425,8 +479,7 @@ class OrderManager:
             self._unmatched.setdefault(u.broker_order_id, []).append(u)
             return
         if rec is None:
-            rec = await self._adopt_external(u.client_order_id, u.broker_order_id, u.symbol,
-                                             u.side, u.qty)
+            rec = await self._adopt_external(u.client_order_id, u.broker_order_id, u.symbol, u.side, u.qty)
         self._tie(rec, u.broker_order_id)
         if u.event == "accepted":
             if rec.status in (OrderStatus.PENDING, OrderStatus.UNKNOWN):
@@ -438,31 +491,67 @@ class OrderManager:
         elif u.event == "cancelled":
             await self._mark_cancelled(rec, u.message or "cancelled")
         elif u.event == "fill":
-            fill_id = u.fill_id or cumulative_fill_id(u.broker_order_id, rec.filled_qty + u.fill_qty,
-                                                      seoul_datetime(rec.created_ns).date())
+            fill_id = u.fill_id or cumulative_fill_id(
+                u.broker_order_id, rec.filled_qty + u.fill_qty, seoul_datetime(rec.created_ns).date()
+            )
             if rec.filled_qty + u.fill_qty > rec.qty and fill_id not in self._fill_ids:
                 # Already booked by a reconcile (which names fills by cumulative quantity): a
                 # late notice must not book it twice.
-                log.warning("fill notice for %s beyond its quantity (%d + %d > %d): already booked",
-                            u.broker_order_id, rec.filled_qty, u.fill_qty, rec.qty)
+                log.warning(
+                    "fill notice for %s beyond its quantity (%d + %d > %d): already booked",
+                    u.broker_order_id,
+                    rec.filled_qty,
+                    u.fill_qty,
+                    rec.qty,
+                )
                 return
-            await self._apply_fill(rec, BrokerFill(
-                fill_id, u.broker_order_id, rec.client_order_id, u.symbol, u.side, u.fill_qty,
-                u.fill_price, u.commission, u.tax, u.ts_ns or self.clock.time_ns()))
+            await self._apply_fill(
+                rec,
+                BrokerFill(
+                    fill_id,
+                    u.broker_order_id,
+                    rec.client_order_id,
+                    u.symbol,
+                    u.side,
+                    u.fill_qty,
+                    u.fill_price,
+                    u.commission,
+                    u.tax,
+                    u.ts_ns or self.clock.time_ns(),
+                ),
+            )
 
-    async def _adopt_external(self, coid: str, broker_id: str, symbol: str, side: Side,
-                              qty: int) -> OrderRecord:
+    async def _adopt_external(
+        self, coid: str, broker_id: str, symbol: str, side: Side, qty: int
+    ) -> OrderRecord:
         """An order the broker knows and we do not (placed elsewhere): track it, say so."""
         now = self.clock.time_ns()
-        rec = OrderRecord(coid or f"EXT-{broker_id}", f"external:{broker_id}", symbol, side,
-                          "limit", qty, None, "external", "placed outside Tradecord",
-                          status=OrderStatus.ACCEPTED, broker_order_id=broker_id, created_ns=now,
-                          updated_ns=now)
+        rec = OrderRecord(
+            coid or f"EXT-{broker_id}",
+            f"external:{broker_id}",
+            symbol,
+            side,
+            "limit",
+            qty,
+            None,
+            "external",
+            "placed outside Tradecord",
+            status=OrderStatus.ACCEPTED,
+            broker_order_id=broker_id,
+            created_ns=now,
+            updated_ns=now,
+        )
         await self.journal.insert_order(rec)
         self._index(rec)
-        self.bus.publish(AlertEvent(AlertLevel.WARNING, AlertKind.RECONCILE, "Unknown order",
-                                    f"{side} {qty:,} {symbol} ({broker_id}) was not placed by "
-                                    "Tradecord; it is tracked from now on"))
+        self.bus.publish(
+            AlertEvent(
+                AlertLevel.WARNING,
+                AlertKind.RECONCILE,
+                "Unknown order",
+                f"{side} {qty:,} {symbol} ({broker_id}) was not placed by "
+                "Tradecord; it is tracked from now on",
+            )
+        )
         return rec
 
     async def _apply_fill(self, rec: OrderRecord, f: BrokerFill) -> None:
@@ -476,17 +565,30 @@ class OrderManager:
             self._move(rec, OrderStatus.FILLED)
         elif rec.status in (OrderStatus.PENDING, OrderStatus.UNKNOWN, OrderStatus.ACCEPTED):
             self._move(rec, OrderStatus.PARTIALLY_FILLED)
-        fill = FillRecord(f.fill_id, rec.client_order_id, f.symbol, f.side, f.qty, f.price,
-                          f.commission, f.tax, f.ts_ns)
+        fill = FillRecord(
+            f.fill_id, rec.client_order_id, f.symbol, f.side, f.qty, f.price, f.commission, f.tax, f.ts_ns
+        )
         await self.journal.record_fill(fill, rec)  # journaled before the portfolio moves
         self._fill_ids.add(f.fill_id)
-        result = self.portfolio.apply_fill(f.symbol, f.side, f.qty, f.price, f.commission, f.tax,
-                                           f.ts_ns)
+        result = self.portfolio.apply_fill(f.symbol, f.side, f.qty, f.price, f.commission, f.tax, f.ts_ns)
         self.portfolio.on_order_progress(rec.client_order_id, rec.remaining if rec.live else 0)
-        self.bus.publish(FillEvent(
-            rec.client_order_id, f.fill_id, f.symbol, f.side, f.qty, f.price,
-            f.commission, f.tax, result.realized_pnl, result.position_qty, rec.filled_qty, rec.qty,
-            f.ts_ns))
+        self.bus.publish(
+            FillEvent(
+                rec.client_order_id,
+                f.fill_id,
+                f.symbol,
+                f.side,
+                f.qty,
+                f.price,
+                f.commission,
+                f.tax,
+                result.realized_pnl,
+                result.position_qty,
+                rec.filled_qty,
+                rec.qty,
+                f.ts_ns,
+            )
+        )
         self._refresh_loss_block()
 
     def _refresh_loss_block(self) -> None:
@@ -498,7 +600,12 @@ class OrderManager:
         self.controls.loss_blocked = True
         if self._loss_alerted_day != today:
             self._loss_alerted_day = today
-            self.bus.publish(AlertEvent(
-                AlertLevel.ERROR, AlertKind.LOSS_LIMIT, "Daily loss limit",
-                f"today's P&L {self.portfolio.day_pnl(today):,} KRW reached the "
-                f"-{self.limits.daily_loss_limit:,} KRW limit: no new entries today"))
+            self.bus.publish(
+                AlertEvent(
+                    AlertLevel.ERROR,
+                    AlertKind.LOSS_LIMIT,
+                    "Daily loss limit",
+                    f"today's P&L {self.portfolio.day_pnl(today):,} KRW reached the "
+                    f"-{self.limits.daily_loss_limit:,} KRW limit: no new entries today",
+                )
+            )

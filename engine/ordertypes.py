@@ -41,10 +41,10 @@ S = OrderStatus
 LIVE_STATUSES = frozenset({S.PENDING, S.UNKNOWN, S.ACCEPTED, S.PARTIALLY_FILLED})
 
 TRANSITIONS: dict[OrderStatus, frozenset[OrderStatus]] = {
-    S.PENDING: frozenset({S.UNKNOWN, S.ACCEPTED, S.PARTIALLY_FILLED, S.FILLED, S.CANCELLED,
-                          S.REJECTED, S.NOT_SENT}),
-    S.UNKNOWN: frozenset({S.ACCEPTED, S.PARTIALLY_FILLED, S.FILLED, S.CANCELLED, S.REJECTED,
-                          S.NOT_SENT}),
+    S.PENDING: frozenset(
+        {S.UNKNOWN, S.ACCEPTED, S.PARTIALLY_FILLED, S.FILLED, S.CANCELLED, S.REJECTED, S.NOT_SENT}
+    ),
+    S.UNKNOWN: frozenset({S.ACCEPTED, S.PARTIALLY_FILLED, S.FILLED, S.CANCELLED, S.REJECTED, S.NOT_SENT}),
     # A rejection can follow acceptance (the exchange refuses what the broker took).
     S.ACCEPTED: frozenset({S.PARTIALLY_FILLED, S.FILLED, S.CANCELLED, S.REJECTED}),
     S.PARTIALLY_FILLED: frozenset({S.FILLED, S.CANCELLED}),

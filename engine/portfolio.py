@@ -69,8 +69,9 @@ class Portfolio:
 
     # ---- fills ---------------------------------------------------------------------------
 
-    def apply_fill(self, symbol: str, side: Side, qty: int, price: int, commission: int, tax: int,
-                   ts_ns: int) -> FillResult:
+    def apply_fill(
+        self, symbol: str, side: Side, qty: int, price: int, commission: int, tax: int, ts_ns: int
+    ) -> FillResult:
         day = seoul_date(ts_ns)
         if self.today.day != day:
             self.today = DayStats(day=day)
@@ -118,8 +119,9 @@ class Portfolio:
     # ---- views ---------------------------------------------------------------------------
 
     def reserved_cash(self) -> int:
-        return int(sum(r.remaining * r.unit_cash for r in self.reservations.values()
-                       if r.side == Side.BUY) + 0.999)
+        return int(
+            sum(r.remaining * r.unit_cash for r in self.reservations.values() if r.side == Side.BUY) + 0.999
+        )
 
     def available_cash(self) -> int:
         return self.cash - self.reserved_cash()
@@ -129,17 +131,22 @@ class Portfolio:
         return pos.qty if pos else 0
 
     def sellable(self, symbol: str) -> int:
-        in_orders = sum(r.remaining for r in self.reservations.values()
-                        if r.symbol == symbol and r.side == Side.SELL)
+        in_orders = sum(
+            r.remaining for r in self.reservations.values() if r.symbol == symbol and r.side == Side.SELL
+        )
         return self.qty(symbol) - in_orders
 
     def open_order_qty(self, symbol: str, side: Side) -> int:
-        return sum(r.remaining for r in self.reservations.values()
-                   if r.symbol == symbol and r.side == side)
+        return sum(r.remaining for r in self.reservations.values() if r.symbol == symbol and r.side == side)
 
     def open_buy_value(self, symbol: str) -> int:
-        return int(sum(r.remaining * r.unit_cash for r in self.reservations.values()
-                       if r.symbol == symbol and r.side == Side.BUY))
+        return int(
+            sum(
+                r.remaining * r.unit_cash
+                for r in self.reservations.values()
+                if r.symbol == symbol and r.side == Side.BUY
+            )
+        )
 
     def last_price(self, symbol: str) -> int | None:
         return self.last.get(symbol)

@@ -32,8 +32,7 @@ async def reconcile(om: OrderManager) -> list[str]:
                 continue
             rec = om.find(f.client_order_id) or om.find(f.broker_order_id)
             if rec is None:
-                rec = await om._adopt_external(f.client_order_id, f.broker_order_id,
-                                                 f.symbol, f.side, f.qty)
+                rec = await om._adopt_external(f.client_order_id, f.broker_order_id, f.symbol, f.side, f.qty)
             await om._apply_fill(rec, f)
             notes.append(f"missed fill applied: {f.side} {f.qty:,} {f.symbol} @ {f.price:,}")
     claimed = set(om._by_broker_id)
@@ -41,8 +40,9 @@ async def reconcile(om: OrderManager) -> list[str]:
         if rec.client_order_id in om._in_flight:
             continue  # its own send settles it
         try:
-            answer = await om.broker.find_order(om._request(rec), rec.created_ns, claimed,
-                                                  rec.broker_order_id)
+            answer = await om.broker.find_order(
+                om._request(rec), rec.created_ns, claimed, rec.broker_order_id
+            )
         except BrokerError as exc:
             notes.append(f"could not check {rec.client_order_id}: {exc.message}")
             continue
@@ -54,23 +54,25 @@ async def reconcile(om: OrderManager) -> list[str]:
                 rec.message = "the broker never received it; not re-sent"
                 om.portfolio.release(rec.client_order_id)
                 await om.journal.update_order(rec)
-                notes.append(f"{rec.side} {rec.qty:,} {rec.symbol} ({rec.client_order_id}) "
-                             "never reached the broker: marked not sent")
+                notes.append(
+                    f"{rec.side} {rec.qty:,} {rec.symbol} ({rec.client_order_id}) "
+                    "never reached the broker: marked not sent"
+                )
                 continue
             if answer.status == OrderStatus.REJECTED:
-                await om._mark_rejected(rec, answer.reject_code or "rejected",
-                                          answer.message or "rejected")
+                await om._mark_rejected(rec, answer.reject_code or "rejected", answer.message or "rejected")
             elif answer.status == OrderStatus.CANCELLED:
                 await om._mark_cancelled(rec, "cancelled at the broker")
             else:
                 await om._apply_answer(rec, answer)
                 claimed.add(answer.broker_order_id)
-                unit = rec.price if rec.price is not None else (
-                    om.instruments[rec.symbol].upper_limit
-                    if rec.symbol in om.instruments else 0)
+                unit = (
+                    rec.price
+                    if rec.price is not None
+                    else (om.instruments[rec.symbol].upper_limit if rec.symbol in om.instruments else 0)
+                )
                 if rec.live:
-                    om.portfolio.reserve(rec.client_order_id, rec.symbol, rec.side,
-                                           rec.remaining, unit)
+                    om.portfolio.reserve(rec.client_order_id, rec.symbol, rec.side, rec.remaining, unit)
     if not caps.lists_fills and caps.lists_orders:
         notes += await _reconcile_order_fills(om)
     return notes
@@ -97,12 +99,25 @@ async def _reconcile_order_fills(om: OrderManager) -> list[str]:
             inst = om.instruments.get(rec.symbol)
             amount = price * missing
             market = inst.market if inst else Market.KOSPI
-            commission, tax = om.portfolio.costs.fill_costs(rec.side == Side.SELL, amount, market,
-                                                            om.clock.today())
-            await om._apply_fill(rec, BrokerFill(
-                cumulative_fill_id(answer.broker_order_id, answer.filled_qty,
-                                   seoul_datetime(rec.created_ns).date()),
-                answer.broker_order_id, rec.client_order_id, rec.symbol, rec.side, missing,
-                price, commission, tax, om.clock.time_ns()))
+            commission, tax = om.portfolio.costs.fill_costs(
+                rec.side == Side.SELL, amount, market, om.clock.today()
+            )
+            await om._apply_fill(
+                rec,
+                BrokerFill(
+                    cumulative_fill_id(
+                        answer.broker_order_id, answer.filled_qty, seoul_datetime(rec.created_ns).date()
+                    ),
+                    answer.broker_order_id,
+                    rec.client_order_id,
+                    rec.symbol,
+                    rec.side,
+                    missing,
+                    price,
+                    commission,
+                    tax,
+                    om.clock.time_ns(),
+                ),
+            )
             notes.append(f"missed fill applied: {rec.side} {missing:,} {rec.symbol} @ {price:,}")
     return notes

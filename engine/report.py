@@ -69,9 +69,16 @@ def max_drawdown(points: list[tuple[int, int]]) -> int:
     return worst
 
 
-def build_report(day: date, fills: list[FillRecord], initial_cash: int, costs: CostModel,
-                 marks: dict[str, int], equity_points: list[tuple[int, int]],
-                 alerts: list[str], halts: list[str]) -> DailyReport:
+def build_report(
+    day: date,
+    fills: list[FillRecord],
+    initial_cash: int,
+    costs: CostModel,
+    marks: dict[str, int],
+    equity_points: list[tuple[int, int]],
+    alerts: list[str],
+    halts: list[str],
+) -> DailyReport:
     """Replays every fill up to the end of `day` (positions and average prices depend on the
     days before), and reports what happened on `day`."""
     _, end_ns = day_bounds(day)
@@ -95,8 +102,7 @@ def build_report(day: date, fills: list[FillRecord], initial_cash: int, costs: C
                 first_ts[f.client_order_id] = (symbol, qty + f.qty, ts)
     today = book.today if book.today.day == day else None
     book.last = dict(marks)
-    trades = [Trade(first_ts[o][0], first_ts[o][1], sum(r), first_ts[o][2])
-              for o, r in per_order.items()]
+    trades = [Trade(first_ts[o][0], first_ts[o][1], sum(r), first_ts[o][2]) for o, r in per_order.items()]
     points = list(equity_points)
     end_equity = points[-1][1] if points else book.equity()
     if points:
@@ -108,7 +114,12 @@ def build_report(day: date, fills: list[FillRecord], initial_cash: int, costs: C
         tax=today.tax if today else 0,
         realized_net=today.realized_net if today else 0,
         unrealized=book.total_unrealized(),
-        fills=count, trades=trades, max_drawdown=max_drawdown(points),
-        start_equity=start_equity, end_equity=end_equity, equity_points=points,
-        alerts=alerts, halts=halts,
+        fills=count,
+        trades=trades,
+        max_drawdown=max_drawdown(points),
+        start_equity=start_equity,
+        end_equity=end_equity,
+        equity_points=points,
+        alerts=alerts,
+        halts=halts,
     )

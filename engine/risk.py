@@ -85,12 +85,18 @@ def check_price(instrument: Instrument, price: int | None) -> RiskRejection | No
 def broker_problem(controls: TradingControls) -> RiskRejection | None:
     if controls.broker_ready:
         return None
-    return RiskRejection("broker_unavailable", "no orders while the broker's state is unknown: "
-                         f"{controls.broker_state}")
+    return RiskRejection(
+        "broker_unavailable", f"no orders while the broker's state is unknown: {controls.broker_state}"
+    )
 
 
-def check_order(limits: RiskLimits, portfolio: Portfolio, instrument: Instrument,
-                order: OrderCheck, controls: TradingControls) -> RiskRejection | None:
+def check_order(
+    limits: RiskLimits,
+    portfolio: Portfolio,
+    instrument: Instrument,
+    order: OrderCheck,
+    controls: TradingControls,
+) -> RiskRejection | None:
     """None when the order may go out; otherwise why not, in words a user can act on.
 
     A halt blocks every buy and every strategy order; a person may still sell by hand to
@@ -104,15 +110,15 @@ def check_order(limits: RiskLimits, portfolio: Portfolio, instrument: Instrument
     if not controls.session_open:
         return RiskRejection("market_closed", controls.closed_reason or "the market is closed")
     if controls.halted and (order.side == Side.BUY or order.is_auto):
-        return RiskRejection("halted", "trading is halted: no orders from strategies and no buys "
-                             "until an admin runs /resume")
+        return RiskRejection(
+            "halted", "trading is halted: no orders from strategies and no buys until an admin runs /resume"
+        )
     if order.side == Side.BUY and order.is_auto and not controls.entries_open:
         return RiskRejection("entries_closed", "new entries are closed for this session")
     if controls.loss_blocked and order.side == Side.BUY:
         return RiskRejection(
             "daily_loss_limit",
-            f"the daily loss limit ({limits.daily_loss_limit:,} KRW) was reached: "
-            "no new entries today",
+            f"the daily loss limit ({limits.daily_loss_limit:,} KRW) was reached: no new entries today",
         )
     problem = check_price(instrument, order.price)
     if problem is not None:

@@ -50,9 +50,11 @@ class TradingSchedule:
         # APScheduler fires by the machine's clock: a shifted engine clock (CLOCK_START) maps
         # each job's time onto it.
         self._timer: Callable[[datetime], datetime] = (
-            engine.clock.timer_instant if clock is None else (lambda when: when))
-        self.scheduler = AsyncIOScheduler(timezone=SEOUL, job_defaults={
-            "coalesce": True, "max_instances": 1, "misfire_grace_time": 300})
+            engine.clock.timer_instant if clock is None else (lambda when: when)
+        )
+        self.scheduler = AsyncIOScheduler(
+            timezone=SEOUL, job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 300}
+        )
         self.runs: Counter[str] = Counter()
         self._compressed_day: date | None = None
         self._planned: dict[str, datetime] = {}  # job id -> its time on the engine's clock
@@ -69,19 +71,28 @@ class TradingSchedule:
             close_at = self._started + timedelta(seconds=s.compressed[1])
             lead = (close_at - open_at) / 10
             session = Session(day, open_at, close_at, "compressed session (SESSION_TIMES)")
-            return DayPlan(session, {"pre_open": open_at - min(lead, open_at - self._started),
-                                     "open": open_at, "before_close": close_at - 2 * lead,
-                                     "close": close_at})
+            return DayPlan(
+                session,
+                {
+                    "pre_open": open_at - min(lead, open_at - self._started),
+                    "open": open_at,
+                    "before_close": close_at - 2 * lead,
+                    "close": close_at,
+                },
+            )
         market = self.calendar.day(day)
         if market.session is None:
             return None
         session = market.session
-        return DayPlan(session, {
-            "pre_open": session.open - timedelta(minutes=s.pre_open_minutes),
-            "open": session.open,
-            "before_close": session.closing_auction - timedelta(minutes=s.before_close_minutes),
-            "close": session.close,
-        })
+        return DayPlan(
+            session,
+            {
+                "pre_open": session.open - timedelta(minutes=s.pre_open_minutes),
+                "open": session.open,
+                "before_close": session.closing_auction - timedelta(minutes=s.before_close_minutes),
+                "close": session.close,
+            },
+        )
 
     def _next_open_text(self, after: date) -> str:
         day = after
@@ -102,8 +113,12 @@ class TradingSchedule:
         """Plan the next Seoul day a minute after its midnight (on the engine's clock)."""
         tomorrow = self.clock().date() + timedelta(days=1)
         at = datetime.combine(tomorrow, datetime.min.time(), SEOUL) + self.next_day_delay
-        self.scheduler.add_job(self._plan_next_day, DateTrigger(self._timer(at), timezone=SEOUL),
-                               id="plan-day", replace_existing=True)
+        self.scheduler.add_job(
+            self._plan_next_day,
+            DateTrigger(self._timer(at), timezone=SEOUL),
+            id="plan-day",
+            replace_existing=True,
+        )
 
     async def stop(self) -> None:
         if self.scheduler.running:
@@ -128,16 +143,22 @@ class TradingSchedule:
         for name in JOBS:
             if name not in due:
                 self._planned[f"{day}:{name}"] = t[name]
-                self.scheduler.add_job(self._job, DateTrigger(self._timer(t[name]), timezone=SEOUL),
-                                       args=(name, day), id=f"{day}:{name}", replace_existing=True)
+                self.scheduler.add_job(
+                    self._job,
+                    DateTrigger(self._timer(t[name]), timezone=SEOUL),
+                    args=(name, day),
+                    id=f"{day}:{name}",
+                    replace_existing=True,
+                )
         in_session = "open" in due and "close" not in due
         controls.session_open = in_session
         controls.entries_open = in_session and "before_close" not in due
         if not in_session:
             controls.closed_reason = (
-                f"the market opens at {plan.session.open:%H:%M} KST" if "open" not in due
-                else f"the market closed at {plan.session.close:%H:%M} KST; "
-                     f"{self._next_open_text(day)}")
+                f"the market opens at {plan.session.open:%H:%M} KST"
+                if "open" not in due
+                else f"the market closed at {plan.session.close:%H:%M} KST; {self._next_open_text(day)}"
+            )
         # Catch up: the plan before an open we are about to join; the flatten if we start in
         # the last minutes; the close (cancel, report) if we start after it. Never trading.
         if "pre_open" in due and "close" not in due:
@@ -164,8 +185,11 @@ class TradingSchedule:
         if name in ONE_SHOT and await self.engine.journal.get_state(key):
             return
         routines: dict[str, Callable[[date], Awaitable[None]]] = {
-            "pre_open": self.pre_open, "open": self.open, "before_close": self.before_close,
-            "close": self.close}
+            "pre_open": self.pre_open,
+            "open": self.open,
+            "before_close": self.before_close,
+            "close": self.close,
+        }
         if name in ONE_SHOT:
             await self.engine.journal.set_state(key, self.clock().isoformat())
         self.runs[name] += 1
@@ -228,6 +252,11 @@ class TradingSchedule:
         self._info("Market closed", f"{cancelled} open orders cancelled; subscriptions ended")
 
     def _job_failed(self, event: JobExecutionEvent) -> None:
-        self.engine.bus.publish(AlertEvent(
-            AlertLevel.ERROR, AlertKind.ERROR, "Scheduled job failed",
-            f"{event.job_id}: {type(event.exception).__name__}: {event.exception}"))
+        self.engine.bus.publish(
+            AlertEvent(
+                AlertLevel.ERROR,
+                AlertKind.ERROR,
+                "Scheduled job failed",
+                f"{event.job_id}: {type(event.exception).__name__}: {event.exception}",
+            )
+        )

@@ -82,10 +82,20 @@ class SubscribeResult:
 
 
 class Subscriptions:
-    def __init__(self, broker: Broker, feed: MarketFeed, journal: Journal, orders: OrderManager,
-                 portfolio: Portfolio, instruments: Mapping[str, Instrument], bus: EventBus,
-                 controls: TradingControls, order_budget: int,
-                 bars: dict[str, BarSeries] | None = None, clock: Clock | None = None) -> None:
+    def __init__(
+        self,
+        broker: Broker,
+        feed: MarketFeed,
+        journal: Journal,
+        orders: OrderManager,
+        portfolio: Portfolio,
+        instruments: Mapping[str, Instrument],
+        bus: EventBus,
+        controls: TradingControls,
+        order_budget: int,
+        bars: dict[str, BarSeries] | None = None,
+        clock: Clock | None = None,
+    ) -> None:
         self.clock = clock or Clock()
         self.broker = broker
         self.feed = feed
@@ -118,8 +128,9 @@ class Subscriptions:
 
     # ---- subscribe / cancel --------------------------------------------------------------
 
-    def _build_strategy(self, symbol: str, strategy: str, params: Mapping[str, float],
-                        qty: int | None) -> Strategy:
+    def _build_strategy(
+        self, symbol: str, strategy: str, params: Mapping[str, float], qty: int | None
+    ) -> Strategy:
         inst = self.instruments.get(symbol)
         if inst is None:
             raise SubscriptionError(f"{symbol} is not traded by the {self.broker.name} broker")
@@ -131,9 +142,14 @@ class Subscriptions:
         except (UnknownStrategy, ParamError) as exc:
             raise SubscriptionError(str(exc)) from None
 
-    async def subscribe(self, symbol: str, strategy: str, qty: int | None = None,
-                        params: Mapping[str, float] | None = None,
-                        source: str = "manual") -> SubscribeResult:
+    async def subscribe(
+        self,
+        symbol: str,
+        strategy: str,
+        qty: int | None = None,
+        params: Mapping[str, float] | None = None,
+        source: str = "manual",
+    ) -> SubscribeResult:
         """Idempotent: subscribing a subscribed symbol changes nothing and says so."""
         async with self._lock:
             if self._closed:
@@ -147,13 +163,15 @@ class Subscriptions:
                 raise SubscriptionError(
                     f"subscription limit reached: {len(self.tasks)} of {cap} symbols (the "
                     f"{self.broker.name} broker's realtime registration cap). Cancel one first "
-                    "with /cancel SYMBOL")
+                    "with /cancel SYMBOL"
+                )
             try:
                 await self.broker.subscribe(symbol)
             except BrokerError as exc:
                 raise SubscriptionError(f"the broker refused {symbol}: {exc.message}") from None
-            record = SubscriptionRecord(symbol, instance.name, dict(instance.params), qty, source,
-                                        self.clock.time_ns())
+            record = SubscriptionRecord(
+                symbol, instance.name, dict(instance.params), qty, source, self.clock.time_ns()
+            )
             self.journal.subscription_changed(record, record.symbol)
             self._start(record, instance)
         self.bus.publish(SubscriptionChanged(symbol, "added", instance.name, source, "subscribed"))
@@ -167,7 +185,8 @@ class Subscriptions:
             self._history.spawn(self._load_history(record.symbol), record.symbol)
         box = self.feed.attach(record.symbol)
         task = asyncio.get_running_loop().create_task(
-            self._pipeline(record.symbol, box, instance), name=f"symbol:{record.symbol}")
+            self._pipeline(record.symbol, box, instance), name=f"symbol:{record.symbol}"
+        )
         self.tasks[record.symbol] = task
         self.records[record.symbol] = record
         self.strategies[record.symbol] = instance
@@ -262,13 +281,15 @@ class Subscriptions:
         now = time.monotonic_ns()
         if self._cooldown.get(key, 0) > now:
             return
-        intent = OrderIntent(symbol, signal.side, signal.qty, signal.price, strategy.name,
-                             signal.reason, key, is_auto=True)
+        intent = OrderIntent(
+            symbol, signal.side, signal.qty, signal.price, strategy.name, signal.reason, key, is_auto=True
+        )
         if self.orders.has_active(key):
             return  # repeated signal: its order is already out
         self.signals += 1
-        self.bus.publish(SignalEvent(symbol, signal.side, signal.qty, signal.price, strategy.name,
-                                     signal.reason))
+        self.bus.publish(
+            SignalEvent(symbol, signal.side, signal.qty, signal.price, strategy.name, signal.reason)
+        )
         result = await self.orders.submit(intent)
         if result.rejection is not None:
             self._cooldown[key] = now + REJECT_COOLDOWN_NS
@@ -297,8 +318,7 @@ class Subscriptions:
         except (BrokerError, OSError) as exc:
             log.warning("unsubscribe %s failed: %s", symbol, exc)
         self.journal.subscription_changed(None, symbol)
-        self.bus.publish(SubscriptionChanged(symbol, "removed", record.strategy, record.source,
-                                             reason))
+        self.bus.publish(SubscriptionChanged(symbol, "removed", record.strategy, record.source, reason))
         for listener in self.on_removed:
             listener(symbol)
 
@@ -311,7 +331,12 @@ class Subscriptions:
         self.crashes += 1
         symbol = task.get_name().removeprefix("symbol:")
         log.error("pipeline for %s crashed", symbol, exc_info=exc)
-        self.bus.publish(AlertEvent(
-            AlertLevel.ERROR, AlertKind.TASK_CRASH, f"{symbol} stopped",
-            f"the {symbol} strategy crashed ({type(exc).__name__}: {exc}); its subscription was "
-            "removed. Subscribe again once the cause is fixed."))
+        self.bus.publish(
+            AlertEvent(
+                AlertLevel.ERROR,
+                AlertKind.TASK_CRASH,
+                f"{symbol} stopped",
+                f"the {symbol} strategy crashed ({type(exc).__name__}: {exc}); its subscription was "
+                "removed. Subscribe again once the cause is fixed.",
+            )
+        )

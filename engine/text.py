@@ -9,8 +9,7 @@ SHOWN_MAX = 40
 
 
 def printable(text: str) -> str:
-    return "".join(ch if ch.isprintable() and unicodedata.category(ch) != "Cf" else "?"
-                   for ch in text)
+    return "".join(ch if ch.isprintable() and unicodedata.category(ch) != "Cf" else "?" for ch in text)
 
 
 def shown(raw: object, limit: int = SHOWN_MAX) -> str:

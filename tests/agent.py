@@ -15,14 +15,20 @@ class Agent:
         self.lines: list[str] = []
 
     @classmethod
-    async def start(cls, env: dict[str, str], *args: str, module: str = "bot",
-                    stderr: bool = True) -> Agent:
+    async def start(cls, env: dict[str, str], *args: str, module: str = "bot", stderr: bool = True) -> Agent:
         """`stderr=False` drops it: for a process whose output is read only at first, so an
         unread pipe cannot fill and stall it."""
         proc = await asyncio.create_subprocess_exec(
-            PYTHON, "-m", module, *args, cwd=ROOT, env=env, stdin=asyncio.subprocess.PIPE,
+            PYTHON,
+            "-m",
+            module,
+            *args,
+            cwd=ROOT,
+            env=env,
+            stdin=asyncio.subprocess.PIPE,
             stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.STDOUT if stderr else asyncio.subprocess.DEVNULL)
+            stderr=asyncio.subprocess.STDOUT if stderr else asyncio.subprocess.DEVNULL,
+        )
         return cls(proc)
 
     @property
@@ -36,8 +42,9 @@ class Agent:
             while True:
                 raw = await self.proc.stdout.readline()
                 if not raw:
-                    raise AssertionError(f"the process ended before printing {text!r}:\n"
-                                         + "\n".join(self.lines[-40:]))
+                    raise AssertionError(
+                        f"the process ended before printing {text!r}:\n" + "\n".join(self.lines[-40:])
+                    )
                 line = raw.decode(errors="replace").rstrip("\n")
                 self.lines.append(line)
                 if text in line:

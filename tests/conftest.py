@@ -8,6 +8,7 @@ import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import pytest
@@ -22,8 +23,9 @@ ROOT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
 
 
-async def eventually(check: Callable[[], bool | Awaitable[bool]], timeout: float = 10.0,
-                     what: str = "condition") -> None:
+async def eventually(
+    check: Callable[[], bool | Awaitable[bool]], timeout: float = 10.0, what: str = "condition"
+) -> None:
     """Poll until check() is true; fail with `what` after timeout seconds."""
     deadline = asyncio.get_running_loop().time() + timeout
     while True:
@@ -37,8 +39,7 @@ async def eventually(check: Callable[[], bool | Awaitable[bool]], timeout: float
         await asyncio.sleep(0.02)
 
 
-async def read_until(stream: asyncio.StreamReader | None, marker: str,
-                     timeout: float = 60.0) -> list[str]:
+async def read_until(stream: asyncio.StreamReader | None, marker: str, timeout: float = 60.0) -> list[str]:
     """The lines a child process writes, up to the first that holds `marker`; fails with what
     it wrote if it ends first."""
     assert stream is not None
@@ -55,19 +56,25 @@ async def read_until(stream: asyncio.StreamReader | None, marker: str,
 async def sim() -> AsyncIterator[SimExchange]:
     # A high tick rate keeps tests short; a threshold no symbol reaches keeps the real condition
     # stream quiet so tests control it.
-    exchange = SimExchange(SimConfig(tick_rate=50.0, seed=11, condition_threshold_pct=29.0,
-                                     riser_threshold_pct=29.0, surge_ratio=1000.0,
-                                     heartbeat_interval=1.0))
+    exchange = SimExchange(
+        SimConfig(
+            tick_rate=50.0,
+            seed=11,
+            condition_threshold_pct=29.0,
+            riser_threshold_pct=29.0,
+            surge_ratio=1000.0,
+            heartbeat_interval=1.0,
+        )
+    )
     await exchange.start()
     yield exchange
     await exchange.stop()
 
 
-def engine_config(tmp_path: Path, sim_url: str, **sim_overrides: object) -> EngineConfig:
+def engine_config(tmp_path: Path, sim_url: str, **sim_overrides: Any) -> EngineConfig:
     base = EngineConfig()
-    return replace(base, data_dir=tmp_path / "data",
-                   broker_settings=replace(SimSettings(url=sim_url),
-                                           **sim_overrides))  # type: ignore[arg-type]
+    sim = replace(SimSettings(url=sim_url), **sim_overrides)
+    return replace(base, data_dir=tmp_path / "data", broker_settings=sim)
 
 
 @pytest.fixture
@@ -91,11 +98,19 @@ async def sim_post(sim: SimExchange, path: str, body: object) -> object:
 
 
 def subprocess_env(data_dir: Path, **extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("SIM_", "DISCORD_", "RISK_", "TRADING_", "SESSION_"))}
-    env.update({"DATA_DIR": str(data_dir), "PYTHONPATH": str(ROOT), "PYTHONUNBUFFERED": "1",
-                # Tests that are not about the calendar must not depend on the hour they run.
-                "TRADING_HOURS": "always"})
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("SIM_", "DISCORD_", "RISK_", "TRADING_", "SESSION_"))
+    }
+    env.update(
+        {
+            "DATA_DIR": str(data_dir),
+            "PYTHONPATH": str(ROOT),
+            "PYTHONUNBUFFERED": "1",
+            # Tests that are not about the calendar must not depend on the hour they run.
+            "TRADING_HOURS": "always",
+        }
+    )
     env.update(extra)
     return env
-

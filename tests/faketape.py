@@ -37,8 +37,9 @@ def name_of(code: str) -> str:
     return NAMES.get(code, f"테스트종목{code}")
 
 
-def next_print(rng: random.Random, price: int, limits: tuple[int, int], first: bool,
-               mean_qty: int) -> tuple[int, Side, int]:
+def next_print(
+    rng: random.Random, price: int, limits: tuple[int, int], first: bool, mean_qty: int
+) -> tuple[int, Side, int]:
     """The next trade after one at `price`: (price, aggressor side, quantity). The first print
     of a symbol is at its starting price."""
     lower, upper = limits

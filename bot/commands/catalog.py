@@ -103,13 +103,13 @@ _F = TypeVar("_F", bound=Callable[..., Any])
 _DECLARED = "__tradecord_command__"
 
 
-def command(name: str, summary: str, role: Role, *options: Option, defer: bool = False,
-            confirm: bool = False) -> Callable[[_F], _F]:
+def command(
+    name: str, summary: str, role: Role, *options: Option, defer: bool = False, confirm: bool = False
+) -> Callable[[_F], _F]:
     """Declare the decorated CommandLayer method as the command `name`."""
 
     def declare(handler: _F) -> _F:
-        setattr(handler, _DECLARED, Command(name, summary, role, options, handler.__name__, defer,
-                                            confirm))
+        setattr(handler, _DECLARED, Command(name, summary, role, options, handler.__name__, defer, confirm))
         return handler
 
     return declare
@@ -135,6 +135,7 @@ def split_line(line: str, known: dict[str, Command]) -> tuple[Command, dict[str,
         raise CommandError("empty command; try /help")
     found = known.get(words[0].lstrip("/").lower())
     if found is None:
-        raise CommandError(f"unknown command '{shown(words[0])}'; valid: "
-                           + ", ".join(f"/{c}" for c in known))
+        raise CommandError(
+            f"unknown command '{shown(words[0])}'; valid: " + ", ".join(f"/{c}" for c in known)
+        )
     return found, found.parse(words[1:])

@@ -50,8 +50,7 @@ def parse_day(raw: object, today: date) -> date:
     try:
         day = date.fromisoformat(str(raw).strip())
     except ValueError:
-        raise CommandError(f"date must be YYYY-MM-DD, e.g. 2026-11-20; got "
-                           f"'{parsing.shown(raw)}'") from None
+        raise CommandError(f"date must be YYYY-MM-DD, e.g. 2026-11-20; got '{parsing.shown(raw)}'") from None
     if not FIRST_DAY <= day <= LAST_DAY:
         raise CommandError(f"date must be between {FIRST_DAY} and {LAST_DAY}; got {day}")
     return day
@@ -59,11 +58,15 @@ def parse_day(raw: object, today: date) -> date:
 
 # How a subscription trades, for /subscribe and for what /auto subscribes.
 HOW_TO_TRADE = (
-    Option("strategy", "how to trade it", False, Kind.CHOICE, choices=tuple(
-        Choice(f"{n}: {c.description}", n) for n, c in STRATEGIES.items())),
+    Option(
+        "strategy",
+        "how to trade it",
+        False,
+        Kind.CHOICE,
+        choices=tuple(Choice(f"{n}: {c.description}", n) for n, c in STRATEGIES.items()),
+    ),
     Option("qty", "shares per entry (default: by order budget)", False, Kind.NUMBER),
-    Option("params", "strategy parameters, e.g. k=0.4 sl=1.5", False, Kind.PARAMS,
-           max_length=REASON_MAX),
+    Option("params", "strategy parameters, e.g. k=0.4 sl=1.5", False, Kind.PARAMS, max_length=REASON_MAX),
 )
 
 
@@ -72,8 +75,7 @@ class CommandLayer:
         self.engine = engine
         self.schedule = schedule
         s = engine.config.schedule
-        self.calendar = schedule.calendar if schedule else KrxCalendar(s.special_sessions,
-                                                                       s.extra_holidays)
+        self.calendar = schedule.calendar if schedule else KrxCalendar(s.special_sessions, s.extra_holidays)
         self._used_confirmations: OrderedDict[str, None] = OrderedDict()
 
     def _admit(self, inv: Invocation, name: str, args: Mapping[str, Any]) -> Command:
@@ -85,18 +87,21 @@ class CommandLayer:
         if inv.role < spec.role:
             raise CommandError(
                 f"/{name} needs the {spec.role.name.lower()} role; you have "
-                f"{'no role' if inv.role == Role.NONE else inv.role.name.lower()}")
+                f"{'no role' if inv.role == Role.NONE else inv.role.name.lower()}"
+            )
         for option in spec.options:
             given = args.get(option.name)
             if option.required and given in (None, ""):
                 raise CommandError(f"missing {option.name} ({option.help}); usage: {spec.usage}")
             if option.max_length is not None and len(str(given or "")) > option.max_length:
-                raise CommandError(f"{option.name} must be at most {option.max_length} "
-                                   f"characters; got {len(str(given)):,}")
+                raise CommandError(
+                    f"{option.name} must be at most {option.max_length} characters; got {len(str(given)):,}"
+                )
         return spec
 
-    async def _audited(self, inv: Invocation, name: str, args: Mapping[str, Any],
-                       work: Callable[[], Awaitable[r.Result]]) -> r.Result:
+    async def _audited(
+        self, inv: Invocation, name: str, args: Mapping[str, Any], work: Callable[[], Awaitable[r.Result]]
+    ) -> r.Result:
         """Run `work` and write exactly one audit row for it, whatever happens: allowed,
         refused, or failed inside the engine (which must not take a transport down)."""
         try:
@@ -107,9 +112,11 @@ class CommandLayer:
         except Exception as exc:
             log.exception("command /%s failed", name)
             await self._audit(inv, name, args, False, f"internal error: {type(exc).__name__}")
-            raise CommandError(f"/{parsing.shown(name)} failed inside the engine "
-                               f"({type(exc).__name__}); nothing was changed by this command; "
-                               "the error is logged") from exc
+            raise CommandError(
+                f"/{parsing.shown(name)} failed inside the engine "
+                f"({type(exc).__name__}); nothing was changed by this command; "
+                "the error is logged"
+            ) from exc
         await self._audit(inv, name, args, True, r.audit_note(result))
         return result
 
@@ -129,8 +136,7 @@ class CommandLayer:
             found, args = split_line(line, BY_NAME)
         except CommandError as exc:
             word = line.strip().split()[0].lstrip("/").lower() if line.strip() else ""
-            await self._audit(inv, parsing.shown(word, 32) or "?", {"line": line}, False,
-                              exc.message)
+            await self._audit(inv, parsing.shown(word, 32) or "?", {"line": line}, False, exc.message)
             raise
         return await self.execute(inv, found.name, args)
 
@@ -140,15 +146,16 @@ class CommandLayer:
         key = inv.invocation_id
         if key in self._used_confirmations:
             await self._audit(inv, side, args, False, "confirmation already used")
-            raise CommandError("this confirmation was already used; nothing was sent again. "
-                               f"Ask again with /{side} for a new order")
+            raise CommandError(
+                "this confirmation was already used; nothing was sent again. "
+                f"Ask again with /{side} for a new order"
+            )
         self._used_confirmations[key] = None
         while len(self._used_confirmations) > USED_CONFIRMATIONS_KEPT:
             self._used_confirmations.popitem(last=False)
         return await self.execute(inv, side, args)
 
-    async def suggest(self, inv: Invocation, name: str, option: str, current: str
-                      ) -> list[r.Suggestion]:
+    async def suggest(self, inv: Invocation, name: str, option: str, current: str) -> list[r.Suggestion]:
         """Autocomplete for one option: the command's role check first (a person who may not
         run the command sees nothing), then from memory only (never the broker)."""
         found = BY_NAME.get(name)
@@ -165,11 +172,17 @@ class CommandLayer:
         elif spec.suggest is Suggest.CONDITIONS:
             auto = engine.auto
             known = {c.id: c for c in auto.known} | {i: w.condition for i, w in auto.watches.items()}
-            out = [r.Suggestion(f"{printable(c.name)} ({c.id})", c.name) for c in known.values()
-                   if text.casefold() in c.name.casefold() or c.id.startswith(text)]
+            out = [
+                r.Suggestion(f"{printable(c.name)} ({c.id})", c.name)
+                for c in known.values()
+                if text.casefold() in c.name.casefold() or c.id.startswith(text)
+            ]
         elif spec.suggest is Suggest.SUBSCRIBED:
-            out = [r.Suggestion(f"{s} {engine.instruments[s].name}", s)
-                   for s in sorted(engine.subscriptions.records) if s.startswith(text.upper())]
+            out = [
+                r.Suggestion(f"{s} {engine.instruments[s].name}", s)
+                for s in sorted(engine.subscriptions.records)
+                if s.startswith(text.upper())
+            ]
         else:
             for o in engine.orders.live_orders():
                 ident = o.broker_order_id or o.client_order_id
@@ -192,20 +205,30 @@ class CommandLayer:
             inst = self.engine.instruments[intent.symbol]
             last = self.engine.feed.last.get(intent.symbol)
             unit = intent.price or last or inst.prev_close
-            return r.OrderPreview(intent.symbol, inst.name, side, intent.qty, intent.price,
-                                  unit * intent.qty, last)
+            return r.OrderPreview(
+                intent.symbol, inst.name, side, intent.qty, intent.price, unit * intent.qty, last
+            )
 
         preview = await self._audited(inv, f"{side}?", args, work)
         assert isinstance(preview, r.OrderPreview)
         return preview
 
-    async def _audit(self, inv: Invocation, name: str, args: Mapping[str, Any], ok: bool,
-                     result: str) -> None:
+    async def _audit(
+        self, inv: Invocation, name: str, args: Mapping[str, Any], ok: bool, result: str
+    ) -> None:
         # Whatever a person typed is stored cleaned and bounded: the audit is read in terminals.
         shown = " ".join(f"{parsing.shown(k, 32)}={parsing.shown(v, 80)}" for k, v in args.items())
-        await self.engine.journal.audit(AuditRecord(
-            self.engine.clock.time_ns(), parsing.shown(inv.actor, 120), inv.transport,
-            parsing.shown(name, 32), shown[:600], ok, parsing.shown(result, 600)))
+        await self.engine.journal.audit(
+            AuditRecord(
+                self.engine.clock.time_ns(),
+                parsing.shown(inv.actor, 120),
+                inv.transport,
+                parsing.shown(name, 32),
+                shown[:600],
+                ok,
+                parsing.shown(result, 600),
+            )
+        )
 
     # ---- helpers -------------------------------------------------------------------------
 
@@ -223,9 +246,20 @@ class CommandLayer:
 
     def _row(self, o: OrderRecord) -> r.OrderRow:
         inst = self.engine.instruments.get(o.symbol)
-        return r.OrderRow(o.broker_order_id or o.client_order_id, o.client_order_id, o.symbol,
-                          inst.name if inst else o.symbol, o.side, o.type, o.qty, o.price,
-                          o.filled_qty, o.status, o.origin, o.message)
+        return r.OrderRow(
+            o.broker_order_id or o.client_order_id,
+            o.client_order_id,
+            o.symbol,
+            inst.name if inst else o.symbol,
+            o.side,
+            o.type,
+            o.qty,
+            o.price,
+            o.filled_qty,
+            o.status,
+            o.origin,
+            o.message,
+        )
 
     async def order_intent(self, inv: Invocation, side: Side, args: Mapping[str, Any]) -> OrderIntent:
         """Validate a manual order; also used to re-validate at confirmation time."""
@@ -235,13 +269,20 @@ class CommandLayer:
         price = None
         if raw_price not in (None, ""):
             price = parsing.price(raw_price, self.engine.instruments[symbol])
-        return OrderIntent(symbol, side, qty, price, f"manual:{inv.actor}",
-                           f"/{side} by {inv.actor}", f"manual:{inv.invocation_id}", is_auto=False)
+        return OrderIntent(
+            symbol,
+            side,
+            qty,
+            price,
+            f"manual:{inv.actor}",
+            f"/{side} by {inv.actor}",
+            f"manual:{inv.invocation_id}",
+            is_auto=False,
+        )
 
     # ---- commands ------------------------------------------------------------------------
 
-    @command("subscribe", "follow a symbol with a strategy", T, SYMBOL,
-             *HOW_TO_TRADE, defer=True)
+    @command("subscribe", "follow a symbol with a strategy", T, SYMBOL, *HOW_TO_TRADE, defer=True)
     async def subscribe(self, inv: Invocation, args: Mapping[str, Any]) -> r.Result:
         symbol = await self._symbol(args)
         strategy = self._strategy(args) or self.engine.config.defaults.strategy
@@ -252,11 +293,17 @@ class CommandLayer:
         except SubscriptionError as exc:
             raise CommandError(str(exc)) from None
         rec = res.record
-        return r.Subscribed(symbol, self.engine.instruments[symbol].name, rec.strategy,
-                            dict(rec.params), rec.qty, res.created)
+        return r.Subscribed(
+            symbol, self.engine.instruments[symbol].name, rec.strategy, dict(rec.params), rec.qty, res.created
+        )
 
-    @command("cancel", "stop following a symbol", T,
-             Option("symbol", "a followed symbol", kind=Kind.SYMBOL, suggest=Suggest.SUBSCRIBED), defer=True)
+    @command(
+        "cancel",
+        "stop following a symbol",
+        T,
+        Option("symbol", "a followed symbol", kind=Kind.SYMBOL, suggest=Suggest.SUBSCRIBED),
+        defer=True,
+    )
     async def cancel(self, inv: Invocation, args: Mapping[str, Any]) -> r.Result:
         symbol = await self._symbol(args)
         try:
@@ -269,9 +316,15 @@ class CommandLayer:
     async def subscriptions(self, inv: Invocation, args: Mapping[str, Any]) -> r.Result:
         subs = self.engine.subscriptions
         rows = [
-            r.SubscriptionRow(s, self.engine.instruments[s].name, rec.strategy, rec.qty,
-                              rec.source, self.engine.feed.last.get(s),
-                              self.engine.portfolio.qty(s))
+            r.SubscriptionRow(
+                s,
+                self.engine.instruments[s].name,
+                rec.strategy,
+                rec.qty,
+                rec.source,
+                self.engine.feed.last.get(s),
+                self.engine.portfolio.qty(s),
+            )
             for s, rec in sorted(subs.records.items())
         ]
         return r.SubscriptionList(rows, self.engine.broker.max_subscriptions)
@@ -284,16 +337,35 @@ class CommandLayer:
         except AutoModeError as exc:
             raise CommandError(str(exc)) from None
         return r.ConditionList(
-            [r.ConditionRow(c.id, printable(c.name),
-                            auto.watches[c.id].strategy if c.id in auto.watches else None)
-             for c in found], self.engine.broker.name)
+            [
+                r.ConditionRow(
+                    c.id, printable(c.name), auto.watches[c.id].strategy if c.id in auto.watches else None
+                )
+                for c in found
+            ],
+            self.engine.broker.name,
+        )
 
-    @command("auto", "auto mode: trade what a saved condition search names", T,
-             Option("mode", "on, off, or status", kind=Kind.CHOICE,
-                    choices=(Choice("on", "on"), Choice("off", "off"), Choice("status", "status"))),
-             Option("condition", "a saved condition's name or id (on: default from settings; "
-                    "off: all)", False, max_length=100, suggest=Suggest.CONDITIONS),
-             *HOW_TO_TRADE, defer=True)
+    @command(
+        "auto",
+        "auto mode: trade what a saved condition search names",
+        T,
+        Option(
+            "mode",
+            "on, off, or status",
+            kind=Kind.CHOICE,
+            choices=(Choice("on", "on"), Choice("off", "off"), Choice("status", "status")),
+        ),
+        Option(
+            "condition",
+            "a saved condition's name or id (on: default from settings; off: all)",
+            False,
+            max_length=100,
+            suggest=Suggest.CONDITIONS,
+        ),
+        *HOW_TO_TRADE,
+        defer=True,
+    )
     async def auto(self, inv: Invocation, args: Mapping[str, Any]) -> r.Result:
         mode = str(args["mode"]).strip().lower()
         if mode not in ("on", "off", "status"):
@@ -307,8 +379,9 @@ class CommandLayer:
                 strategy = self._strategy(args)
                 qty = parsing.quantity(args["qty"]) if args.get("qty") not in (None, "") else None
                 params = parsing.strategy_params(args.get("params")) if args.get("params") else None
-                watch = await auto.enable(wanted or self.engine.config.defaults.condition,
-                                          strategy, qty, params)
+                watch = await auto.enable(
+                    wanted or self.engine.config.defaults.condition, strategy, qty, params
+                )
                 changed = f"following {printable(watch.condition.name)} with {watch.strategy}"
             elif mode == "off":
                 stopped = await auto.disable(wanted)
@@ -322,15 +395,22 @@ class CommandLayer:
     def _strategy(args: Mapping[str, Any]) -> str | None:
         strategy = str(args.get("strategy") or "").strip().lower()
         if strategy and strategy not in STRATEGIES:
-            raise CommandError(f"unknown strategy '{parsing.shown(strategy)}'; valid: "
-                               f"{', '.join(STRATEGIES)}")
+            raise CommandError(
+                f"unknown strategy '{parsing.shown(strategy)}'; valid: {', '.join(STRATEGIES)}"
+            )
         return strategy or None
 
     def _auto_state(self, changed: str = "") -> r.AutoState:
         auto = self.engine.auto
-        return r.AutoState([r.WatchRow(w.condition.id, printable(w.condition.name), w.strategy,
-                                       w.qty, dict(w.params)) for w in auto.watches.values()],
-                           auto.paused, len(auto.waiting), changed)
+        return r.AutoState(
+            [
+                r.WatchRow(w.condition.id, printable(w.condition.name), w.strategy, w.qty, dict(w.params))
+                for w in auto.watches.values()
+            ],
+            auto.paused,
+            len(auto.waiting),
+            changed,
+        )
 
     async def _order(self, inv: Invocation, side: Side, args: Mapping[str, Any]) -> r.Result:
         intent = await self.order_intent(inv, side, args)
@@ -342,13 +422,13 @@ class CommandLayer:
             raise CommandError(f"the broker rejected the order: {result.order.message}")
         return r.OrderPlaced(self._row(result.order), result.duplicate)
 
-    @command("buy", "buy (limit with a price, else market)", T, SYMBOL, QTY, PRICE, defer=True,
-             confirm=True)
+    @command("buy", "buy (limit with a price, else market)", T, SYMBOL, QTY, PRICE, defer=True, confirm=True)
     async def buy(self, inv: Invocation, args: Mapping[str, Any]) -> r.Result:
         return await self._order(inv, Side.BUY, args)
 
-    @command("sell", "sell (limit with a price, else market)", T, SYMBOL, QTY, PRICE, defer=True,
-             confirm=True)
+    @command(
+        "sell", "sell (limit with a price, else market)", T, SYMBOL, QTY, PRICE, defer=True, confirm=True
+    )
     async def sell(self, inv: Invocation, args: Mapping[str, Any]) -> r.Result:
         return await self._order(inv, Side.SELL, args)
 
@@ -356,8 +436,13 @@ class CommandLayer:
     async def orders(self, inv: Invocation, args: Mapping[str, Any]) -> r.Result:
         return r.OrderList([self._row(o) for o in self.engine.orders.live_orders()])
 
-    @command("cancelorder", "cancel an open order (anyone's: a cancel is a safety action)", T,
-             Option("order_id", "id from /orders", suggest=Suggest.LIVE_ORDERS, max_length=64), defer=True)
+    @command(
+        "cancelorder",
+        "cancel an open order (anyone's: a cancel is a safety action)",
+        T,
+        Option("order_id", "id from /orders", suggest=Suggest.LIVE_ORDERS, max_length=64),
+        defer=True,
+    )
     async def cancelorder(self, inv: Invocation, args: Mapping[str, Any]) -> r.Result:
         ident = str(args["order_id"]).strip()
         rec = self.engine.orders.find(ident)
@@ -378,9 +463,15 @@ class CommandLayer:
     async def positions(self, inv: Invocation, args: Mapping[str, Any]) -> r.Result:
         p = self.engine.portfolio
         rows = [
-            r.PositionRow(s, self.engine.instruments[s].name if s in self.engine.instruments else s,
-                          pos.qty, pos.avg_price, p.last_price(s), p.position_value(s),
-                          p.unrealized(s))
+            r.PositionRow(
+                s,
+                self.engine.instruments[s].name if s in self.engine.instruments else s,
+                pos.qty,
+                pos.avg_price,
+                p.last_price(s),
+                p.position_value(s),
+                p.unrealized(s),
+            )
             for s, pos in sorted(p.positions.items())
         ]
         return r.PositionList(rows, p.cash, p.equity())
@@ -389,16 +480,29 @@ class CommandLayer:
     async def pnl(self, inv: Invocation, args: Mapping[str, Any]) -> r.Result:
         p = self.engine.portfolio
         d = p.day_stats(self.engine.clock.today())
-        return r.Pnl(d.realized_gross, d.commission, d.tax, d.realized_net, p.total_unrealized(),
-                     d.trades, p.equity(), p.initial_cash)
+        return r.Pnl(
+            d.realized_gross,
+            d.commission,
+            d.tax,
+            d.realized_net,
+            p.total_unrealized(),
+            d.trades,
+            p.equity(),
+            p.initial_cash,
+        )
 
     @command("status", "engine, broker and risk state", V)
     async def status(self, inv: Invocation, args: Mapping[str, Any]) -> r.Result:
         return r.Status(self.engine.status())
 
-    @command("halt", "kill switch: cancel open orders, stop trading", T,
-             # No length limit that refuses: a halt is never turned down over its reason.
-             Option("reason", "why (shown in the alert)", False, rest_of_line=True), defer=True)
+    @command(
+        "halt",
+        "kill switch: cancel open orders, stop trading",
+        T,
+        # No length limit that refuses: a halt is never turned down over its reason.
+        Option("reason", "why (shown in the alert)", False, rest_of_line=True),
+        defer=True,
+    )
     async def halt(self, inv: Invocation, args: Mapping[str, Any]) -> r.Result:
         reason = parsing.free_text(args.get("reason") or "", REASON_MAX) or "manual halt"
         outcome = await self.engine.halt(inv.actor, reason)
@@ -415,18 +519,20 @@ class CommandLayer:
     async def settings(self, inv: Invocation, args: Mapping[str, Any]) -> r.Result:
         cfg = self.engine.config
         risk = cfg.risk
-        return r.Settings({
-            "mode": "paper" if self.engine.broker.paper else "LIVE",
-            "broker": self.engine.broker.name,
-            "max order value": f"{risk.max_order_value:,} KRW",
-            "max position value": f"{risk.max_position_value:,} KRW",
-            "max open positions": str(risk.max_open_positions),
-            "daily loss limit": f"{risk.daily_loss_limit:,} KRW",
-            "order budget": f"{cfg.defaults.order_budget:,} KRW",
-            "default strategy": cfg.defaults.strategy,
-            "auto condition": cfg.defaults.condition,
-            "max subscriptions": str(self.engine.broker.max_subscriptions),
-        })
+        return r.Settings(
+            {
+                "mode": "paper" if self.engine.broker.paper else "LIVE",
+                "broker": self.engine.broker.name,
+                "max order value": f"{risk.max_order_value:,} KRW",
+                "max position value": f"{risk.max_position_value:,} KRW",
+                "max open positions": str(risk.max_open_positions),
+                "daily loss limit": f"{risk.daily_loss_limit:,} KRW",
+                "order budget": f"{cfg.defaults.order_budget:,} KRW",
+                "default strategy": cfg.defaults.strategy,
+                "auto condition": cfg.defaults.condition,
+                "max subscriptions": str(self.engine.broker.max_subscriptions),
+            }
+        )
 
     @command("market", "is the market open; session times", V, DAY)
     async def market(self, inv: Invocation, args: Mapping[str, Any]) -> r.Result:
@@ -434,9 +540,13 @@ class CommandLayer:
         plan = self.schedule.plan_for(day) if self.schedule else None
         market = self.calendar.day(day)
         session = plan.session if plan else market.session
-        return r.MarketInfo(day, session is not None, session.open if session else None,
-                            session.close if session else None,
-                            session.note if session else market.reason)
+        return r.MarketInfo(
+            day,
+            session is not None,
+            session.open if session else None,
+            session.close if session else None,
+            session.note if session else market.reason,
+        )
 
     @command("schedule", "the next scheduled jobs", V)
     async def schedule_list(self, inv: Invocation, args: Mapping[str, Any]) -> r.Result:
@@ -450,17 +560,30 @@ class CommandLayer:
         path = await self.engine.report_chart(report)
         return r.ReportResult(report, str(path))
 
-    @command("chart", "candles with the bot's trades", V, SYMBOL,
-             Option("interval", "bar length in minutes (default 1)", False, Kind.CHOICE,
-                    choices=tuple(Choice(f"{m} min", m) for m in CHART_INTERVALS)), defer=True)
+    @command(
+        "chart",
+        "candles with the bot's trades",
+        V,
+        SYMBOL,
+        Option(
+            "interval",
+            "bar length in minutes (default 1)",
+            False,
+            Kind.CHOICE,
+            choices=tuple(Choice(f"{m} min", m) for m in CHART_INTERVALS),
+        ),
+        defer=True,
+    )
     async def chart(self, inv: Invocation, args: Mapping[str, Any]) -> r.Result:
         symbol = await self._symbol(args)
         raw = args.get("interval")
         text = str(raw).strip() if raw not in (None, "") else "1"
         minutes = int(text) if text.isascii() and text.isdigit() and len(text) <= 2 else 0
         if minutes not in CHART_INTERVALS:
-            raise CommandError(f"interval must be one of {', '.join(map(str, CHART_INTERVALS))} "
-                               f"minutes; got '{parsing.shown(raw)}'")
+            raise CommandError(
+                f"interval must be one of {', '.join(map(str, CHART_INTERVALS))} "
+                f"minutes; got '{parsing.shown(raw)}'"
+            )
         path, bars = await self.engine.symbol_chart(symbol, minutes * 60)
         return r.ChartResult(symbol, self.engine.instruments[symbol].name, minutes, bars, str(path))
 

@@ -49,8 +49,7 @@ def symbol_code(raw: object) -> str:
 def quantity(raw: object) -> int:
     value = _whole_number(raw, f"quantity must be between 1 and {MAX_QTY:,} shares")
     if value is None:
-        raise CommandError(f"quantity must be a whole number of shares in the digits 0-9, got "
-                           f"'{shown(raw)}'")
+        raise CommandError(f"quantity must be a whole number of shares in the digits 0-9, got '{shown(raw)}'")
     if not 1 <= value <= MAX_QTY:
         raise CommandError(f"quantity must be between 1 and {MAX_QTY:,} shares, got {value:,}")
     return value
@@ -59,8 +58,10 @@ def quantity(raw: object) -> int:
 def price(raw: object, instrument: Instrument) -> int:
     value = _whole_number(raw, f"price must be within {instrument.code}'s daily limits")
     if value is None:
-        raise CommandError(f"price must be a whole number of KRW in the digits 0-9 (or omit it "
-                           f"for a market order), got '{shown(raw)}'")
+        raise CommandError(
+            f"price must be a whole number of KRW in the digits 0-9 (or omit it "
+            f"for a market order), got '{shown(raw)}'"
+        )
     problem = check_limit_price(value, instrument.prev_close)
     if problem is not None:
         raise CommandError(f"{instrument.code} {instrument.name}: {problem}")
@@ -82,8 +83,9 @@ def param_pairs(text: str) -> dict[str, str]:
     for part in text.replace(",", " ").split():
         key, sep, value = part.partition("=")
         if not sep or not key:
-            raise CommandError("strategy parameters are name=value pairs, e.g. k=0.4 sl=1.5; "
-                               f"got '{shown(part)}'")
+            raise CommandError(
+                f"strategy parameters are name=value pairs, e.g. k=0.4 sl=1.5; got '{shown(part)}'"
+            )
         pairs[key.lower()] = value
     return pairs
 
@@ -97,7 +99,9 @@ def strategy_params(raw: str | Mapping[str, object] | None) -> dict[str, float]:
         try:
             number = decimal(str(value))
         except ValueError:
-            raise CommandError(f"strategy parameter {shown(name)} must be a decimal number in "
-                               f"the digits 0-9, e.g. 0.5; got '{shown(value)}'") from None
+            raise CommandError(
+                f"strategy parameter {shown(name)} must be a decimal number in "
+                f"the digits 0-9, e.g. 0.5; got '{shown(value)}'"
+            ) from None
         params[name] = number
     return params

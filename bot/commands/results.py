@@ -243,7 +243,23 @@ def audit_note(result: object) -> str:
 
 
 Result = (
-    Subscribed | Cancelled | SubscriptionList | AutoState | ConditionList | OrderPlaced | OrderList
-    | OrderCancelled | PositionList | Pnl | Status | HaltState | Help | Settings | OrderPreview
-    | MarketInfo | ScheduleList | ReportResult | ChartResult
+    Subscribed
+    | Cancelled
+    | SubscriptionList
+    | AutoState
+    | ConditionList
+    | OrderPlaced
+    | OrderList
+    | OrderCancelled
+    | PositionList
+    | Pnl
+    | Status
+    | HaltState
+    | Help
+    | Settings
+    | OrderPreview
+    | MarketInfo
+    | ScheduleList
+    | ReportResult
+    | ChartResult
 )

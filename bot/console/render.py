@@ -89,8 +89,10 @@ def _(x: r.ConditionList) -> str:
 
 def _order_line(o: r.OrderRow) -> str:
     filled = f" filled {o.filled_qty:,}/{o.qty:,}" if o.filled_qty else ""
-    return (f"{o.order_id} {o.side.upper()} {o.qty:,} {o.symbol} {o.name} {_price(o.price)} "
-            f"[{o.status}]{filled} ({o.origin})")
+    return (
+        f"{o.order_id} {o.side.upper()} {o.qty:,} {o.symbol} {o.name} {_price(o.price)} "
+        f"[{o.status}]{filled} ({o.origin})"
+    )
 
 
 @render_result.register
@@ -118,16 +120,20 @@ def _(x: r.PositionList) -> str:
         lines.append("no positions")
     for p in x.rows:
         last = f"{p.last:,}" if p.last else "-"
-        lines.append(f"  {p.symbol} {p.name:<12} {p.qty:>7,} @ {p.avg_price:,.0f}  last {last}  "
-                     f"value {_won(p.value)}  P&L {p.unrealized:+,}")
+        lines.append(
+            f"  {p.symbol} {p.name:<12} {p.qty:>7,} @ {p.avg_price:,.0f}  last {last}  "
+            f"value {_won(p.value)}  P&L {p.unrealized:+,}"
+        )
     return "\n".join(lines)
 
 
 @render_result.register
 def _(x: r.Pnl) -> str:
-    return (f"today: realized {x.realized_net:+,} KRW (gross {x.realized_gross:+,}, commission "
-            f"{x.commission:,}, tax {x.tax:,}), unrealized {x.unrealized:+,}, {x.trades} fills; "
-            f"equity {_won(x.equity)} (started {_won(x.initial_cash)})")
+    return (
+        f"today: realized {x.realized_net:+,} KRW (gross {x.realized_gross:+,}, commission "
+        f"{x.commission:,}, tax {x.tax:,}), unrealized {x.unrealized:+,}, {x.trades} fills; "
+        f"equity {_won(x.equity)} (started {_won(x.initial_cash)})"
+    )
 
 
 @render_result.register
@@ -140,11 +146,13 @@ def _(x: r.Status) -> str:
         halt += ", daily loss limit reached"
     auto = f"auto on ({s.auto_condition})" if s.auto_enabled else "auto off"
     cap = f"/{s.max_subscriptions}" if s.max_subscriptions else ""
-    return (f"{mode} on {s.broker} ({conn}); {halt}; {auto}\n"
-            f"subscriptions {s.subscriptions}{cap}, open orders {s.open_orders}, positions "
-            f"{s.positions}\ncash {_won(s.cash)} (available {_won(s.available_cash)}), equity "
-            f"{_won(s.equity)}, today {s.realized_today:+,} realized {s.unrealized:+,} unrealized;"
-            f" {s.ticks:,} ticks")
+    return (
+        f"{mode} on {s.broker} ({conn}); {halt}; {auto}\n"
+        f"subscriptions {s.subscriptions}{cap}, open orders {s.open_orders}, positions "
+        f"{s.positions}\ncash {_won(s.cash)} (available {_won(s.available_cash)}), equity "
+        f"{_won(s.equity)}, today {s.realized_today:+,} realized {s.unrealized:+,} unrealized;"
+        f" {s.ticks:,} ticks"
+    )
 
 
 @render_result.register
@@ -177,11 +185,13 @@ def report_text(rep: DailyReport) -> str:
     win = f"{rep.win_rate:.0%}" if rep.win_rate is not None else "-"
     best = f"{rep.best.symbol} {rep.best.realized:+,}" if rep.best else "-"
     worst = f"{rep.worst.symbol} {rep.worst.realized:+,}" if rep.worst else "-"
-    lines = [f"report {rep.day}: realized {rep.realized_net:+,} KRW (gross {rep.realized_gross:+,}, "
-             f"commission {rep.commission:,}, tax {rep.tax:,}), unrealized {rep.unrealized:+,}",
-             f"  {rep.fills} fills, {len(rep.trades)} closed trades, win rate {win}, best {best}, "
-             f"worst {worst}, max drawdown {rep.max_drawdown:,}",
-             f"  halts: {len(rep.halts)}, alerts: {len(rep.alerts)}"]
+    lines = [
+        f"report {rep.day}: realized {rep.realized_net:+,} KRW (gross {rep.realized_gross:+,}, "
+        f"commission {rep.commission:,}, tax {rep.tax:,}), unrealized {rep.unrealized:+,}",
+        f"  {rep.fills} fills, {len(rep.trades)} closed trades, win rate {win}, best {best}, "
+        f"worst {worst}, max drawdown {rep.max_drawdown:,}",
+        f"  halts: {len(rep.halts)}, alerts: {len(rep.alerts)}",
+    ]
     return "\n".join(lines)
 
 
@@ -212,8 +222,10 @@ def _(e: ev.SignalEvent) -> str:
 
 @render_event.register
 def _(e: ev.OrderAccepted) -> str:
-    return (f"{_time(e.ts_ns)} ORDER  {e.broker_order_id} {e.side.upper()} {e.qty:,} {e.symbol} "
-            f"{_price(e.price)} accepted ({e.origin})")
+    return (
+        f"{_time(e.ts_ns)} ORDER  {e.broker_order_id} {e.side.upper()} {e.qty:,} {e.symbol} "
+        f"{_price(e.price)} accepted ({e.origin})"
+    )
 
 
 @render_event.register
@@ -229,8 +241,10 @@ def _(e: ev.OrderCancelled) -> str:
 @render_event.register
 def _(e: ev.FillEvent) -> str:
     pnl = f", P&L {e.realized_pnl:+,}" if e.side == Side.SELL else ""
-    return (f"{_time(e.ts_ns)} FILL   {e.side.upper()} {e.qty:,} {e.symbol} @ {e.price:,} "
-            f"({e.order_filled_qty:,}/{e.order_qty:,}; now hold {e.position_qty:,}{pnl})")
+    return (
+        f"{_time(e.ts_ns)} FILL   {e.side.upper()} {e.qty:,} {e.symbol} @ {e.price:,} "
+        f"({e.order_filled_qty:,}/{e.order_qty:,}; now hold {e.position_qty:,}{pnl})"
+    )
 
 
 @render_event.register

@@ -43,23 +43,37 @@ class TradecordTree(app_commands.CommandTree["TradecordBot"]):
         await reply(itx, error_embed("Tradecord only takes commands in its own server."))
         return False
 
-    async def on_error(self, itx: discord.Interaction,
-                       error: app_commands.AppCommandError) -> None:
+    async def on_error(self, itx: discord.Interaction, error: app_commands.AppCommandError) -> None:
         original = getattr(error, "original", error)
         log.error("slash command failed", exc_info=original)
-        await reply(itx, error_embed(f"That did not work ({type(original).__name__}); nothing "
-                                     "was changed by it. The error is logged."))
+        await reply(
+            itx,
+            error_embed(
+                f"That did not work ({type(original).__name__}); nothing "
+                "was changed by it. The error is logged."
+            ),
+        )
 
 
 class TradecordBot(commands.Bot):
-    def __init__(self, engine: Engine, layer: CommandLayer, config: DiscordConfig,
-                 ready: asyncio.Event, guild_ready_timeout: float = 2.0) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        layer: CommandLayer,
+        config: DiscordConfig,
+        ready: asyncio.Event,
+        guild_ready_timeout: float = 2.0,
+    ) -> None:
         intents = discord.Intents.none()
         intents.guilds = True  # slash commands need no privileged intent
-        super().__init__(command_prefix=commands.when_mentioned, intents=intents,
-                         help_command=None, tree_cls=TradecordTree,
-                         guild_ready_timeout=guild_ready_timeout,
-                         allowed_mentions=discord.AllowedMentions.none())
+        super().__init__(
+            command_prefix=commands.when_mentioned,
+            intents=intents,
+            help_command=None,
+            tree_cls=TradecordTree,
+            guild_ready_timeout=guild_ready_timeout,
+            allowed_mentions=discord.AllowedMentions.none(),
+        )
         self.engine = engine
         self.layer = layer
         self.config = config
@@ -84,8 +98,11 @@ class TradecordBot(commands.Bot):
             view.stop()
         self.views.clear()
         current = asyncio.current_task()
-        running = [t for t in asyncio.all_tasks()
-                   if t is not current and t.get_name().startswith("CommandTree-invoker")]
+        running = [
+            t
+            for t in asyncio.all_tasks()
+            if t is not current and t.get_name().startswith("CommandTree-invoker")
+        ]
         if running:
             await asyncio.wait(running, timeout=5.0)
 
@@ -94,14 +111,23 @@ class TradecordBot(commands.Bot):
         user = itx.user
         roles = [r.id for r in getattr(user, "roles", [])]
         return Invocation(
-            actor=f"discord:{user.id} ({user.name})", transport="discord",
+            actor=f"discord:{user.id} ({user.name})",
+            transport="discord",
             role=role_for(self.config, user.id, roles),
-            invocation_id=invocation_id or f"discord-{itx.id}-{uuid.uuid4().hex[:6]}")
+            invocation_id=invocation_id or f"discord-{itx.id}-{uuid.uuid4().hex[:6]}",
+        )
 
     async def audit_refusal(self, itx: discord.Interaction, why: str, command: str | None = None) -> None:
         data: dict[str, Any] = dict(itx.data or {})
         name = command or getattr(itx.command, "name", None) or str(data.get("name", "?"))
-        await self.engine.journal.audit(AuditRecord(
-            self.engine.clock.time_ns(), f"discord:{itx.user.id} ({itx.user.name})", "discord", name,
-            "", False,
-            why))
+        await self.engine.journal.audit(
+            AuditRecord(
+                self.engine.clock.time_ns(),
+                f"discord:{itx.user.id} ({itx.user.name})",
+                "discord",
+                name,
+                "",
+                False,
+                why,
+            )
+        )

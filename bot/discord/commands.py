@@ -40,18 +40,23 @@ def _annotation(option: Option) -> Any:
 
 def _signature(spec: Command) -> inspect.Signature:
     """discord.py reads a slash command's options off its callback's signature."""
-    params = [inspect.Parameter("itx", inspect.Parameter.POSITIONAL_OR_KEYWORD,
-                                annotation=discord.Interaction)]
+    params = [
+        inspect.Parameter("itx", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=discord.Interaction)
+    ]
     for o in spec.options:
         kind = _annotation(o)
-        params.append(inspect.Parameter(
-            o.name, inspect.Parameter.KEYWORD_ONLY, annotation=kind if o.required else kind | None,
-            default=inspect.Parameter.empty if o.required else None))
+        params.append(
+            inspect.Parameter(
+                o.name,
+                inspect.Parameter.KEYWORD_ONLY,
+                annotation=kind if o.required else kind | None,
+                default=inspect.Parameter.empty if o.required else None,
+            )
+        )
     return inspect.Signature(params)
 
 
-async def run(bot: TradecordBot, itx: discord.Interaction, spec: Command,
-              args: Mapping[str, Any]) -> None:
+async def run(bot: TradecordBot, itx: discord.Interaction, spec: Command, args: Mapping[str, Any]) -> None:
     """One command through the layer. Anything that may wait on the broker acknowledges first,
     so the 3-second deadline is met however slow the broker is."""
     inv = bot.invocation(itx)
@@ -61,8 +66,7 @@ async def run(bot: TradecordBot, itx: discord.Interaction, spec: Command,
         except CommandError as exc:
             await reply(itx, error_embed(exc.message))
             return
-        await reply(itx, result_embed(preview),
-                    view=ConfirmOrder(bot, itx, inv, spec.name, args))  # type: ignore[arg-type]
+        await reply(itx, result_embed(preview), view=ConfirmOrder(bot, itx, inv, spec.name, args))  # type: ignore[arg-type]
         return
     if spec.defer:
         await itx.response.defer(ephemeral=True, thinking=True)
@@ -91,13 +95,17 @@ def slash_command(bot: TradecordBot, spec: Command) -> app_commands.Command[Any,
     described: Callback = callback
     if spec.options:
         described = app_commands.describe(**{o.name: o.help[:100] for o in spec.options})(callback)
-    choices = {o.name: [app_commands.Choice(name=c.label[:100], value=c.value) for c in o.choices]
-               for o in spec.options if o.choices}
+    choices = {
+        o.name: [app_commands.Choice(name=c.label[:100], value=c.value) for c in o.choices]
+        for o in spec.options
+        if o.choices
+    }
     if choices:
         described = app_commands.choices(**choices)(described)
     role = "" if spec.role <= Role.VIEWER else f" ({spec.role.name.lower()})"
     slash: app_commands.Command[Any, ..., None] = app_commands.Command(
-        name=spec.name, description=(spec.summary + role)[:100], callback=described)
+        name=spec.name, description=(spec.summary + role)[:100], callback=described
+    )
     for o in spec.options:
         if o.suggest is not None:
             slash.autocomplete(o.name)(_suggester(bot, spec, o))

@@ -63,19 +63,18 @@ class DiscordConfig:
             parts = [p.strip() for p in raw.split(",") if p.strip()]
             bad = [p for p in parts if not _is_id(p)]
             if bad:
-                problems.append(f"{name} must hold {IDS_HELP}; not an id: "
-                                f"{', '.join(map(shown_value, bad))}")
+                problems.append(f"{name} must hold {IDS_HELP}; not an id: {', '.join(map(shown_value, bad))}")
                 return frozenset()
             return frozenset(int(p) for p in parts)
 
-        if not 20 <= len(token) <= 200 or not (token.isascii() and token.isprintable()) \
-                or " " in token:
-            problems.append("DISCORD_TOKEN does not look like a bot token (hidden): copy it from the "
-                            "Developer Portal, Bot page, without quotes or spaces")
+        if not 20 <= len(token) <= 200 or not (token.isascii() and token.isprintable()) or " " in token:
+            problems.append(
+                "DISCORD_TOKEN does not look like a bot token (hidden): copy it from the "
+                "Developer Portal, Bot page, without quotes or spaces"
+            )
         skip_raw = env.get("DISCORD_SKIP_CONFIRM_IN_PAPER", "no").strip().lower()
         if skip_raw not in ("yes", "no", "true", "false", "1", "0", ""):
-            problems.append("DISCORD_SKIP_CONFIRM_IN_PAPER must be yes or no; got "
-                            f"{shown_value(skip_raw)}")
+            problems.append(f"DISCORD_SKIP_CONFIRM_IN_PAPER must be yes or no; got {shown_value(skip_raw)}")
         config = cls(
             token=token,
             guild_id=one("DISCORD_GUILD_ID"),
@@ -92,8 +91,10 @@ class DiscordConfig:
             gateway_url=env.get("DISCORD_GATEWAY_URL") or None,
         )
         if not (config.admin_user_ids or config.trader_role_ids or config.viewer_role_ids):
-            problems.append("no one may use the bot: set DISCORD_ADMIN_USER_IDS and/or "
-                            "DISCORD_TRADER_ROLE_IDS / DISCORD_VIEWER_ROLE_IDS")
+            problems.append(
+                "no one may use the bot: set DISCORD_ADMIN_USER_IDS and/or "
+                "DISCORD_TRADER_ROLE_IDS / DISCORD_VIEWER_ROLE_IDS"
+            )
         if problems:
             raise ConfigError("Invalid Discord configuration", problems)
         return config

@@ -20,20 +20,33 @@ def dashboard_embed(engine: Engine, discord_ok: bool) -> dict[str, Any]:
     s = engine.status()
     p = engine.portfolio
     state = f"HALTED: {s.halt_reason}" if s.halted else "trading"
-    fields = [field("Equity", f"{s.equity:,}"), field("Today", f"{s.realized_today:+,}"),
-              field("Unrealized", f"{s.unrealized:+,}"),
-              field("Broker", broker_line(s)),
-              field("Subs", f"{s.subscriptions}"), field("Orders", f"{s.open_orders}")]
+    fields = [
+        field("Equity", f"{s.equity:,}"),
+        field("Today", f"{s.realized_today:+,}"),
+        field("Unrealized", f"{s.unrealized:+,}"),
+        field("Broker", broker_line(s)),
+        field("Subs", f"{s.subscriptions}"),
+        field("Orders", f"{s.open_orders}"),
+    ]
     for symbol, pos in sorted(p.positions.items())[:18]:
         fields.append(field(symbol, f"{pos.qty:,} @ {pos.avg_price:,.0f}\n{p.unrealized(symbol):+,}"))
-    return {"title": f"{'PAPER' if s.paper else 'LIVE'} · {state}",
-            "color": ORANGE if s.halted or not s.broker_ready else GREEN, "fields": fields,
-            "description": "auto " + (s.auto_condition or "?" if s.auto_enabled else "off")}
+    return {
+        "title": f"{'PAPER' if s.paper else 'LIVE'} · {state}",
+        "color": ORANGE if s.halted or not s.broker_ready else GREEN,
+        "fields": fields,
+        "description": "auto " + (s.auto_condition or "?" if s.auto_enabled else "off"),
+    }
 
 
 class Dashboard:
-    def __init__(self, engine: Engine, client: discord.Client, channel_id: int,
-                 ready: asyncio.Event, interval: float = 15.0) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        client: discord.Client,
+        channel_id: int,
+        ready: asyncio.Event,
+        interval: float = 15.0,
+    ) -> None:
         self.engine = engine
         self.client = client
         self.channel_id = channel_id
@@ -61,8 +74,7 @@ class Dashboard:
         message_id = await self.engine.journal.get_state("dashboard_message_id")
         if message_id is not None:
             try:
-                await channel.get_partial_message(message_id).edit(
-                    embed=discord.Embed.from_dict(embed))
+                await channel.get_partial_message(message_id).edit(embed=discord.Embed.from_dict(embed))
                 self.edits += 1
                 return
             except discord.NotFound:

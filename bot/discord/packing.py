@@ -54,8 +54,13 @@ Block = tuple[dict[str, Any], list[int]]
 
 def _digests(kind: str, items: list[OutItem], colour: int, stale: bool) -> list[Block]:
     """One-line-per-item embeds, each description within Discord's limit."""
-    label = {"fill": "Fills", "signal": "Signals", "alert": "Alerts", "order": "Orders",
-             "info": "Updates"}.get(kind, kind)
+    label = {
+        "fill": "Fills",
+        "signal": "Signals",
+        "alert": "Alerts",
+        "order": "Orders",
+        "info": "Updates",
+    }.get(kind, kind)
     if stale:
         label = f"{label} that waited (stale)"
     out: list[Block] = []
@@ -65,8 +70,12 @@ def _digests(kind: str, items: list[OutItem], colour: int, stale: bool) -> list[
 
     def close() -> None:
         if ids:
-            out.append(({"title": f"{label} ({len(ids)})", "color": colour,
-                         "description": "\n".join(lines)}, list(ids)))
+            out.append(
+                (
+                    {"title": f"{label} ({len(ids)})", "color": colour, "description": "\n".join(lines)},
+                    list(ids),
+                )
+            )
 
     for item in items:
         line = item.line[:300]
@@ -82,8 +91,11 @@ def _digests(kind: str, items: list[OutItem], colour: int, stale: bool) -> list[
 
 def pack(items: list[OutItem], now_ns: int, stale_after_ns: int) -> list[Message]:
     """Messages for every item, in the order they should be sent."""
-    with_files = [Message([i.embed], [i.id], i.mention, embed_chars(i.embed), i.file)
-                  for i in sorted(items, key=lambda i: i.id) if i.file]
+    with_files = [
+        Message([i.embed], [i.id], i.mention, embed_chars(i.embed), i.file)
+        for i in sorted(items, key=lambda i: i.id)
+        if i.file
+    ]
     ordered = sorted((i for i in items if not i.file), key=lambda i: (KIND_ORDER.get(i.kind, 5), i.id))
     blocks: list[tuple[dict[str, Any], list[int], bool]] = []
     if len(ordered) <= SINGLE_LIMIT:

@@ -28,8 +28,13 @@ log = logging.getLogger(__name__)
 Sender = Callable[[int, list[dict[str, Any]], bool, str | None], Awaitable[None]]
 
 ROUTE_CHUNK = 100
-MENTION_KINDS = {ev.AlertKind.HALT, ev.AlertKind.LOSS_LIMIT, ev.AlertKind.DISCONNECT,
-                 ev.AlertKind.ERROR, ev.AlertKind.TASK_CRASH}
+MENTION_KINDS = {
+    ev.AlertKind.HALT,
+    ev.AlertKind.LOSS_LIMIT,
+    ev.AlertKind.DISCONNECT,
+    ev.AlertKind.ERROR,
+    ev.AlertKind.TASK_CRASH,
+}
 
 
 def route(event: ev.Event) -> tuple[str, str, bool] | None:
@@ -52,8 +57,16 @@ def route(event: ev.Event) -> tuple[str, str, bool] | None:
 
 
 class ChannelPublisher:
-    def __init__(self, name: str, channel_id: int, journal: Journal, send: Sender,
-                 ready: asyncio.Event, window: float = 0.5, stale_after: float = 60.0) -> None:
+    def __init__(
+        self,
+        name: str,
+        channel_id: int,
+        journal: Journal,
+        send: Sender,
+        ready: asyncio.Event,
+        window: float = 0.5,
+        stale_after: float = 60.0,
+    ) -> None:
         self.name = name
         self.channel_id = channel_id
         self.journal = journal
@@ -89,8 +102,12 @@ class ChannelPublisher:
                     raise
                 except Exception as exc:  # Discord down or refusing: keep it, try again later
                     self.failures += 1
-                    log.warning("discord %s channel: send failed (%s); retrying in %.0fs",
-                                self.name, type(exc).__name__, backoff)
+                    log.warning(
+                        "discord %s channel: send failed (%s); retrying in %.0fs",
+                        self.name,
+                        type(exc).__name__,
+                        backoff,
+                    )
                     await asyncio.sleep(backoff)
                     backoff = min(backoff * 2, 60.0)
                     await self._ready.wait()
@@ -118,25 +135,41 @@ class ChannelPublisher:
 
 
 class Publisher:
-    def __init__(self, bus: ev.EventBus, journal: Journal, channels: dict[str, int], send: Sender,
-                 ready: asyncio.Event, window: float = 0.5) -> None:
+    def __init__(
+        self,
+        bus: ev.EventBus,
+        journal: Journal,
+        channels: dict[str, int],
+        send: Sender,
+        ready: asyncio.Event,
+        window: float = 0.5,
+    ) -> None:
         self.journal = journal
         # Alerts raised before Discord attached (the start-up reconciliation's above all) go
         # through the outbox like any other: once per run, since this bus lives for one run and
         # this is the run's only publisher.
         self.events = bus.subscribe(replay_alerts=True)
         self.bus = bus
-        self.channels = {name: ChannelPublisher(name, cid, journal, send, ready, window)
-                         for name, cid in channels.items()}
+        self.channels = {
+            name: ChannelPublisher(name, cid, journal, send, ready, window) for name, cid in channels.items()
+        }
         self._tasks = TaskGroup("publisher")
 
     async def start(self) -> None:
         for item_id, channel, payload, created_ns in await self.journal.outbox_pending():
             publisher = self.channels.get(channel)
             if publisher is not None:
-                publisher.add(OutItem(item_id, payload["kind"], created_ns, payload["embed"],
-                                      payload["line"], payload.get("mention", False),
-                                      payload.get("file")))
+                publisher.add(
+                    OutItem(
+                        item_id,
+                        payload["kind"],
+                        created_ns,
+                        payload["embed"],
+                        payload["line"],
+                        payload.get("mention", False),
+                        payload.get("file"),
+                    )
+                )
         for publisher in self.channels.values():
             self._tasks.spawn(publisher.run(), publisher.name)
         self._tasks.spawn(self._route(), "router")
@@ -155,7 +188,7 @@ class Publisher:
     async def _route_batch(self, batch: list[ev.Event]) -> None:
         batch += self._drain()  # one outbox transaction per chunk, not per event
         for start in range(0, len(batch), ROUTE_CHUNK):
-            await self._route_chunk(batch[start:start + ROUTE_CHUNK])
+            await self._route_chunk(batch[start : start + ROUTE_CHUNK])
             await asyncio.sleep(0)  # a burst of events must not hold the loop for its length
 
     async def _route_chunk(self, batch: list[ev.Event]) -> None:
@@ -168,16 +201,24 @@ class Publisher:
             channel, kind, mention = target
             embed, line = rendered
             per_channel.setdefault(channel, []).append(
-                {"kind": kind, "embed": embed, "line": line, "mention": mention,
-                 "ts": event.ts_ns, "file": getattr(event, "chart_path", None)})
+                {
+                    "kind": kind,
+                    "embed": embed,
+                    "line": line,
+                    "mention": mention,
+                    "ts": event.ts_ns,
+                    "file": getattr(event, "chart_path", None),
+                }
+            )
         for channel, payloads in per_channel.items():
             publisher = self.channels.get(channel)
             if publisher is None:
                 continue
             ids = await self.journal.outbox_add(channel, payloads)
             for item_id, p in zip(ids, payloads, strict=True):
-                publisher.add(OutItem(item_id, p["kind"], p["ts"], p["embed"], p["line"],
-                                      p["mention"], p["file"]))
+                publisher.add(
+                    OutItem(item_id, p["kind"], p["ts"], p["embed"], p["line"], p["mention"], p["file"])
+                )
 
     def pending(self) -> int:
         return sum(len(p.pending) for p in self.channels.values()) + self.events.qsize()

@@ -23,8 +23,13 @@ async def load_file(path: str) -> discord.File | None:
     return discord.File(io.BytesIO(data), filename=Path(path).name)
 
 
-async def reply(itx: discord.Interaction, embed: dict[str, Any], view: discord.ui.View | None = None,
-                ephemeral: bool = True, file: str | None = None) -> None:
+async def reply(
+    itx: discord.Interaction,
+    embed: dict[str, Any],
+    view: discord.ui.View | None = None,
+    ephemeral: bool = True,
+    file: str | None = None,
+) -> None:
     """Answer whether or not the interaction was deferred. A reply that can no longer be sent
     (the 3-second window passed, the token expired) is logged, not raised: an error handler
     that raises leaves an unretrieved task exception behind."""

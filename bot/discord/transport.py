@@ -25,20 +25,29 @@ log = logging.getLogger(__name__)
 
 
 class DiscordTransport:
-    def __init__(self, engine: Engine, layer: CommandLayer, config: DiscordConfig,
-                 window: float = 0.5, dashboard_interval: float = 15.0,
-                 guild_ready_timeout: float = 2.0) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        layer: CommandLayer,
+        config: DiscordConfig,
+        window: float = 0.5,
+        dashboard_interval: float = 15.0,
+        guild_ready_timeout: float = 2.0,
+    ) -> None:
         point_at(config)
         self.engine = engine
         self.config = config
         self.ready = asyncio.Event()
         self.bot = TradecordBot(engine, layer, config, self.ready, guild_ready_timeout)
-        channels = {"signals": config.signals_channel_id, "fills": config.fills_channel_id,
-                    "alerts": config.alerts_channel_id}
-        self.publisher = Publisher(engine.bus, engine.journal, channels, self._send, self.ready,
-                                   window)
-        self.dashboard = Dashboard(engine, self.bot, config.dashboard_channel_id, self.ready,
-                                   dashboard_interval)
+        channels = {
+            "signals": config.signals_channel_id,
+            "fills": config.fills_channel_id,
+            "alerts": config.alerts_channel_id,
+        }
+        self.publisher = Publisher(engine.bus, engine.journal, channels, self._send, self.ready, window)
+        self.dashboard = Dashboard(
+            engine, self.bot, config.dashboard_channel_id, self.ready, dashboard_interval
+        )
         self._tasks = TaskGroup("discord", on_error=self._crashed)
         self.login_failures = 0
 
@@ -47,8 +56,9 @@ class DiscordTransport:
         self._tasks.spawn(self._supervise(), "supervisor")
         self._tasks.spawn(self.dashboard.run(), "dashboard")
 
-    async def _send(self, channel_id: int, embeds: list[dict[str, Any]], mention: bool,
-                    file: str | None) -> None:
+    async def _send(
+        self, channel_id: int, embeds: list[dict[str, Any]], mention: bool, file: str | None
+    ) -> None:
         channel = self.bot.get_partial_messageable(channel_id)
         role = self.config.alert_role_id
         kwargs: dict[str, Any] = {"embeds": [discord.Embed.from_dict(e) for e in embeds]}
@@ -63,8 +73,9 @@ class DiscordTransport:
     def _problem(self, text: str) -> None:
         log.warning("%s", text)
         if self.login_failures == 1:  # once per outage: the console shows it, Discord later
-            self.engine.bus.publish(ev.AlertEvent(ev.AlertLevel.WARNING, ev.AlertKind.INFO,
-                                                  "Discord unavailable", text))
+            self.engine.bus.publish(
+                ev.AlertEvent(ev.AlertLevel.WARNING, ev.AlertKind.INFO, "Discord unavailable", text)
+            )
 
     async def _supervise(self) -> None:
         backoff = 1.0
@@ -74,12 +85,15 @@ class DiscordTransport:
                 break
             except discord.LoginFailure:
                 self.login_failures += 1
-                self._problem("Discord refused the login: check DISCORD_TOKEN. Trading goes on; "
-                              f"retrying in {backoff:.0f}s")
+                self._problem(
+                    "Discord refused the login: check DISCORD_TOKEN. Trading goes on; "
+                    f"retrying in {backoff:.0f}s"
+                )
             except (aiohttp.ClientError, OSError, discord.HTTPException) as exc:
                 self.login_failures += 1
-                self._problem(f"Discord unreachable ({type(exc).__name__}). Trading goes on; "
-                              f"retrying in {backoff:.0f}s")
+                self._problem(
+                    f"Discord unreachable ({type(exc).__name__}). Trading goes on; retrying in {backoff:.0f}s"
+                )
             # Each login attempt opens a session; close it and let the next one build a fresh
             # connector (reusing the closed one fails with "Session is closed").
             await self.bot.http.close()
@@ -87,8 +101,11 @@ class DiscordTransport:
             await asyncio.sleep(backoff)
             backoff = min(backoff * 2, 300.0)
         if self.login_failures:
-            self.engine.bus.publish(ev.AlertEvent(ev.AlertLevel.INFO, ev.AlertKind.INFO,
-                                                  "Discord connected", "back after an outage"))
+            self.engine.bus.publish(
+                ev.AlertEvent(
+                    ev.AlertLevel.INFO, ev.AlertKind.INFO, "Discord connected", "back after an outage"
+                )
+            )
         while True:
             try:
                 await self.bot.connect(reconnect=True)  # resumes and reconnects by itself
@@ -99,9 +116,14 @@ class DiscordTransport:
                 backoff = min(backoff * 2, 300.0)
 
     def _crashed(self, name: str, exc: BaseException) -> None:
-        self.engine.bus.publish(ev.AlertEvent(ev.AlertLevel.ERROR, ev.AlertKind.ERROR,
-                                              "Discord transport stopped",
-                                              f"{name}: {type(exc).__name__}: {exc}"))
+        self.engine.bus.publish(
+            ev.AlertEvent(
+                ev.AlertLevel.ERROR,
+                ev.AlertKind.ERROR,
+                "Discord transport stopped",
+                f"{name}: {type(exc).__name__}: {exc}",
+            )
+        )
 
     async def close(self, flush_timeout: float = 5.0) -> None:
         """Publisher flushed first (while the session is still open), then the bot."""

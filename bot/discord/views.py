@@ -22,8 +22,14 @@ CONFIRM_SECONDS = 30.0
 
 
 class ConfirmOrder(discord.ui.View):
-    def __init__(self, bot: TradecordBot, origin: discord.Interaction, inv: Invocation, side: Side,
-                 args: Mapping[str, Any]) -> None:
+    def __init__(
+        self,
+        bot: TradecordBot,
+        origin: discord.Interaction,
+        inv: Invocation,
+        side: Side,
+        args: Mapping[str, Any],
+    ) -> None:
         super().__init__(timeout=CONFIRM_SECONDS)
         self.bot = bot
         self.origin = origin
@@ -36,8 +42,9 @@ class ConfirmOrder(discord.ui.View):
     async def interaction_check(self, itx: discord.Interaction) -> bool:
         if itx.user.id == self.origin.user.id:
             return True
-        await self.bot.audit_refusal(itx, f"clicked {self.origin.user.name}'s order confirmation",
-                                     command=self.side)
+        await self.bot.audit_refusal(
+            itx, f"clicked {self.origin.user.name}'s order confirmation", command=self.side
+        )
         await reply(itx, error_embed("Only the person who asked for this order can confirm it."))
         return False
 
@@ -76,6 +83,7 @@ class ConfirmOrder(discord.ui.View):
             return
         try:
             await self.origin.edit_original_response(
-                embed=discord.Embed(title="Expired: order not sent", color=GREY), view=None)
+                embed=discord.Embed(title="Expired: order not sent", color=GREY), view=None
+            )
         except discord.HTTPException as exc:
             log.info("could not mark a confirmation expired: %s", exc)

@@ -46,8 +46,7 @@ def median_of(runs: list[dict[str, Any]]) -> dict[str, Any]:
     """Numbers become the median over runs; everything else is taken from the first run."""
     out = dict(runs[0])
     for key, value in runs[0].items():
-        if isinstance(value, (int, float)) and not isinstance(value, bool) and not key.startswith(
-                "target"):
+        if isinstance(value, (int, float)) and not isinstance(value, bool) and not key.startswith("target"):
             values = [r[key] for r in runs if isinstance(r.get(key), (int, float))]
             med = statistics.median(values)
             out[key] = round(med, 3) if isinstance(med, float) else med
@@ -65,8 +64,11 @@ def machine() -> dict[str, str]:
     except OSError:
         pass
     try:
-        mem_kb = next(int(line.split()[1]) for line in Path("/proc/meminfo").read_text().splitlines()
-                      if line.startswith("MemTotal"))
+        mem_kb = next(
+            int(line.split()[1])
+            for line in Path("/proc/meminfo").read_text().splitlines()
+            if line.startswith("MemTotal")
+        )
         memory = f"{mem_kb / 1024 / 1024:.0f} GiB"
     except (OSError, StopIteration):
         memory = "?"
@@ -74,9 +76,14 @@ def machine() -> dict[str, str]:
     for pkg in ("websockets", "aiohttp", "msgspec", "discord.py", "picows", "uvloop"):
         with contextlib.suppress(metadata.PackageNotFoundError):
             versions.append(f"{pkg} {metadata.version(pkg)}")
-    return {"cpu": cpu, "cores": str(os.cpu_count()), "memory": memory,
-            "python": platform.python_version(), "os": platform.platform(),
-            "packages": ", ".join(versions)}
+    return {
+        "cpu": cpu,
+        "cores": str(os.cpu_count()),
+        "memory": memory,
+        "python": platform.python_version(),
+        "os": platform.platform(),
+        "packages": ", ".join(versions),
+    }
 
 
 def _fmt(value: Any) -> str:
@@ -87,15 +94,16 @@ def _fmt(value: Any) -> str:
     return str(value)
 
 
-def write_markdown(path: Path, results: list[dict[str, Any]], command: str,
-                   notes: dict[str, str]) -> None:
+def write_markdown(path: Path, results: list[dict[str, Any]], command: str, notes: dict[str, str]) -> None:
     m = machine()
     lines = [
-        "# Benchmarks", "",
+        "# Benchmarks",
+        "",
         f"Measured {Clock().now():%Y-%m-%d %H:%M} KST on {m['cpu']}, {m['cores']} cores, "
-        f"{m['memory']}; Python {m['python']} ({m['os']}); {m['packages']}.", "",
-        f"Reproduce: `{command}` (medians over the runs; the load generator runs in its own "
-        "process).", "",
+        f"{m['memory']}; Python {m['python']} ({m['os']}); {m['packages']}.",
+        "",
+        f"Reproduce: `{command}` (medians over the runs; the load generator runs in its own process).",
+        "",
     ]
     for result in results:
         name = result["name"]

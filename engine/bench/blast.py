@@ -61,10 +61,18 @@ def symbol_code(i: int) -> str:
 def symbol_infos(n: int) -> list[wire.SymbolInfo]:
     limits = daily_limits(PREV_CLOSE)
     return [
-        wire.SymbolInfo(code=symbol_code(i), name=f"BENCH{i:04d}", market="KOSPI",
-                        prev_close=PREV_CLOSE, prev_high=PREV_HIGH, prev_low=PREV_LOW,
-                        open=PREV_CLOSE, last=PREV_CLOSE, upper_limit=limits.upper,
-                        lower_limit=limits.lower)
+        wire.SymbolInfo(
+            code=symbol_code(i),
+            name=f"BENCH{i:04d}",
+            market="KOSPI",
+            prev_close=PREV_CLOSE,
+            prev_high=PREV_HIGH,
+            prev_low=PREV_LOW,
+            open=PREV_CLOSE,
+            last=PREV_CLOSE,
+            upper_limit=limits.upper,
+            lower_limit=limits.lower,
+        )
         for i in range(n)
     ]
 
@@ -85,8 +93,9 @@ def build_frames(symbols: list[str], batch: int, seed: int = 1) -> list[bytes]:
             idx += 1
             qty = rng.randint(1, 50)
             volume[sym] += qty
-            rows.append(wire.TickRow(sym, PLACEHOLDER, rng.choice(PRICES), qty,
-                                     rng.choice((1, -1)), volume[sym]))
+            rows.append(
+                wire.TickRow(sym, PLACEHOLDER, rng.choice(PRICES), qty, rng.choice((1, -1)), volume[sym])
+            )
         frames.append(_encoder.encode(wire.Ticks(data=rows)))
     return frames
 
@@ -103,8 +112,15 @@ class _Conn:
 
 
 class Blast:
-    def __init__(self, symbols: int, rate: float | None, batch: int, seconds: float,
-                 seed: int = 1, cancel_after: float | None = 0.005) -> None:
+    def __init__(
+        self,
+        symbols: int,
+        rate: float | None,
+        batch: int,
+        seconds: float,
+        seed: int = 1,
+        cancel_after: float | None = 0.005,
+    ) -> None:
         self.cancel_after = cancel_after
         self.codes = [symbol_code(i) for i in range(symbols)]
         self.code_set = frozenset(self.codes)
@@ -156,16 +172,38 @@ class Blast:
             # Like an unfilled IOC order: the account channel reports it cancelled a moment
             # later, so the client's open orders (and what its risk checks scan) stay few.
             asyncio.get_running_loop().call_later(self.cancel_after, self._cancelled, req, order_id)
-        return _json(wire.OrderInfo(
-            order_id=order_id, client_order_id=req.client_order_id,
-            symbol=req.symbol, side=req.side, type=req.type, qty=req.qty, price=req.price,
-            status="accepted", filled_qty=0, avg_fill_price=0.0, created_ts_ns=recv_ns))
+        return _json(
+            wire.OrderInfo(
+                order_id=order_id,
+                client_order_id=req.client_order_id,
+                symbol=req.symbol,
+                side=req.side,
+                type=req.type,
+                qty=req.qty,
+                price=req.price,
+                status="accepted",
+                filled_qty=0,
+                avg_fill_price=0.0,
+                created_ts_ns=recv_ns,
+            )
+        )
 
     def _cancelled(self, req: wire.OrderRequest, order_id: str) -> None:
-        event = _encoder.encode(wire.OrderEvent(
-            event="cancelled", order_id=order_id, client_order_id=req.client_order_id,
-            symbol=req.symbol, side=req.side, qty=req.qty, price=req.price, status="cancelled",
-            filled_qty=0, message="unfilled (load generator)", ts_ns=time.time_ns()))
+        event = _encoder.encode(
+            wire.OrderEvent(
+                event="cancelled",
+                order_id=order_id,
+                client_order_id=req.client_order_id,
+                symbol=req.symbol,
+                side=req.side,
+                qty=req.qty,
+                price=req.price,
+                status="cancelled",
+                filled_qty=0,
+                message="unfilled (load generator)",
+                ts_ns=time.time_ns(),
+            )
+        )
         for conn in self.conns:
             if conn.account and not conn.ws.closed:
                 task = asyncio.ensure_future(conn.ws.send_frame(event, WSMsgType.TEXT))
@@ -179,8 +217,14 @@ class Blast:
         return _json(self.orders)
 
     async def _stats(self, request: web.Request) -> web.Response:
-        return _json({"connections": len(self.conns), "streams": self.streams,
-                      "ticks_sent": self.ticks_sent, "order_requests": self.order_requests})
+        return _json(
+            {
+                "connections": len(self.conns),
+                "streams": self.streams,
+                "ticks_sent": self.ticks_sent,
+                "order_requests": self.order_requests,
+            }
+        )
 
     # ---- websocket -----------------------------------------------------------------------
 
@@ -214,8 +258,11 @@ class Blast:
             out: list[msgspec.Struct] = []
             for symbol in msg.symbols:
                 if symbol not in self.code_set:
-                    out.append(wire.Error(op=op, code="unknown_symbol", symbol=symbol,
-                                          message=f"unknown symbol {symbol!r}"))
+                    out.append(
+                        wire.Error(
+                            op=op, code="unknown_symbol", symbol=symbol, message=f"unknown symbol {symbol!r}"
+                        )
+                    )
                     continue
                 if op == "subscribe":
                     conn.symbols.add(symbol)
@@ -231,8 +278,14 @@ class Blast:
             conn.account = True
             await self._send(conn, wire.Ack(op="account_subscribe"))
         elif isinstance(msg, wire.ConditionSubscribe | wire.ConditionUnsubscribe):
-            await self._send(conn, wire.Error(op=type(msg).__name__.lower(), code="unknown_condition",
-                                              message="the load generator has no conditions"))
+            await self._send(
+                conn,
+                wire.Error(
+                    op=type(msg).__name__.lower(),
+                    code="unknown_condition",
+                    message="the load generator has no conditions",
+                ),
+            )
         elif isinstance(msg, wire.Ping):
             await self._send(conn, wire.Pong(id=msg.id))
 
@@ -276,8 +329,7 @@ class Blast:
                         break
                     due = int((now - start) / period) + 1
                     while i < due:
-                        await send(frames[i % nframes].replace(placeholder, b"%d" % time.time_ns()),
-                                   text)
+                        await send(frames[i % nframes].replace(placeholder, b"%d" % time.time_ns()), text)
                         i += 1
                     # Sleep to the next frame's time (the loop wakes a little late, never early).
                     await asyncio.sleep(max(0.0, start + i * period - clock()))
@@ -318,8 +370,9 @@ def _stamp_arrivals() -> None:
 
 
 @web.middleware
-async def _arrival(request: web.Request,
-                   handler: Callable[[web.Request], Awaitable[web.StreamResponse]]) -> web.StreamResponse:
+async def _arrival(
+    request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+) -> web.StreamResponse:
     request["recv_ns"] = _first_bytes_ns.pop(id(request.protocol), None) or time.time_ns()
     try:
         return await handler(request)
@@ -368,8 +421,12 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--batch", type=int, default=200, help="rows per Ticks frame")
     p.add_argument("--seconds", type=float, default=10.0, help="stream length per connection")
     p.add_argument("--seed", type=int, default=1)
-    p.add_argument("--cancel-after-ms", type=float, default=5.0,
-                   help="report each accepted order cancelled this long after (-1: never)")
+    p.add_argument(
+        "--cancel-after-ms",
+        type=float,
+        default=5.0,
+        help="report each accepted order cancelled this long after (-1: never)",
+    )
     p.add_argument("--lifetime", type=float, default=600.0, help="the server exits after this")
     # auto: uvloop when saturating (the most frames per second), the stock loop when pacing
     # (uvloop defers writes to the end of a loop turn: up to 0.5 ms between a frame's ts_ns

@@ -59,9 +59,11 @@ async def _settled_meter() -> StallMeter:
 
 
 def _lag(meter: StallMeter, prefix: str = "") -> dict[str, Any]:
-    return {f"{prefix}loop_lag_ms_p99": round(meter.p99_ms(), 2),
-            f"{prefix}loop_lag_ms_max": round(meter.worst_ms(), 2),
-            f"{prefix}lag_samples": len(meter.lags)}
+    return {
+        f"{prefix}loop_lag_ms_p99": round(meter.p99_ms(), 2),
+        f"{prefix}loop_lag_ms_max": round(meter.worst_ms(), 2),
+        f"{prefix}lag_samples": len(meter.lags),
+    }
 
 
 async def chart_render(renders: int = 30) -> dict[str, Any]:
@@ -88,10 +90,15 @@ async def chart_render(renders: int = 30) -> dict[str, Any]:
         elapsed = time.perf_counter() - start
         await meter.stop()
     assert all(png.startswith(PNG_SIGNATURE) for png in pngs)
-    return {"name": "chart_render", "renders": renders, "seconds": round(elapsed, 3),
-            "render_ms_p50": round(statistics.median(times) * 1000, 1),
-            "render_ms_max": round(max(times) * 1000, 1), **_lag(meter),
-            "target_loop_lag_ms": 10}
+    return {
+        "name": "chart_render",
+        "renders": renders,
+        "seconds": round(elapsed, 3),
+        "render_ms_p50": round(statistics.median(times) * 1000, 1),
+        "render_ms_max": round(max(times) * 1000, 1),
+        **_lag(meter),
+        "target_loop_lag_ms": 10,
+    }
 
 
 async def chart_command(charts: int = 10) -> dict[str, Any]:
@@ -113,8 +120,9 @@ async def chart_command(charts: int = 10) -> dict[str, Any]:
                 for offset, price in enumerate((bar.open, bar.high, bar.low, bar.close)):
                     series.add(bar.start_ns + offset * NS, price, bar.volume // 4)
             engine.bars[symbol] = series
-            transport = DiscordTransport(engine, CommandLayer(engine), discord_config(fake),
-                                         guild_ready_timeout=0.05)
+            transport = DiscordTransport(
+                engine, CommandLayer(engine), discord_config(fake), guild_ready_timeout=0.05
+            )
             await transport.start()
             try:
                 await asyncio.wait_for(transport.ready.wait(), 15)
@@ -123,8 +131,9 @@ async def chart_command(charts: int = 10) -> dict[str, Any]:
 
                 async def one() -> float:
                     t = time.perf_counter()
-                    itx = await fake.slash("chart", {"symbol": symbol, "interval": 1},
-                                           user_id=VIEWER, roles=viewer)
+                    itx = await fake.slash(
+                        "chart", {"symbol": symbol, "interval": 1}, user_id=VIEWER, roles=viewer
+                    )
                     _, answer = await fake.wait_response(itx, count=2, timeout=60)
                     assert answer["files"], f"no chart attached: {answer}"
                     return time.perf_counter() - t
@@ -140,8 +149,14 @@ async def chart_command(charts: int = 10) -> dict[str, Any]:
                 await transport.close()
     finally:
         await fake.stop()
-    return {"name": "chart_command", "charts": charts, "bars": len(series.bars()),
-            "first_reply_s": round(first, 3), **first_lag,
-            "reply_ms_p50": round(statistics.median(replies) * 1000, 1),
-            "reply_ms_p99": round(percentile(replies, 99) * 1000, 1), **_lag(meter),
-            "target_loop_lag_ms": 10}
+    return {
+        "name": "chart_command",
+        "charts": charts,
+        "bars": len(series.bars()),
+        "first_reply_s": round(first, 3),
+        **first_lag,
+        "reply_ms_p50": round(statistics.median(replies) * 1000, 1),
+        "reply_ms_p99": round(percentile(replies, 99) * 1000, 1),
+        **_lag(meter),
+        "target_loop_lag_ms": 10,
+    }

@@ -88,9 +88,15 @@ async def churn(cycles: int = 10_000) -> dict[str, Any]:
         elapsed = time.perf_counter() - start
         await meter.stop()
         assert len(subs.tasks) == 0 and not engine.feed.mailboxes
-        return {"name": "subscription_churn", "cycles": cycles, "seconds": round(elapsed, 3),
-                "cycles_per_s": round(cycles / elapsed), "longest_stall_ms": round(meter.worst_ms(), 2),
-                "target_seconds": 0.3, "target_stall_ms": 20}
+        return {
+            "name": "subscription_churn",
+            "cycles": cycles,
+            "seconds": round(elapsed, 3),
+            "cycles_per_s": round(cycles / elapsed),
+            "longest_stall_ms": round(meter.worst_ms(), 2),
+            "target_seconds": 0.3,
+            "target_stall_ms": 20,
+        }
 
 
 async def _idle(engine: Engine, count: int) -> None:
@@ -139,8 +145,15 @@ async def subscription_memory() -> dict[str, Any]:
 
 async def _sim_process(extra: list[str]) -> tuple[asyncio.subprocess.Process, str]:
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "engine.sim", "--port", "0", *extra,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL)
+        sys.executable,
+        "-m",
+        "engine.sim",
+        "--port",
+        "0",
+        *extra,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.DEVNULL,
+    )
     assert proc.stdout is not None
     line = (await asyncio.wait_for(proc.stdout.readline(), 30)).decode()
     if "SIM LISTENING" not in line:
@@ -156,9 +169,12 @@ async def order_path(orders: int = 2_000, concurrency: int = 32) -> dict[str, An
     try:
         with tempfile.TemporaryDirectory(prefix="tradecord-bench-") as tmp:
             base = EngineConfig()
-            cfg = replace(base, data_dir=Path(tmp), broker_settings=SimSettings(url=url, cash=100_000_000),
-                          risk=replace(base.risk, max_order_value=10**12,
-                                       max_position_value=10**12))
+            cfg = replace(
+                base,
+                data_dir=Path(tmp),
+                broker_settings=SimSettings(url=url, cash=100_000_000),
+                risk=replace(base.risk, max_order_value=10**12, max_position_value=10**12),
+            )
             engine = Engine(cfg)
             await engine.start()
             sent: dict[str, int] = {}
@@ -176,9 +192,11 @@ async def order_path(orders: int = 2_000, concurrency: int = 32) -> dict[str, An
             async def one(i: int) -> None:
                 async with gate:
                     t = time.perf_counter_ns()
-                    res = await engine.orders.submit(OrderIntent(
-                        "001510", Side.BUY, 1, price, "bench", "order path", f"bench-{i}",
-                        is_auto=True))
+                    res = await engine.orders.submit(
+                        OrderIntent(
+                            "001510", Side.BUY, 1, price, "bench", "order path", f"bench-{i}", is_auto=True
+                        )
+                    )
                     assert res.order is not None and res.rejection is None, res.rejection
                     signal_at[res.order.client_order_id] = t
 
@@ -200,15 +218,22 @@ async def order_path(orders: int = 2_000, concurrency: int = 32) -> dict[str, An
     finally:
         proc.terminate()
         await proc.wait()
-    return {"name": "order_path", "orders": orders, "concurrency": concurrency,
-            "seconds": round(elapsed, 3), "orders_per_s": round(orders / elapsed),
-            "signal_to_sent_us_p50": round(statistics.median(single)),
-            "signal_to_sent_us_p99": round(percentile(single, 99)),
-            "signal_to_sent_us_max": round(max(single)),
-            "burst_signal_to_sent_us_p50": round(statistics.median(waits)),
-            "burst_signal_to_sent_us_p99": round(percentile(waits, 99)), "journaled": journaled,
-            "loop_lag_ms_p99": round(meter.p99_ms(), 2),
-            "target_orders_per_s": 2000, "target_p99_us": 2000}
+    return {
+        "name": "order_path",
+        "orders": orders,
+        "concurrency": concurrency,
+        "seconds": round(elapsed, 3),
+        "orders_per_s": round(orders / elapsed),
+        "signal_to_sent_us_p50": round(statistics.median(single)),
+        "signal_to_sent_us_p99": round(percentile(single, 99)),
+        "signal_to_sent_us_max": round(max(single)),
+        "burst_signal_to_sent_us_p50": round(statistics.median(waits)),
+        "burst_signal_to_sent_us_p99": round(percentile(waits, 99)),
+        "journaled": journaled,
+        "loop_lag_ms_p99": round(meter.p99_ms(), 2),
+        "target_orders_per_s": 2000,
+        "target_p99_us": 2000,
+    }
 
 
 async def alert_burst(fills: int = 1_000) -> dict[str, Any]:
@@ -223,8 +248,9 @@ async def alert_burst(fills: int = 1_000) -> dict[str, Any]:
     await fake.start()
     try:
         async with loopback_engine(10) as engine:
-            transport = DiscordTransport(engine, CommandLayer(engine), discord_config(fake),
-                                         guild_ready_timeout=0.05)
+            transport = DiscordTransport(
+                engine, CommandLayer(engine), discord_config(fake), guild_ready_timeout=0.05
+            )
             await transport.start()
             await asyncio.wait_for(transport.ready.wait(), 15)
             channel = fake.channels["fills"]
@@ -242,8 +268,9 @@ async def alert_burst(fills: int = 1_000) -> dict[str, Any]:
             start = time.perf_counter()
             for burst in range(10):
                 for i in range(burst * fills // 10, (burst + 1) * fills // 10):
-                    engine.bus.publish(ev.FillEvent(f"B{i}", f"F{i}", "005930", Side.BUY, 1,
-                                                    97_600, 15, 0, 0, 1, 1, 1))
+                    engine.bus.publish(
+                        ev.FillEvent(f"B{i}", f"F{i}", "005930", Side.BUY, 1, 97_600, 15, 0, 0, 1, 1, 1)
+                    )
                 await asyncio.sleep(0.1)
             # Polling the fake's record is the measurement: Discord offers no event to await.
             while visible() < fills and time.perf_counter() - start < 120:  # noqa: ASYNC110
@@ -256,9 +283,16 @@ async def alert_burst(fills: int = 1_000) -> dict[str, Any]:
             await transport.close()
     finally:
         await fake.stop()
-    return {"name": "alert_burst", "fills": fills, "delivered": delivered,
-            "lost": fills - delivered if delivered <= fills else 0,
-            "duplicates": max(delivered - fills, 0), "messages": messages,
-            "last_visible_s": round(last_visible, 2), "http_429s": fake.rate_limited_429s,
-            "loop_lag_ms_max": round(meter.worst_ms(), 2),
-            "target_messages": 20, "target_last_visible_s": 30}
+    return {
+        "name": "alert_burst",
+        "fills": fills,
+        "delivered": delivered,
+        "lost": fills - delivered if delivered <= fills else 0,
+        "duplicates": max(delivered - fills, 0),
+        "messages": messages,
+        "last_visible_s": round(last_visible, 2),
+        "http_429s": fake.rate_limited_429s,
+        "loop_lag_ms_max": round(meter.worst_ms(), 2),
+        "target_messages": 20,
+        "target_last_visible_s": 30,
+    }

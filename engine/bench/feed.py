@@ -73,9 +73,12 @@ def pct(values: Sequence[float], q: float) -> float:
 
 def summary_us(prefix: str, values_ns: list[int]) -> dict[str, float]:
     us = [v / 1000 for v in values_ns]
-    return {f"{prefix}_n": len(us), f"{prefix}_p50_us": round(pct(us, 50), 1),
-            f"{prefix}_p99_us": round(pct(us, 99), 1),
-            f"{prefix}_max_us": round(max(us), 1) if us else 0.0}
+    return {
+        f"{prefix}_n": len(us),
+        f"{prefix}_p50_us": round(pct(us, 50), 1),
+        f"{prefix}_p99_us": round(pct(us, 99), 1),
+        f"{prefix}_max_us": round(max(us), 1) if us else 0.0,
+    }
 
 
 def prefixed(prefix: str, numbers: dict[str, Any]) -> dict[str, Any]:
@@ -88,14 +91,31 @@ def loop_kind() -> str:
 
 
 @contextlib.asynccontextmanager
-async def blast_server(symbols: int, rate: int | None, batch: int, seconds: float,
-                       ) -> AsyncIterator[str]:
+async def blast_server(
+    symbols: int,
+    rate: int | None,
+    batch: int,
+    seconds: float,
+) -> AsyncIterator[str]:
     """Start `python -m engine.bench.blast` as a child process; yields its http:// base URL."""
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "engine.bench.blast", "--port", "0", "--symbols", str(symbols),
-        "--rate", "max" if rate is None else str(rate), "--batch", str(batch),
-        "--seconds", str(seconds), "--lifetime", str(max(120.0, seconds * 4)),
-        stdout=asyncio.subprocess.PIPE)
+        sys.executable,
+        "-m",
+        "engine.bench.blast",
+        "--port",
+        "0",
+        "--symbols",
+        str(symbols),
+        "--rate",
+        "max" if rate is None else str(rate),
+        "--batch",
+        str(batch),
+        "--seconds",
+        str(seconds),
+        "--lifetime",
+        str(max(120.0, seconds * 4)),
+        stdout=asyncio.subprocess.PIPE,
+    )
     try:
         assert proc.stdout is not None
         line = (await asyncio.wait_for(proc.stdout.readline(), 30)).decode()
@@ -194,17 +214,25 @@ class LoopLag:
     def summary(self) -> dict[str, float]:
         ms = [v / 1e6 for v in self.samples_ns]
         ready = [v / 1e6 for v in self.ready_ns]
-        return {"lag_p50_ms": round(pct(ms, 50), 3), "lag_p99_ms": round(pct(ms, 99), 3),
-                "lag_max_ms": round(max(ms), 3) if ms else 0.0, "lag_samples": len(ms),
-                "ready_lag_p50_ms": round(pct(ready, 50), 3),
-                "ready_lag_p99_ms": round(pct(ready, 99), 3),
-                "ready_lag_max_ms": round(max(ready), 3) if ready else 0.0}
+        return {
+            "lag_p50_ms": round(pct(ms, 50), 3),
+            "lag_p99_ms": round(pct(ms, 99), 3),
+            "lag_max_ms": round(max(ms), 3) if ms else 0.0,
+            "lag_samples": len(ms),
+            "ready_lag_p50_ms": round(pct(ready, 50), 3),
+            "ready_lag_p99_ms": round(pct(ready, 99), 3),
+            "ready_lag_max_ms": round(max(ready), 3) if ready else 0.0,
+        }
 
 
 @contextlib.asynccontextmanager
-async def running_engine(url: str, symbols: int, strategy: str = "breakout",
-                         qty: int | None = None,
-                         params: dict[str, float] | None = None) -> AsyncIterator[Engine]:
+async def running_engine(
+    url: str,
+    symbols: int,
+    strategy: str = "breakout",
+    qty: int | None = None,
+    params: dict[str, float] | None = None,
+) -> AsyncIterator[Engine]:
     """The real Engine + SimBroker against the generator, with `symbols` subscriptions."""
     data_dir = Path(tempfile.mkdtemp(prefix="tradecord-bench-"))
     config = EngineConfig(
@@ -212,8 +240,12 @@ async def running_engine(url: str, symbols: int, strategy: str = "breakout",
         broker_settings=SimSettings(url=url, max_subscriptions=symbols),
         # The benchmark sends many small orders: limits that never refuse one, so every
         # signal takes the whole path to the broker.
-        risk=RiskLimits(max_order_value=10**12, max_position_value=10**12,
-                        max_open_positions=10**6, daily_loss_limit=10**12),
+        risk=RiskLimits(
+            max_order_value=10**12,
+            max_position_value=10**12,
+            max_open_positions=10**6,
+            daily_loss_limit=10**12,
+        ),
         equity_sample_seconds=3600.0,
     )
     engine = Engine(config, broker=SimBroker(SimSettings(url=url, max_subscriptions=None)))
@@ -260,9 +292,12 @@ class Window:
         self.n = self.count() - self.n0
 
     def numbers(self) -> dict[str, float]:
-        return {"ticks_per_s": round(self.n / self.wall), "window_s": round(self.wall, 3),
-                "cpu_share": round(self.cpu / self.wall, 3),
-                "cpu_per_tick_us": round(self.cpu / max(self.n, 1) * 1e6, 3)}
+        return {
+            "ticks_per_s": round(self.n / self.wall),
+            "window_s": round(self.wall, 3),
+            "cpu_share": round(self.cpu / self.wall, 3),
+            "cpu_per_tick_us": round(self.cpu / max(self.n, 1) * 1e6, 3),
+        }
 
 
 # ---- 1. throughput ---------------------------------------------------------------------------
@@ -319,8 +354,19 @@ async def bare_throughput(url: str, symbols: int, seconds: float) -> dict[str, A
 async def naive_throughput(url: str, symbols: int, seconds: float) -> dict[str, Any]:
     ws_url = url.replace("http://", "ws://", 1) + "/ws"
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "engine.bench.naive", "--url", ws_url, "--symbols", str(symbols),
-        "--warmup", str(WARMUP_S), "--seconds", str(seconds), stdout=asyncio.subprocess.PIPE)
+        sys.executable,
+        "-m",
+        "engine.bench.naive",
+        "--url",
+        ws_url,
+        "--symbols",
+        str(symbols),
+        "--warmup",
+        str(WARMUP_S),
+        "--seconds",
+        str(seconds),
+        stdout=asyncio.subprocess.PIPE,
+    )
     out, _ = await asyncio.wait_for(proc.communicate(), seconds + 60)
     if proc.returncode != 0:
         raise RuntimeError(f"naive client failed with exit code {proc.returncode}")
@@ -329,8 +375,7 @@ async def naive_throughput(url: str, symbols: int, seconds: float) -> dict[str, 
     return {k: round(v, 3) if isinstance(v, float) else v for k, v in result.items()}
 
 
-async def throughput(symbols: int, seconds: float = 3.0,
-                     batch: int = SATURATION_BATCH) -> dict[str, Any]:
+async def throughput(symbols: int, seconds: float = 3.0, batch: int = SATURATION_BATCH) -> dict[str, Any]:
     """Measurement 1 for one symbol count: engine, bare limit and naive baseline, same feed."""
     per_client = WARMUP_S + seconds + 3.0  # each connection's stream outlasts its window
     wake_us = await calibrate()
@@ -341,15 +386,27 @@ async def throughput(symbols: int, seconds: float = 3.0,
     e, b, n = engine["ticks_per_s"], bare["ticks_per_s"], naive["ticks_per_s"]
     return {
         "name": f"throughput_{symbols}",
-        "symbols": symbols, "batch": batch, "loop": loop_kind(), "calibration_wake_us": wake_us,
-        "engine_ticks_per_s": e, "bare_ticks_per_s": b, "naive_ticks_per_s": n,
+        "symbols": symbols,
+        "batch": batch,
+        "loop": loop_kind(),
+        "calibration_wake_us": wake_us,
+        "engine_ticks_per_s": e,
+        "bare_ticks_per_s": b,
+        "naive_ticks_per_s": n,
         "engine_vs_naive": round(e / n, 2) if n else 0.0,
         "engine_vs_bare": round(e / b, 3) if b else 0.0,
         **prefixed("engine", {k: v for k, v in engine.items() if k != "ticks_per_s"}),
         **prefixed("bare", {k: v for k, v in bare.items() if k != "ticks_per_s"}),
         **prefixed("naive", {k: v for k, v in naive.items() if k != "ticks_per_s"}),
-        **({"target_engine_ticks_per_s": 300_000, "target_engine_vs_naive": 2.0,
-            "target_engine_vs_bare": 0.5} if symbols == 500 else {}),
+        **(
+            {
+                "target_engine_ticks_per_s": 300_000,
+                "target_engine_vs_naive": 2.0,
+                "target_engine_vs_bare": 0.5,
+            }
+            if symbols == 500
+            else {}
+        ),
     }
 
 
@@ -383,8 +440,9 @@ class BenchSignal(VolatilityBreakout):
         if probe.recording:
             probe.signal_ns.append(time.time_ns() - tick.ts_ns)
         limit = min(next_up(next_up(tick.price)), self.instrument.upper_limit)
-        return Signal(Side.BUY, 1, limit, "latency benchmark", f"lat:{tick.ts_ns}:{probe.count}",
-                      is_entry=True)
+        return Signal(
+            Side.BUY, 1, limit, "latency benchmark", f"lat:{tick.ts_ns}:{probe.count}", is_entry=True
+        )
 
 
 def _send_ns_of(intent_key: str) -> int | None:
@@ -394,8 +452,14 @@ def _send_ns_of(intent_key: str) -> int | None:
     return int(parts[parts.index("lat") + 1])
 
 
-async def latency(rate: int, symbols: int = 500, seconds: float = 5.0, batch: int | None = None,
-                  signals_per_s: int = 100, feed_only_seconds: float = 3.0) -> dict[str, Any]:
+async def latency(
+    rate: int,
+    symbols: int = 500,
+    seconds: float = 5.0,
+    batch: int | None = None,
+    signals_per_s: int = 100,
+    feed_only_seconds: float = 3.0,
+) -> dict[str, Any]:
     """Measurement 2 at a steady `rate` ticks/s (frames every ~1 ms unless `batch` is given).
 
     Two windows on one connection: first the feed alone (the strategy runs, no signal), for
@@ -410,8 +474,10 @@ async def latency(rate: int, symbols: int = 500, seconds: float = 5.0, batch: in
     per_client = 2 * WARMUP_S + feed_only_seconds + seconds + 5.0
     wake_us = await calibrate()
     try:
-        async with blast_server(symbols, rate, batch, per_client) as url, \
-                running_engine(url, symbols, BenchSignal.name, qty=1) as engine:
+        async with (
+            blast_server(symbols, rate, batch, per_client) as url,
+            running_engine(url, symbols, BenchSignal.name, qty=1) as engine,
+        ):
             await wait_for(lambda: engine.feed.ticks > 0, 10, "the first ticks")
             # Where the order path's time goes: the moment the order manager hands the request
             # to the broker (after risk and the journal), by client order id.
@@ -460,12 +526,19 @@ async def latency(rate: int, symbols: int = 500, seconds: float = 5.0, batch: in
             feed, orders = feed_window.numbers(), window.numbers()
             targets: dict[str, float] = (
                 {"target_send_to_order_request_p99_us": 500, "target_lag_p99_ms": 1.0}
-                if rate == 20_000 else
-                {"target_lag_p99_ms": 5.0, "target_cpu_share": 0.6} if rate == 100_000 else {})
+                if rate == 20_000
+                else {"target_lag_p99_ms": 5.0, "target_cpu_share": 0.6}
+                if rate == 100_000
+                else {}
+            )
             return {
                 "name": f"latency_{rate}",
-                "rate": rate, "symbols": symbols, "batch": batch, "loop": loop_kind(),
-                "calibration_wake_us": wake_us, "signals_per_s": signals_per_s,
+                "rate": rate,
+                "symbols": symbols,
+                "batch": batch,
+                "loop": loop_kind(),
+                "calibration_wake_us": wake_us,
+                "signals_per_s": signals_per_s,
                 **summary_us("send_to_signal", probe.signal_ns),
                 **summary_us("send_to_order_request", order_ns),
                 # the two legs of send -> order request: to the broker call (decode, dispatch,
@@ -473,13 +546,26 @@ async def latency(rate: int, symbols: int = 500, seconds: float = 5.0, batch: in
                 # client, loopback, until the generator's socket has the request's first bytes)
                 **summary_us("send_to_broker_call", to_broker_ns),
                 **summary_us("broker_call_to_request", broker_to_request_ns),
-                **prefixed("feed_only", {"ticks_per_s": feed["ticks_per_s"], **feed_lag,
-                                         "cpu_share": feed["cpu_share"],
-                                         "cpu_per_tick_us": feed["cpu_per_tick_us"]}),
-                **prefixed("with_orders", {"ticks_per_s": orders["ticks_per_s"], **lag.summary(),
-                                           "cpu_share": orders["cpu_share"],
-                                           "cpu_per_tick_us": orders["cpu_per_tick_us"]}),
-                "orders_sent": engine.orders.sent, "order_rejects": engine.orders.rejects,
+                **prefixed(
+                    "feed_only",
+                    {
+                        "ticks_per_s": feed["ticks_per_s"],
+                        **feed_lag,
+                        "cpu_share": feed["cpu_share"],
+                        "cpu_per_tick_us": feed["cpu_per_tick_us"],
+                    },
+                ),
+                **prefixed(
+                    "with_orders",
+                    {
+                        "ticks_per_s": orders["ticks_per_s"],
+                        **lag.summary(),
+                        "cpu_share": orders["cpu_share"],
+                        "cpu_per_tick_us": orders["cpu_per_tick_us"],
+                    },
+                ),
+                "orders_sent": engine.orders.sent,
+                "order_rejects": engine.orders.rejects,
                 **targets,
             }
     finally:
@@ -490,15 +576,18 @@ async def latency(rate: int, symbols: int = 500, seconds: float = 5.0, batch: in
 # ---- 3. command responsiveness ---------------------------------------------------------------
 
 
-async def command_responsiveness(seconds: float = 5.0, symbols: int = 500,
-                                 interval: float = 0.05) -> dict[str, Any]:
+async def command_responsiveness(
+    seconds: float = 5.0, symbols: int = 500, interval: float = 0.05
+) -> dict[str, Any]:
     """Measurement 3: /status and /subscriptions reply times while the feed is saturated."""
     from bot.commands.context import Invocation, Role
     from bot.commands.layer import CommandLayer
 
     wake_us = await calibrate()
-    async with blast_server(symbols, None, SATURATION_BATCH, WARMUP_S + seconds + 5.0) as url, \
-            running_engine(url, symbols) as engine:
+    async with (
+        blast_server(symbols, None, SATURATION_BATCH, WARMUP_S + seconds + 5.0) as url,
+        running_engine(url, symbols) as engine,
+    ):
         layer = CommandLayer(engine)
         inv = Invocation("bench", "bench", Role.ADMIN, "id")
         await wait_for(lambda: engine.feed.ticks > 0, 10, "the first ticks")
@@ -519,15 +608,24 @@ async def command_responsiveness(seconds: float = 5.0, symbols: int = 500,
         both = times["status"] + times["subscriptions"]
 
         def ms(prefix: str, values: list[int]) -> dict[str, float]:
-            return {f"{prefix}_n": len(values), f"{prefix}_p50_ms": round(pct(values, 50) / 1e6, 3),
-                    f"{prefix}_p99_ms": round(pct(values, 99) / 1e6, 3),
-                    f"{prefix}_max_ms": round(max(values) / 1e6, 3) if values else 0.0}
+            return {
+                f"{prefix}_n": len(values),
+                f"{prefix}_p50_ms": round(pct(values, 50) / 1e6, 3),
+                f"{prefix}_p99_ms": round(pct(values, 99) / 1e6, 3),
+                f"{prefix}_max_ms": round(max(values) / 1e6, 3) if values else 0.0,
+            }
 
-        return {"name": "command_responsiveness", "symbols": symbols, "loop": loop_kind(),
-                "calibration_wake_us": wake_us,
-                "feed_ticks_per_s": window.numbers()["ticks_per_s"],
-                **ms("reply", both), **ms("status", times["status"]),
-                **ms("subscriptions", times["subscriptions"]), "target_reply_p99_ms": 50}
+        return {
+            "name": "command_responsiveness",
+            "symbols": symbols,
+            "loop": loop_kind(),
+            "calibration_wake_us": wake_us,
+            "feed_ticks_per_s": window.numbers()["ticks_per_s"],
+            **ms("reply", both),
+            **ms("status", times["status"]),
+            **ms("subscriptions", times["subscriptions"]),
+            "target_reply_p99_ms": 50,
+        }
 
 
 # ---- main ------------------------------------------------------------------------------------
@@ -568,8 +666,12 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--rates", type=int, nargs="+", default=[20_000, 100_000])
     p.add_argument("--seconds", type=float, default=3.0, help="throughput window per client")
     p.add_argument("--latency-seconds", type=float, default=5.0)
-    p.add_argument("--loop", choices=("asyncio", "uvloop"), default="asyncio",
-                   help="event loop of the engine under test (the agent runs on asyncio's)")
+    p.add_argument(
+        "--loop",
+        choices=("asyncio", "uvloop"),
+        default="asyncio",
+        help="event loop of the engine under test (the agent runs on asyncio's)",
+    )
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
     loop_factory: Callable[[], asyncio.AbstractEventLoop] | None = None

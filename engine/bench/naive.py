@@ -34,9 +34,17 @@ def instrument(code: str, info: dict[str, Any] | None = None) -> Instrument:
     from engine.krx.prices import daily_limits
 
     limits = daily_limits(PREV_CLOSE)
-    return Instrument(code=code, name=code, market=Market.KOSPI, prev_close=PREV_CLOSE,
-                      prev_high=PREV_HIGH, prev_low=PREV_LOW, open=PREV_CLOSE,
-                      upper_limit=limits.upper, lower_limit=limits.lower)
+    return Instrument(
+        code=code,
+        name=code,
+        market=Market.KOSPI,
+        prev_close=PREV_CLOSE,
+        prev_high=PREV_HIGH,
+        prev_low=PREV_LOW,
+        open=PREV_CLOSE,
+        upper_limit=limits.upper,
+        lower_limit=limits.lower,
+    )
 
 
 class NaiveClient:

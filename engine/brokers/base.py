@@ -74,8 +74,10 @@ class Capabilities:
         if self.condition_search is ConditionSearch.NONE:
             return f"the {broker} broker offers no condition search; use /subscribe"
         if paper and not self.conditions_on_paper:
-            return (f"the {broker} broker serves condition search to real accounts only, and "
-                    "this one is paper; use /subscribe, or a real account with LIVE_TRADING=yes")
+            return (
+                f"the {broker} broker serves condition search to real accounts only, and "
+                "this one is paper; use /subscribe, or a real account with LIVE_TRADING=yes"
+            )
         return None
 
 
@@ -241,8 +243,13 @@ class Broker(ABC):
         return known[code]
 
     @abstractmethod
-    async def find_order(self, request: OrderRequest, placed_after_ns: int,
-                         claimed: set[str], broker_order_id: str | None = None) -> BrokerOrder | None:
+    async def find_order(
+        self,
+        request: OrderRequest,
+        placed_after_ns: int,
+        claimed: set[str],
+        broker_order_id: str | None = None,
+    ) -> BrokerOrder | None:
         """The broker's order for this request, if it got it. Brokers with client order ids
         look it up by id; others by `broker_order_id` when the journal ties one, else match an
         order of the same shape placed after `placed_after_ns` whose number is not in

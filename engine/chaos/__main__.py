@@ -18,8 +18,7 @@ from engine.envparse import decimal, whole_number
 from engine.text import shown
 
 
-def _ranged(parse: Callable[[str], float], low: float, high: float,
-            what: str) -> Callable[[str], float]:
+def _ranged(parse: Callable[[str], float], low: float, high: float, what: str) -> Callable[[str], float]:
     """An argparse type: ASCII digits only (as settings are read), inside [low, high]."""
 
     def read(text: str) -> float:
@@ -43,30 +42,58 @@ def parse_args(argv: Sequence[str] | None = None) -> ChaosConfig:
     parser = argparse.ArgumentParser(
         prog="python -m engine.chaos",
         description="SIGKILL the agent at random moments (and disrupt its broker), then check "
-                    "that the journal and the broker agree.")
+        "that the journal and the broker agree.",
+    )
     parser.add_argument("--rounds", type=_positive_int, default=10, help="agent kills (default 10)")
     parser.add_argument("--seed", type=int, default=1, help="seed of every round's plan (default 1)")
-    parser.add_argument("--broker", choices=("sim", "kis"), default="sim",
-                        help="sim: python -m engine.sim (killed and restarted with its state); "
-                             "kis: the KIS fake from tests/fakekis (faults injected instead)")
-    parser.add_argument("--workdir", type=Path, default=None,
-                        help="where data, logs and the timeline go (default: a new temp dir, kept)")
-    parser.add_argument("--max-round-seconds", type=_seconds, default=3.0,
-                        help="longest time a round drives the agent before its kill (default 3)")
-    parser.add_argument("--broker-fault-rate", type=_fraction, default=0.2,
-                        help="share of rounds that also disrupt the broker (default 0.2)")
-    parser.add_argument("--ready-timeout", type=_seconds, default=120.0,
-                        help="longest wait for the agent's console after a start (default 120; "
-                             "KIS start-ups slow down as the day's orders grow, paced at 2/s)")
-    parser.add_argument("--repo", type=Path, default=REPO,
-                        help="checkout whose agent and sim are run (default: this one)")
+    parser.add_argument(
+        "--broker",
+        choices=("sim", "kis"),
+        default="sim",
+        help="sim: python -m engine.sim (killed and restarted with its state); "
+        "kis: the KIS fake from tests/fakekis (faults injected instead)",
+    )
+    parser.add_argument(
+        "--workdir",
+        type=Path,
+        default=None,
+        help="where data, logs and the timeline go (default: a new temp dir, kept)",
+    )
+    parser.add_argument(
+        "--max-round-seconds",
+        type=_seconds,
+        default=3.0,
+        help="longest time a round drives the agent before its kill (default 3)",
+    )
+    parser.add_argument(
+        "--broker-fault-rate",
+        type=_fraction,
+        default=0.2,
+        help="share of rounds that also disrupt the broker (default 0.2)",
+    )
+    parser.add_argument(
+        "--ready-timeout",
+        type=_seconds,
+        default=120.0,
+        help="longest wait for the agent's console after a start (default 120; "
+        "KIS start-ups slow down as the day's orders grow, paced at 2/s)",
+    )
+    parser.add_argument(
+        "--repo", type=Path, default=REPO, help="checkout whose agent and sim are run (default: this one)"
+    )
     args = parser.parse_args(argv)
     if args.workdir is not None and args.workdir.exists() and any(args.workdir.iterdir()):
         parser.error(f"--workdir {args.workdir} is not empty: the journal must start empty")
-    return ChaosConfig(rounds=args.rounds, seed=args.seed, broker=args.broker,
-                       workdir=args.workdir, max_round_s=args.max_round_seconds,
-                       broker_fault_rate=args.broker_fault_rate, ready_timeout=args.ready_timeout,
-                       repo=args.repo.absolute())
+    return ChaosConfig(
+        rounds=args.rounds,
+        seed=args.seed,
+        broker=args.broker,
+        workdir=args.workdir,
+        max_round_s=args.max_round_seconds,
+        broker_fault_rate=args.broker_fault_rate,
+        ready_timeout=args.ready_timeout,
+        repo=args.repo.absolute(),
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:

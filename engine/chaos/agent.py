@@ -25,8 +25,7 @@ BANNER = "Tradecord on the"
 
 # Output that means the agent itself broke (as opposed to a refused command).
 STDOUT_BUGS = ("Traceback", "Engine task crashed", "failed inside the engine", "strategy crashed")
-STDERR_BUGS = ("Traceback", "Task exception was never retrieved", "Exception in callback",
-               "crashed")
+STDERR_BUGS = ("Traceback", "Task exception was never retrieved", "Exception in callback", "crashed")
 
 
 @dataclass(slots=True)
@@ -45,11 +44,20 @@ class Command:
 
 
 class Agent:
-    def __init__(self, label: str, argv: Sequence[str], *, repo: Path, env: Mapping[str, str],
-                 log_dir: Path, counter: list[int]) -> None:
+    def __init__(
+        self,
+        label: str,
+        argv: Sequence[str],
+        *,
+        repo: Path,
+        env: Mapping[str, str],
+        log_dir: Path,
+        counter: list[int],
+    ) -> None:
         self.label = label
-        self.proc = ManagedProcess(label, argv, cwd=repo, env=env, log_dir=log_dir, stdin=True,
-                                   on_stdout=self._on_line)
+        self.proc = ManagedProcess(
+            label, argv, cwd=repo, env=env, log_dir=log_dir, stdin=True, on_stdout=self._on_line
+        )
         self._counter = counter  # shared across agents, so markers never repeat in a run
         self.commands: list[Command] = []
         self._by_seq: dict[int, Command] = {}
@@ -123,7 +131,7 @@ class Agent:
                     found.append(f"{self.proc.stdout_path.name}:{i + 1}: {line.strip()[:300]}")
             for i, line in enumerate(self.proc.stderr_lines):
                 if any(bug in line for bug in STDERR_BUGS):
-                    tail = self.proc.stderr_lines[i + 1:i + 40]
+                    tail = self.proc.stderr_lines[i + 1 : i + 40]
                     last = next((t for t in tail if t and not t.startswith(" ")), "")
                     shown = line.strip()[:200] + (f" … {last.strip()[:200]}" if last else "")
                     found.append(f"{self.proc.stderr_path.name}:{i + 1}: {shown}")

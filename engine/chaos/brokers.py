@@ -33,8 +33,9 @@ class BrokerUnavailable(RuntimeError):
 
 def http_json(method: str, url: str, body: Any = None, timeout: float = HTTP_TIMEOUT) -> Any:
     data = json.dumps(body).encode() if body is not None else None
-    req = urllib.request.Request(url, data=data, method=method,
-                                 headers={"content-type": "application/json"} if data else {})
+    req = urllib.request.Request(
+        url, data=data, method=method, headers={"content-type": "application/json"} if data else {}
+    )
     try:
         with urllib.request.urlopen(req, timeout=timeout) as resp:
             return json.loads(resp.read())
@@ -71,15 +72,18 @@ class BrokerProcess(ABC):
 
     def _spawn(self, argv: list[str], ready: str) -> str:
         self._starts += 1
-        proc = ManagedProcess(f"broker-{self._starts:03d}", argv, cwd=self.repo, env=self._env(),
-                              log_dir=self.workdir / "logs")
+        proc = ManagedProcess(
+            f"broker-{self._starts:03d}", argv, cwd=self.repo, env=self._env(), log_dir=self.workdir / "logs"
+        )
         proc.start()
         line = proc.wait_line(ready, READY_TIMEOUT)
         if line is None:
             code = proc.returncode
             proc.kill()
-            raise BrokerUnavailable(f"{self.name} did not print {ready!r} within {READY_TIMEOUT:.0f}s "
-                                    f"(exit {code}); stderr:\n{proc.stderr_tail()}")
+            raise BrokerUnavailable(
+                f"{self.name} did not print {ready!r} within {READY_TIMEOUT:.0f}s "
+                f"(exit {code}); stderr:\n{proc.stderr_tail()}"
+            )
         self._proc = proc
         return line
 
@@ -142,9 +146,25 @@ class SimBroker(BrokerProcess):
         self._restart_error = ""
 
     def _argv(self) -> list[str]:
-        return [self.python, "-m", "engine.sim", "--port", str(self.port), "--seed", str(self.seed),
-                "--rate", "5", "--cash", str(self.cash), "--state", str(self.workdir / "sim.db"),
-                "--symbols", ",".join(self.symbols), "--log-level", "INFO"]
+        return [
+            self.python,
+            "-m",
+            "engine.sim",
+            "--port",
+            str(self.port),
+            "--seed",
+            str(self.seed),
+            "--rate",
+            "5",
+            "--cash",
+            str(self.cash),
+            "--state",
+            str(self.workdir / "sim.db"),
+            "--symbols",
+            ",".join(self.symbols),
+            "--log-level",
+            "INFO",
+        ]
 
     def start(self) -> None:
         with self._lock:
@@ -183,8 +203,9 @@ class SimBroker(BrokerProcess):
         down = round(rng.uniform(0.2, 4.0), 2)
         self.restarts += 1
         # On a thread: the round goes on (commands, the agent's kill) while the sim is down.
-        self._restarter = threading.Thread(target=self._restart, args=(down,), name="sim-restart",
-                                           daemon=True)
+        self._restarter = threading.Thread(
+            target=self._restart, args=(down,), name="sim-restart", daemon=True
+        )
         self._restarter.start()
         return f"sim SIGKILLed, restarting in {down} s on port {self.port} with its state file"
 
@@ -203,27 +224,56 @@ class SimBroker(BrokerProcess):
         return http_json("GET", self.url + path)
 
     def _fetch_quotes(self) -> dict[str, Quote]:
-        return {s["code"]: Quote(s["last"], s["lower_limit"], s["upper_limit"])
-                for s in self._get("/symbols")}
+        return {
+            s["code"]: Quote(s["last"], s["lower_limit"], s["upper_limit"]) for s in self._get("/symbols")
+        }
 
     def open_order_ids(self) -> list[str]:
         return [o["order_id"] for o in self._get("/orders?status=open")]
 
     def snapshot(self) -> BrokerState:
-        status = {"accepted": OPEN, "partially_filled": OPEN, "filled": FILLED,
-                  "cancelled": CANCELLED, "rejected": REJECTED}
+        status = {
+            "accepted": OPEN,
+            "partially_filled": OPEN,
+            "filled": FILLED,
+            "cancelled": CANCELLED,
+            "rejected": REJECTED,
+        }
         orders = tuple(
-            BrokerOrder(o["order_id"], o["client_order_id"], o["symbol"], o["side"], o["qty"],
-                        o["price"], status.get(o["status"], o["status"]), o["filled_qty"],
-                        o["created_ts_ns"])
-            for o in self._get("/orders?status=all"))
+            BrokerOrder(
+                o["order_id"],
+                o["client_order_id"],
+                o["symbol"],
+                o["side"],
+                o["qty"],
+                o["price"],
+                status.get(o["status"], o["status"]),
+                o["filled_qty"],
+                o["created_ts_ns"],
+            )
+            for o in self._get("/orders?status=all")
+        )
         fills = tuple(
-            BrokerFill(f["fill_id"], f["order_id"], f["symbol"], f["side"], f["qty"], f["price"],
-                       f["commission"], f["tax"])
-            for f in self._get("/fills"))
+            BrokerFill(
+                f["fill_id"],
+                f["order_id"],
+                f["symbol"],
+                f["side"],
+                f["qty"],
+                f["price"],
+                f["commission"],
+                f["tax"],
+            )
+            for f in self._get("/fills")
+        )
         account = self._get("/account")
-        return BrokerState("sim", orders, fills, account["cash"],
-                           {p["symbol"]: p["qty"] for p in account["positions"] if p["qty"]})
+        return BrokerState(
+            "sim",
+            orders,
+            fills,
+            account["cash"],
+            {p["symbol"]: p["qty"] for p in account["positions"] if p["qty"]},
+        )
 
 
 # In-round KIS faults: (weight, fault spec). The fake loses its account on a restart, so these
@@ -252,17 +302,36 @@ class KisFakeBroker(BrokerProcess):
         self.control = ""
 
     def start(self) -> None:
-        line = self._spawn([self.python, "-m", "engine.chaos.kisfake", "--port", "0",
-                            "--control-port", "0", "--seed", str(self.seed), "--cash",
-                            str(self.cash)], "KISFAKE LISTENING")
+        line = self._spawn(
+            [
+                self.python,
+                "-m",
+                "engine.chaos.kisfake",
+                "--port",
+                "0",
+                "--control-port",
+                "0",
+                "--seed",
+                str(self.seed),
+                "--cash",
+                str(self.cash),
+            ],
+            "KISFAKE LISTENING",
+        )
         words = line.split()
         self.url, self.control = words[2], words[4]
 
     def agent_env(self) -> dict[str, str]:
-        return {"BROKER": "kis", "KIS_ENV": "paper", "KIS_APP_KEY": kisfake.APP_KEY,
-                "KIS_APP_SECRET": kisfake.APP_SECRET, "KIS_ACCOUNT": kisfake.ACCOUNT,
-                "KIS_HTS_ID": kisfake.HTS_ID, "KIS_REST_URL": self.url,
-                "KIS_WS_URL": self.url.replace("http://", "ws://") + "/tryitout"}
+        return {
+            "BROKER": "kis",
+            "KIS_ENV": "paper",
+            "KIS_APP_KEY": kisfake.APP_KEY,
+            "KIS_APP_SECRET": kisfake.APP_SECRET,
+            "KIS_ACCOUNT": kisfake.ACCOUNT,
+            "KIS_HTS_ID": kisfake.HTS_ID,
+            "KIS_REST_URL": self.url,
+            "KIS_WS_URL": self.url.replace("http://", "ws://") + "/tryitout",
+        }
 
     def _fault(self, spec: dict[str, Any]) -> str:
         return str(http_json("POST", self.control + "/fault", spec)["done"])
@@ -287,37 +356,63 @@ class KisFakeBroker(BrokerProcess):
         return state
 
     def _fetch_quotes(self) -> dict[str, Quote]:
-        return {code: Quote(p["last"], p["lower"], p["upper"])
-                for code, p in self._state()["prices"].items()}
+        return {code: Quote(p["last"], p["lower"], p["upper"]) for code, p in self._state()["prices"].items()}
 
     def open_order_ids(self) -> list[str]:
-        return [o["odno"] for o in self._state()["orders"]
-                if o["kind"] == "new" and o["status"] == "open" and o["remaining"] > 0]
+        return [
+            o["odno"]
+            for o in self._state()["orders"]
+            if o["kind"] == "new" and o["status"] == "open" and o["remaining"] > 0
+        ]
 
     def snapshot(self) -> BrokerState:
         state = self._state()
         rate, tax_rate = state["commission_rate"], state["sell_tax_rate"]
-        status = {"open": OPEN, "filled": FILLED, "cancelled": CANCELLED, "rejected": REJECTED,
-                  "replaced": CANCELLED}
+        status = {
+            "open": OPEN,
+            "filled": FILLED,
+            "cancelled": CANCELLED,
+            "rejected": REJECTED,
+            "replaced": CANCELLED,
+        }
         orders: list[BrokerOrder] = []
         fills: list[BrokerFill] = []
         for o in state["orders"]:
             if o["kind"] != "new":
                 continue  # cancel records are not orders of their own
-            orders.append(BrokerOrder(o["odno"], None, o["symbol"], o["side"], o["qty"],
-                                      o["price"] or None, status.get(o["status"], o["status"]),
-                                      o["filled"], int(o["created_at"] * 1e9)))
+            orders.append(
+                BrokerOrder(
+                    o["odno"],
+                    None,
+                    o["symbol"],
+                    o["side"],
+                    o["qty"],
+                    o["price"] or None,
+                    status.get(o["status"], o["status"]),
+                    o["filled"],
+                    int(o["created_at"] * 1e9),
+                )
+            )
             for qty, price in o["fills"]:
                 amount = qty * price
-                fills.append(BrokerFill(None, o["odno"], o["symbol"], o["side"], qty, price,
-                                        int(amount * rate),
-                                        int(amount * tax_rate) if o["side"] == "sell" else 0))
-        return BrokerState("kis", tuple(orders), tuple(fills), state["cash"],
-                           dict(state["positions"]), fill_ids=False)
+                fills.append(
+                    BrokerFill(
+                        None,
+                        o["odno"],
+                        o["symbol"],
+                        o["side"],
+                        qty,
+                        price,
+                        int(amount * rate),
+                        int(amount * tax_rate) if o["side"] == "sell" else 0,
+                    )
+                )
+        return BrokerState(
+            "kis", tuple(orders), tuple(fills), state["cash"], dict(state["positions"]), fill_ids=False
+        )
 
 
-def make_broker(kind: str, workdir: Path, repo: Path, python: str, seed: int,
-                cash: int) -> BrokerProcess:
+def make_broker(kind: str, workdir: Path, repo: Path, python: str, seed: int, cash: int) -> BrokerProcess:
     if kind == "sim":
         return SimBroker(workdir, repo, python, seed, cash)
     if kind == "kis":

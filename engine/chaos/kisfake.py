@@ -36,10 +36,20 @@ log = logging.getLogger("engine.chaos.kisfake")
 
 
 def _order(o: Any) -> dict[str, Any]:
-    return {"odno": o.odno, "kind": o.kind, "symbol": o.symbol, "side": o.side, "qty": o.qty,
-            "price": o.price, "status": o.status, "filled": o.filled,
-            "fills": [list(f) for f in o.fills], "created_at": o.created_at,
-            "orgn_odno": o.orgn_odno, "remaining": o.remaining}
+    return {
+        "odno": o.odno,
+        "kind": o.kind,
+        "symbol": o.symbol,
+        "side": o.side,
+        "qty": o.qty,
+        "price": o.price,
+        "status": o.status,
+        "filled": o.filled,
+        "fills": [list(f) for f in o.fills],
+        "created_at": o.created_at,
+        "orgn_odno": o.orgn_odno,
+        "remaining": o.remaining,
+    }
 
 
 def _state(fake: Any) -> dict[str, Any]:
@@ -83,8 +93,9 @@ async def _fault(fake: Any, spec: dict[str, Any]) -> str:
         fake._answer_delays.clear()
         fake._path_faults.clear()
         return "queued faults cleared"
-    raise ValueError(f"unknown fault {kind!r}: use drop_websockets, orders, answer_delay, path, "
-                     "tape or clear")
+    raise ValueError(
+        f"unknown fault {kind!r}: use drop_websockets, orders, answer_delay, path, tape or clear"
+    )
 
 
 def _control_app(fake: Any) -> web.Application:
@@ -111,10 +122,17 @@ async def serve(args: argparse.Namespace) -> None:
     rate: float | str | None = args.rate_limit
     if rate not in ("env", "none"):
         rate = float(str(rate))
-    fake = server.FakeKis(env="paper", app_key=APP_KEY, app_secret=APP_SECRET, account=ACCOUNT,
-                          hts_id=HTS_ID, cash=args.cash, seed=args.seed,
-                          rate_limit=None if rate == "none" else rate,
-                          symbols={code: server.DEFAULT_SYMBOLS[code] for code in SYMBOLS})
+    fake = server.FakeKis(
+        env="paper",
+        app_key=APP_KEY,
+        app_secret=APP_SECRET,
+        account=ACCOUNT,
+        hts_id=HTS_ID,
+        cash=args.cash,
+        seed=args.seed,
+        rate_limit=None if rate == "none" else rate,
+        symbols={code: server.DEFAULT_SYMBOLS[code] for code in SYMBOLS},
+    )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -134,17 +152,22 @@ async def serve(args: argparse.Namespace) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m engine.chaos.kisfake",
-                                     description="Run the KIS fake with a chaos control port.")
+    parser = argparse.ArgumentParser(
+        prog="python -m engine.chaos.kisfake", description="Run the KIS fake with a chaos control port."
+    )
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--control-port", type=int, default=0)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--cash", type=int, default=50_000_000)
-    parser.add_argument("--rate-limit", default="env",
-                        help="requests/s the fake allows: env (2/s paper, as KIS), none, or a number")
+    parser.add_argument(
+        "--rate-limit",
+        default="env",
+        help="requests/s the fake allows: env (2/s paper, as KIS), none, or a number",
+    )
     args = parser.parse_args(argv)
-    logging.basicConfig(stream=sys.stderr, level=logging.INFO,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        stream=sys.stderr, level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
     try:
         asyncio.run(serve(args))
     except ModuleNotFoundError as exc:

@@ -22,8 +22,17 @@ LineHook = Callable[[str], None]
 class ManagedProcess:
     """One child in its own session, so a SIGKILL takes any children it started with it."""
 
-    def __init__(self, name: str, argv: Sequence[str], *, cwd: Path, env: Mapping[str, str],
-                 log_dir: Path, stdin: bool = False, on_stdout: LineHook | None = None) -> None:
+    def __init__(
+        self,
+        name: str,
+        argv: Sequence[str],
+        *,
+        cwd: Path,
+        env: Mapping[str, str],
+        log_dir: Path,
+        stdin: bool = False,
+        on_stdout: LineHook | None = None,
+    ) -> None:
         self.name = name
         self.argv = list(argv)
         self.cwd = cwd
@@ -45,16 +54,23 @@ class ManagedProcess:
     def start(self) -> None:
         self.stdout_path.parent.mkdir(parents=True, exist_ok=True)
         self._proc = subprocess.Popen(
-            self.argv, cwd=self.cwd, env=self.env,
+            self.argv,
+            cwd=self.cwd,
+            env=self.env,
             stdin=subprocess.PIPE if self._want_stdin else subprocess.DEVNULL,
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            start_new_session=True,
+        )
         self.started_at = time.monotonic()
         assert self._proc.stdout is not None and self._proc.stderr is not None
         for stream, lines, path, hook in (
-                (self._proc.stdout, self.stdout_lines, self.stdout_path, self._on_stdout),
-                (self._proc.stderr, self.stderr_lines, self.stderr_path, None)):
-            reader = threading.Thread(target=self._read, args=(stream, lines, path, hook),
-                                      name=f"{self.name}-reader", daemon=True)
+            (self._proc.stdout, self.stdout_lines, self.stdout_path, self._on_stdout),
+            (self._proc.stderr, self.stderr_lines, self.stderr_path, None),
+        ):
+            reader = threading.Thread(
+                target=self._read, args=(stream, lines, path, hook), name=f"{self.name}-reader", daemon=True
+            )
             reader.start()
             self._readers.append(reader)
 

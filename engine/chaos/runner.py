@@ -31,18 +31,39 @@ REPO = Path(__file__).absolute().parents[2]
 
 # Settings the runner owns; inherited values would change what the agent does.
 _STRIP_PREFIXES = ("SIM_", "DISCORD_", "RISK_", "TRADING_", "SESSION_", "KIS_", "KRX_", "AUTO_")
-_STRIP_NAMES = ("BROKER", "DATA_DIR", "LIVE_TRADING", "JOURNAL_SYNC", "ORDER_BUDGET",
-                "DEFAULT_STRATEGY", "STRATEGY_PARAMS", "MAX_SUBSCRIPTIONS", "COMMISSION_RATE",
-                "PRE_OPEN_MINUTES", "BEFORE_CLOSE_MINUTES", "EQUITY_SAMPLE_SECONDS")
+_STRIP_NAMES = (
+    "BROKER",
+    "DATA_DIR",
+    "LIVE_TRADING",
+    "JOURNAL_SYNC",
+    "ORDER_BUDGET",
+    "DEFAULT_STRATEGY",
+    "STRATEGY_PARAMS",
+    "MAX_SUBSCRIPTIONS",
+    "COMMISSION_RATE",
+    "PRE_OPEN_MINUTES",
+    "BEFORE_CLOSE_MINUTES",
+    "EQUITY_SAMPLE_SECONDS",
+)
 
 # Command kinds and their weights in a round's plan.
 _KINDS: dict[str, int] = {
-    "buy": 22, "buy_limit": 10, "sell": 14, "sell_limit": 5, "cancelorder": 8, "halt": 5,
-    "resume": 5, "positions": 4, "orders": 4, "status": 3, "subscribe": 5, "unsubscribe": 3,
-    "auto": 3, "wait": 3,
+    "buy": 22,
+    "buy_limit": 10,
+    "sell": 14,
+    "sell_limit": 5,
+    "cancelorder": 8,
+    "halt": 5,
+    "resume": 5,
+    "positions": 4,
+    "orders": 4,
+    "status": 3,
+    "subscribe": 5,
+    "unsubscribe": 3,
+    "auto": 3,
+    "wait": 3,
 }
-_SUBSCRIPTIONS = ("breakout {qty} k=0.05 tp=0.6 sl=0.6 trail=0.4", "exits tp=0.5 sl=0.5 trail=0.3",
-                  "watch")
+_SUBSCRIPTIONS = ("breakout {qty} k=0.05 tp=0.6 sl=0.6 trail=0.4", "exits tp=0.5 sl=0.5 trail=0.3", "watch")
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,16 +115,22 @@ class Stats:
 
 
 def agent_env(base: dict[str, str], repo: Path, data_dir: Path, broker: dict[str, str]) -> dict[str, str]:
-    env = {k: v for k, v in base.items()
-           if not k.startswith(_STRIP_PREFIXES) and k not in _STRIP_NAMES}
-    env.update({
-        "PYTHONPATH": str(repo), "PYTHONUNBUFFERED": "1", "DATA_DIR": str(data_dir),
-        "TRADING_HOURS": "always", "DISCORD_TOKEN": "",
-        # Limits out of the way: the point is orders reaching the broker, not risk refusals.
-        "RISK_MAX_ORDER_VALUE": "1000000000", "RISK_MAX_POSITION_VALUE": "1000000000",
-        "RISK_MAX_OPEN_POSITIONS": "50", "RISK_DAILY_LOSS_LIMIT": "1000000000",
-        "ORDER_BUDGET": "300000",
-    })
+    env = {k: v for k, v in base.items() if not k.startswith(_STRIP_PREFIXES) and k not in _STRIP_NAMES}
+    env.update(
+        {
+            "PYTHONPATH": str(repo),
+            "PYTHONUNBUFFERED": "1",
+            "DATA_DIR": str(data_dir),
+            "TRADING_HOURS": "always",
+            "DISCORD_TOKEN": "",
+            # Limits out of the way: the point is orders reaching the broker, not risk refusals.
+            "RISK_MAX_ORDER_VALUE": "1000000000",
+            "RISK_MAX_POSITION_VALUE": "1000000000",
+            "RISK_MAX_OPEN_POSITIONS": "50",
+            "RISK_DAILY_LOSS_LIMIT": "1000000000",
+            "ORDER_BUDGET": "300000",
+        }
+    )
     env.update(broker)
     return env
 
@@ -115,8 +142,9 @@ class Runner:
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.logs = self.workdir / "logs"
         self.data_dir = self.workdir / "data"
-        self.broker: BrokerProcess = make_broker(config.broker, self.workdir, config.repo,
-                                                 config.python, config.seed, config.cash)
+        self.broker: BrokerProcess = make_broker(
+            config.broker, self.workdir, config.repo, config.python, config.seed, config.cash
+        )
         self.stats = Stats()
         self.process_violations: list[Violation] = []
         self.halts: list[HaltCommand] = []
@@ -130,8 +158,10 @@ class Runner:
     def command_line(self) -> str:
         """The command that replays this run's plan."""
         c = self.cfg
-        return (f"python -m engine.chaos --rounds {c.rounds} --seed {c.seed} --broker {c.broker} "
-                f"--max-round-seconds {c.max_round_s:g} --broker-fault-rate {c.broker_fault_rate:g}")
+        return (
+            f"python -m engine.chaos --rounds {c.rounds} --seed {c.seed} --broker {c.broker} "
+            f"--max-round-seconds {c.max_round_s:g} --broker-fault-rate {c.broker_fault_rate:g}"
+        )
 
     # ---- bookkeeping -------------------------------------------------------------------------
 
@@ -159,15 +189,30 @@ class Runner:
         elapsed = 0.0
         while elapsed < duration:
             gap = min(rng.expovariate(1 / 0.25), 1.5)
-            steps.append(Step(rng.choices(names, weights)[0], rng.choice(self.broker.symbols),
-                              rng.randint(1, 3), rng.random(), gap, rng.random() < 0.3))
+            steps.append(
+                Step(
+                    rng.choices(names, weights)[0],
+                    rng.choice(self.broker.symbols),
+                    rng.randint(1, 3),
+                    rng.random(),
+                    gap,
+                    rng.random() < 0.3,
+                )
+            )
             elapsed += gap
         if mode == "after_buy":
             # A halt left by an earlier step would refuse the order the kill is aimed at.
             steps.append(Step("resume", "", 0, 0.0, 0.0, False))
-            steps.append(Step(rng.choice(("buy", "buy", "buy_limit")),
-                              rng.choice(self.broker.symbols), rng.randint(1, 3), rng.random(), 0.0,
-                              True))
+            steps.append(
+                Step(
+                    rng.choice(("buy", "buy", "buy_limit")),
+                    rng.choice(self.broker.symbols),
+                    rng.randint(1, 3),
+                    rng.random(),
+                    0.0,
+                    True,
+                )
+            )
         # The window between journaling an intent and the broker's answer is a few ms on the sim
         # and up to a paced request (0.5 s) on KIS: kill delays are drawn to land in and around it.
         if self.cfg.broker == "kis":
@@ -175,13 +220,18 @@ class Runner:
         else:
             # Measured on the sim: the intent is committed ~0.5-1 ms after the line is written and
             # answered ~1-3 ms after it; most kills aim there, the rest anywhere after.
-            kill_delay = rng.choice((rng.uniform(0.0005, 0.003), rng.uniform(0.0005, 0.003),
-                                     rng.uniform(0.0, 0.01), rng.uniform(0.0, 0.05)))
+            kill_delay = rng.choice(
+                (
+                    rng.uniform(0.0005, 0.003),
+                    rng.uniform(0.0005, 0.003),
+                    rng.uniform(0.0, 0.01),
+                    rng.uniform(0.0, 0.05),
+                )
+            )
         if mode == "startup":
             kill_delay = rng.uniform(0.05, 2.0)
         disrupt = rng.uniform(0.0, duration) if rng.random() < self.cfg.broker_fault_rate else None
-        return RoundPlan(mode, tuple(steps), kill_delay, disrupt, rng.random() < 0.6,
-                         rng.random() < 0.75)
+        return RoundPlan(mode, tuple(steps), kill_delay, disrupt, rng.random() < 0.6, rng.random() < 0.75)
 
     def _line(self, step: Step, where: str, agent: Agent) -> str:
         sym, qty = step.symbol, step.qty
@@ -219,11 +269,18 @@ class Runner:
 
     def _start_agent(self, label: str) -> Agent:
         env = agent_env(dict(os.environ), self.cfg.repo, self.data_dir, self.broker.agent_env())
-        agent = Agent(label, [self.cfg.python, "-m", "bot"], repo=self.cfg.repo, env=env,
-                      log_dir=self.logs, counter=self._counter)
+        agent = Agent(
+            label,
+            [self.cfg.python, "-m", "bot"],
+            repo=self.cfg.repo,
+            env=env,
+            log_dir=self.logs,
+            counter=self._counter,
+        )
         with (self.logs / f"{label}.env").open("w", encoding="utf-8") as out:
-            for key in sorted(k for k in env if k.startswith(("SIM_", "KIS_", "BROKER", "DATA_DIR",
-                                                              "RISK_", "TRADING_"))):
+            for key in sorted(
+                k for k in env if k.startswith(("SIM_", "KIS_", "BROKER", "DATA_DIR", "RISK_", "TRADING_"))
+            ):
                 out.write(f"{key}={'(hidden)' if 'SECRET' in key else env[key]}\n")
         agent.start()
         self._agent = agent
@@ -239,8 +296,11 @@ class Runner:
     def _collect(self, agent: Agent, where: str, banner_expected: bool) -> None:
         """What one agent process showed: its start, its problems, its halts, its order ids."""
         if banner_expected and not agent.banner:
-            self._violation("clean_starts", f"{where}: start-up never printed the banner "
-                                            f"(exit {agent.proc.returncode}); {agent.proc.stderr_path}")
+            self._violation(
+                "clean_starts",
+                f"{where}: start-up never printed the banner "
+                f"(exit {agent.proc.returncode}); {agent.proc.stderr_path}",
+            )
         for problem in agent.problems():
             invariant = "clean_starts" if "Traceback" in problem else "no_internal_error"
             self._violation(invariant, f"{where}: {problem}")
@@ -259,23 +319,32 @@ class Runner:
                 outcome = "ok"  # refused because already so: acknowledges "not halted"
             else:
                 outcome = "error"
-            self.halts.append(HaltCommand(f"{where} command {cmd.seq}", words[0] == "/halt",
-                                          outcome, reply[:200]))
+            self.halts.append(
+                HaltCommand(f"{where} command {cmd.seq}", words[0] == "/halt", outcome, reply[:200])
+            )
         self.order_ids.extend(agent.order_ids)
-        self._event(where, "commands", sent=len(agent.commands),
-                    acked=sum(c.acked for c in agent.commands),
-                    lines=[f"{c.seq}{'' if c.acked else '*'} {c.line}" for c in agent.commands])
+        self._event(
+            where,
+            "commands",
+            sent=len(agent.commands),
+            acked=sum(c.acked for c in agent.commands),
+            lines=[f"{c.seq}{'' if c.acked else '*'} {c.line}" for c in agent.commands],
+        )
 
     def _after_kill(self, where: str, plan: RoundPlan, last: Command | None) -> None:
         journal = load_journal(self.data_dir / "journal.db")
         unsettled = journal.unsettled
-        self.stats.unsettled_at_kill += [o.client_order_id for o in unsettled
-                                         if o.client_order_id not in self.stats.unsettled_at_kill]
+        self.stats.unsettled_at_kill += [
+            o.client_order_id for o in unsettled if o.client_order_id not in self.stats.unsettled_at_kill
+        ]
         outcome = ""
         self._halted = journal.halted
         if plan.mode == "after_buy" and last is not None:
-            mine = [o for o in journal.orders
-                    if o.created_ns >= last.written_ns and o.origin.startswith("manual:")]
+            mine = [
+                o
+                for o in journal.orders
+                if o.created_ns >= last.written_ns and o.origin.startswith("manual:")
+            ]
             if not last.line.startswith(("/buy", "/sell")):
                 outcome = "no order line"
             elif last.acked and last.reply_text.startswith("error:"):
@@ -287,17 +356,29 @@ class Runner:
             else:
                 outcome = f"answered ({mine[0].status})"
             self.stats.after_buy[outcome] += 1
-        self._event(where, "journal after kill", orders=len(journal.orders), fills=len(journal.fills),
-                    unsettled=[o.describe() for o in unsettled], after_buy=outcome,
-                    halted=journal.halted)
+        self._event(
+            where,
+            "journal after kill",
+            orders=len(journal.orders),
+            fills=len(journal.fills),
+            unsettled=[o.describe() for o in unsettled],
+            after_buy=outcome,
+            halted=journal.halted,
+        )
 
     # ---- rounds ----------------------------------------------------------------------------------
 
     def _round(self, round_no: int) -> None:
         where = f"round {round_no}"
         plan = self.plan(round_no)
-        self._event(where, "plan", mode=plan.mode, steps=len(plan.steps),
-                    kill_delay_s=round(plan.kill_delay_s, 4), disrupt_at_s=plan.disrupt_at_s)
+        self._event(
+            where,
+            "plan",
+            mode=plan.mode,
+            steps=len(plan.steps),
+            kill_delay_s=round(plan.kill_delay_s, 4),
+            disrupt_at_s=plan.disrupt_at_s,
+        )
         restarting = isinstance(self.broker, SimBroker) and self.broker.restarting
         if restarting and plan.wait_for_broker:
             self.broker.settle()
@@ -316,9 +397,11 @@ class Runner:
                 disrupted = True
             time.sleep(plan.kill_delay_s - first)
         elif not agent.wait_ready(self.cfg.ready_timeout):
-            self._violation("clean_starts",
-                            f"{where}: not ready within {self.cfg.ready_timeout:.0f}s (exit "
-                            f"{agent.proc.returncode}); stderr tail: {agent.proc.stderr_tail(5)!r}")
+            self._violation(
+                "clean_starts",
+                f"{where}: not ready within {self.cfg.ready_timeout:.0f}s (exit "
+                f"{agent.proc.returncode}); stderr tail: {agent.proc.stderr_tail(5)!r}",
+            )
         else:
             if agent.ready_after_s is not None:
                 self.stats.startup_s.append(agent.ready_after_s)
@@ -347,14 +430,18 @@ class Runner:
         self.stats.kill_modes[plan.mode] += 1
         self._event(where, "SIGKILL agent", mode=plan.mode, exited_before=code)
         if code is not None:
-            self._violation("clean_starts", f"{where}: the agent exited by itself with {code} "
-                                            f"before the kill; {agent.proc.stderr_path}")
+            self._violation(
+                "clean_starts",
+                f"{where}: the agent exited by itself with {code} before the kill; {agent.proc.stderr_path}",
+            )
         self._collect(agent, where, banner_expected=plan.mode != "startup")
         self._after_kill(where, plan, last)
         acked = sum(c.acked for c in agent.commands)
-        self._say(f"round {round_no}/{self.cfg.rounds}: {plan.mode} kill, {len(agent.commands)} "
-                  f"commands ({acked} answered)"
-                  + (", broker disrupted" if plan.disrupt_at_s is not None and disrupted else ""))
+        self._say(
+            f"round {round_no}/{self.cfg.rounds}: {plan.mode} kill, {len(agent.commands)} "
+            f"commands ({acked} answered)"
+            + (", broker disrupted" if plan.disrupt_at_s is not None and disrupted else "")
+        )
 
     # ---- the final, clean run --------------------------------------------------------------------
 
@@ -363,9 +450,11 @@ class Runner:
         self.broker.settle()
         agent = self._start_agent("final")
         if not agent.wait_ready(self.cfg.ready_timeout):
-            self._violation("clean_starts",
-                            f"{where}: not ready within {self.cfg.ready_timeout:.0f}s (exit "
-                            f"{agent.proc.returncode}); stderr tail: {agent.proc.stderr_tail(5)!r}")
+            self._violation(
+                "clean_starts",
+                f"{where}: not ready within {self.cfg.ready_timeout:.0f}s (exit "
+                f"{agent.proc.returncode}); stderr tail: {agent.proc.stderr_tail(5)!r}",
+            )
             agent.kill()
             self._collect(agent, where, banner_expected=True)
             return
@@ -403,8 +492,11 @@ class Runner:
         self._event(where, "SIGTERM agent", exit=code)
         if code != 0:
             shown = "did not exit" if code is None else f"exited with {code}"
-            self._violation("clean_stop", f"{where}: on SIGTERM the agent {shown} "
-                                          f"(within {self.cfg.stop_timeout:.0f}s); {agent.proc.stderr_path}")
+            self._violation(
+                "clean_stop",
+                f"{where}: on SIGTERM the agent {shown} "
+                f"(within {self.cfg.stop_timeout:.0f}s); {agent.proc.stderr_path}",
+            )
         self._collect(agent, where, banner_expected=True)
 
     # ---- everything ----------------------------------------------------------------------------
@@ -427,8 +519,7 @@ class Runner:
         journal: JournalState | None = None
         try:
             self.broker.start()
-            self._event("setup", "broker started", broker=self.broker.name,
-                        env=self.broker.agent_env())
+            self._event("setup", "broker started", broker=self.broker.name, env=self.broker.agent_env())
             for round_no in range(1, self.cfg.rounds + 1):
                 self._round(round_no)
             self._final()
@@ -448,8 +539,7 @@ class Runner:
         return self._summary(report, broker_state, journal, error)
 
     @staticmethod
-    def _became(coids: list[str], journal: JournalState | None,
-                broker: BrokerState | None) -> dict[str, int]:
+    def _became(coids: list[str], journal: JournalState | None, broker: BrokerState | None) -> dict[str, int]:
         """How the orders a kill left pending or unknown were settled: the interrupted-send path."""
         if journal is None or broker is None:
             return {}
@@ -466,26 +556,34 @@ class Runner:
             became[f"{rec.status} ({'at' if there else 'not at'} the broker)"] += 1
         return dict(became)
 
-    def _summary(self, report: Report | None, broker: BrokerState | None,
-                 journal: JournalState | None, error: str) -> dict[str, Any]:
+    def _summary(
+        self, report: Report | None, broker: BrokerState | None, journal: JournalState | None, error: str
+    ) -> dict[str, Any]:
         s = self.stats
         startup = sorted(s.startup_s)
         summary: dict[str, Any] = {
-            "rounds": self.cfg.rounds, "broker": self.cfg.broker, "seed": self.cfg.seed,
+            "rounds": self.cfg.rounds,
+            "broker": self.cfg.broker,
+            "seed": self.cfg.seed,
             "orders": len(broker.orders) if broker else None,
             "fills": len(broker.fills) if broker else None,
             "journal_orders": len(journal.orders) if journal else None,
             "journal_fills": len(journal.fills) if journal else None,
-            "kills": s.kills, "kill_modes": dict(s.kill_modes), "after_buy_kills": dict(s.after_buy),
+            "kills": s.kills,
+            "kill_modes": dict(s.kill_modes),
+            "after_buy_kills": dict(s.after_buy),
             "unsettled_at_kill": len(s.unsettled_at_kill),
             "unsettled_at_kill_became": self._became(s.unsettled_at_kill, journal, broker),
-            "broker_restarts": self.broker.restarts, "broker_faults": self.broker.faults,
+            "broker_restarts": self.broker.restarts,
+            "broker_faults": self.broker.faults,
             "starts_during_outage": s.starts_during_outage,
-            "commands": s.commands, "commands_answered": s.acked,
+            "commands": s.commands,
+            "commands_answered": s.acked,
             "startup_s_median": round(startup[len(startup) // 2], 2) if startup else None,
             "startup_s_max": round(startup[-1], 2) if startup else None,
-            "violations": [v.as_dict() for v in report.violations] if report else
-            [v.as_dict() for v in self.process_violations],
+            "violations": [v.as_dict() for v in report.violations]
+            if report
+            else [v.as_dict() for v in self.process_violations],
             "invariants": report.passed if report else {},
             "ok": bool(report and report.ok and not error),
             "elapsed_s": round(time.monotonic() - self._t0, 1),

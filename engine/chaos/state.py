@@ -33,8 +33,10 @@ class BrokerOrder:
 
     def describe(self) -> str:
         price = "market" if not self.price else f"@ {self.price:,}"
-        return (f"{self.order_id} {self.side} {self.qty:,} {self.symbol} {price} "
-                f"[{self.status}, filled {self.filled_qty:,}]")
+        return (
+            f"{self.order_id} {self.side} {self.qty:,} {self.symbol} {price} "
+            f"[{self.status}, filled {self.filled_qty:,}]"
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,8 +91,10 @@ class JournalOrder:
     def describe(self) -> str:
         price = "market" if self.price is None else f"@ {self.price:,}"
         broker = f" = broker {self.broker_order_id}" if self.broker_order_id else ""
-        return (f"{self.client_order_id}{broker} {self.side} {self.qty:,} {self.symbol} {price} "
-                f"[{self.status}, filled {self.filled_qty:,}] ({self.origin})")
+        return (
+            f"{self.client_order_id}{broker} {self.side} {self.qty:,} {self.symbol} {price} "
+            f"[{self.status}, filled {self.filled_qty:,}] ({self.origin})"
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,13 +132,16 @@ def _read(db: sqlite3.Connection) -> JournalState:
     subs: list[str] = []
     if "orders" in tables:
         for r in db.execute(
-                "SELECT client_order_id, intent_key, symbol, side, type, qty, price, origin, status, "
-                "broker_order_id, filled_qty, message, created_ns FROM orders "
-                "ORDER BY created_ns, rowid"):
+            "SELECT client_order_id, intent_key, symbol, side, type, qty, price, origin, status, "
+            "broker_order_id, filled_qty, message, created_ns FROM orders "
+            "ORDER BY created_ns, rowid"
+        ):
             orders.append(JournalOrder(*r))
     if "fills" in tables:
-        for r in db.execute("SELECT fill_id, client_order_id, symbol, side, qty, price, commission, "
-                            "tax FROM fills ORDER BY ts_ns, rowid"):
+        for r in db.execute(
+            "SELECT fill_id, client_order_id, symbol, side, qty, price, commission, "
+            "tax FROM fills ORDER BY ts_ns, rowid"
+        ):
             fills.append(JournalFill(*r))
     if "state" in tables:
         for key, value in db.execute("SELECT key, value FROM state"):
@@ -149,12 +156,14 @@ def _read(db: sqlite3.Connection) -> JournalState:
     auto = state.get("auto")
     initial = state.get("initial_cash")
     return JournalState(
-        orders=tuple(orders), fills=tuple(fills),
+        orders=tuple(orders),
+        fills=tuple(fills),
         initial_cash=initial if isinstance(initial, int) else None,
-        halted=bool(halt_state.get("halted", False)), halt_reason=str(halt_state.get("reason", "")),
+        halted=bool(halt_state.get("halted", False)),
+        halt_reason=str(halt_state.get("reason", "")),
         subscriptions=tuple(subs),
-        auto_enabled=bool(isinstance(auto, dict) and auto.get("watches")
-                          and not auto.get("paused")))
+        auto_enabled=bool(isinstance(auto, dict) and auto.get("watches") and not auto.get("paused")),
+    )
 
 
 def load_journal(path: Path) -> JournalState:
@@ -183,6 +192,10 @@ def dump_broker(state: BrokerState, path: Path) -> None:
 def load_broker(path: Path) -> BrokerState:
     raw = json.loads(path.read_text())
     return BrokerState(
-        raw["broker"], tuple(BrokerOrder(**o) for o in raw["orders"]),
-        tuple(BrokerFill(**f) for f in raw["fills"]), raw["cash"], dict(raw["positions"]),
-        raw.get("fill_ids", True))
+        raw["broker"],
+        tuple(BrokerOrder(**o) for o in raw["orders"]),
+        tuple(BrokerFill(**f) for f in raw["fills"]),
+        raw["cash"],
+        dict(raw["positions"]),
+        raw.get("fill_ids", True),
+    )

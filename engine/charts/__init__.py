@@ -20,8 +20,16 @@ if TYPE_CHECKING:
     from engine.charts.candles import render_candles
     from engine.charts.equity import render_equity_curve
 
-__all__ = ["Bar", "BarSeries", "ChartWorker", "ChartWorkerError", "Marker", "render_candles",
-           "render_equity_curve", "resample"]
+__all__ = [
+    "Bar",
+    "BarSeries",
+    "ChartWorker",
+    "ChartWorkerError",
+    "Marker",
+    "render_candles",
+    "render_equity_curve",
+    "resample",
+]
 
 
 def __getattr__(name: str) -> object:

@@ -51,8 +51,11 @@ def main() -> None:
         # Without a Korean font matplotlib warns once per missing glyph, i.e. for every new
         # character of every symbol name: say it once instead.
         warnings.filterwarnings("ignore", message="Glyph .* missing from font", category=UserWarning)
-        print("charts: no Korean font installed (e.g. Debian's fonts-nanum); Hangul in chart titles "
-              "will show as boxes", file=sys.stderr)
+        print(
+            "charts: no Korean font installed (e.g. Debian's fonts-nanum); Hangul in chart titles "
+            "will show as boxes",
+            file=sys.stderr,
+        )
 
     # Loads fonts and fills caches, so the first real request is as fast as the rest.
     render_equity_curve([], "")
@@ -72,8 +75,9 @@ def main() -> None:
         try:
             request = decoder.decode(body)
             if isinstance(request, CandlesRequest):
-                png = render_candles([Bar(*b) for b in request.bars],
-                                     [Marker(*m) for m in request.markers], request.title)
+                png = render_candles(
+                    [Bar(*b) for b in request.bars], [Marker(*m) for m in request.markers], request.title
+                )
             else:
                 png = render_equity_curve(request.points, request.title)
             reply = Reply(png=png)

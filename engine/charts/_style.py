@@ -56,8 +56,14 @@ def _title_family() -> list[str]:
     _register_bundled_korean_fonts()
     installed = {f.name for f in font_manager.fontManager.ttflist}
     family = ["DejaVu Sans"]
-    for name in ("NanumGothic", "Noto Sans CJK KR", "Noto Sans KR", "Malgun Gothic",
-                 "AppleGothic", "UnDotum"):
+    for name in (
+        "NanumGothic",
+        "Noto Sans CJK KR",
+        "Noto Sans KR",
+        "Malgun Gothic",
+        "AppleGothic",
+        "UnDotum",
+    ):
         if name in installed:
             family.append(name)
             break
@@ -107,8 +113,14 @@ def encode_png(rgba: np.ndarray) -> bytes:
     rows[0, 1:] = rgb[0]
     np.subtract(rgb[1:], rgb[:-1], out=rows[1:, 1:])
     ihdr = struct.pack(">IIBBBBB", w, h, 8, 2, 0, 0, 0)
-    return b"".join((_PNG_SIGNATURE, _chunk(b"IHDR", ihdr),
-                     _chunk(b"IDAT", zlib.compress(rows.tobytes(), 6)), _chunk(b"IEND", b"")))
+    return b"".join(
+        (
+            _PNG_SIGNATURE,
+            _chunk(b"IHDR", ihdr),
+            _chunk(b"IDAT", zlib.compress(rows.tobytes(), 6)),
+            _chunk(b"IEND", b""),
+        )
+    )
 
 
 def _chunk(kind: bytes, data: bytes) -> bytes:
@@ -117,8 +129,9 @@ def _chunk(kind: bytes, data: bytes) -> bytes:
 
 def set_title(fig: Figure, title: str) -> None:
     # parse_math=False: a "$" in a user-supplied title must not be read as mathtext.
-    fig.suptitle(title, fontsize=TITLE_SIZE, color=INK, fontfamily=TITLE_FAMILY,
-                 fontweight="bold", parse_math=False)
+    fig.suptitle(
+        title, fontsize=TITLE_SIZE, color=INK, fontfamily=TITLE_FAMILY, fontweight="bold", parse_math=False
+    )
 
 
 def style_axes(ax: Axes) -> None:
@@ -135,8 +148,17 @@ def empty_chart(title: str, message: str) -> bytes:
     set_title(fig, title)
     ax = fig.add_subplot()
     ax.set_axis_off()
-    ax.text(0.5, 0.5, message, ha="center", va="center", fontsize=TITLE_SIZE, color=FLAT,
-            transform=ax.transAxes, parse_math=False)
+    ax.text(
+        0.5,
+        0.5,
+        message,
+        ha="center",
+        va="center",
+        fontsize=TITLE_SIZE,
+        color=FLAT,
+        transform=ax.transAxes,
+        parse_math=False,
+    )
     return to_png(fig)
 
 
@@ -170,12 +192,30 @@ def seoul(ts_ns: int) -> datetime:
 
 
 # Tick spacings in seconds, smallest first: round numbers on a clock face.
-_TICK_STEPS = (60, 120, 300, 600, 900, 1800, 3600, 7200, 10800, 14400, 21600, 43200,
-               86400, 2 * 86400, 7 * 86400, 14 * 86400, 28 * 86400)
+_TICK_STEPS = (
+    60,
+    120,
+    300,
+    600,
+    900,
+    1800,
+    3600,
+    7200,
+    10800,
+    14400,
+    21600,
+    43200,
+    86400,
+    2 * 86400,
+    7 * 86400,
+    14 * 86400,
+    28 * 86400,
+)
 
 
-def time_ticks(first_ns: int, last_ns: int, max_ticks: int = 7,
-               shown_s: int | None = None) -> tuple[list[int], str]:
+def time_ticks(
+    first_ns: int, last_ns: int, max_ticks: int = 7, shown_s: int | None = None
+) -> tuple[list[int], str]:
     """Round Seoul clock times within [first_ns, last_ns] and the strftime format to label them.
 
     shown_s is how much time the axis really shows when that is less than the whole range (the

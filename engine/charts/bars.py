@@ -22,8 +22,18 @@ class BarSeries:
     the current bar's high, low and volume but never moves its close, which must stay the latest.
     """
 
-    __slots__ = ("_close", "_closed", "_end", "_high", "_interval_ns", "_low", "_open", "_start",
-                 "_volume", "interval_s")
+    __slots__ = (
+        "_close",
+        "_closed",
+        "_end",
+        "_high",
+        "_interval_ns",
+        "_low",
+        "_open",
+        "_start",
+        "_volume",
+        "interval_s",
+    )
 
     def __init__(self, interval_s: int = 60, maxlen: int = 1440) -> None:
         if interval_s <= 0:
@@ -64,8 +74,9 @@ class BarSeries:
             self._volume += qty
             return
         if self._end:
-            self._closed.append(Bar(self._start, self._open, self._high, self._low, self._close,
-                                    self._volume))
+            self._closed.append(
+                Bar(self._start, self._open, self._high, self._low, self._close, self._volume)
+            )
         start = ts_ns - ts_ns % self._interval_ns
         self._start = start
         self._end = start + self._interval_ns
@@ -76,8 +87,7 @@ class BarSeries:
         """Bars from before what the series holds (the broker's bars since the open), put in
         front of it; the minute the series is in keeps its own figures. Returns bars added."""
         first = self._closed[0].start_ns if self._closed else (self._start if self._end else None)
-        older = sorted((b for b in history if first is None or b.start_ns < first),
-                       key=lambda b: b.start_ns)
+        older = sorted((b for b in history if first is None or b.start_ns < first), key=lambda b: b.start_ns)
         added = 0
         if not self._end and older:
             # Nothing traded yet: the newest historical bar is the one still forming.

@@ -49,16 +49,25 @@ def render_candles(bars: Sequence[Bar], markers: Sequence[Marker], title: str) -
     # Collections rather than one patch per bar: one artist each keeps a 400-bar chart fast.
     # They take 3-D arrays directly (their fast path); the stubs only admit sequences, hence casts.
     wicks = np.stack([np.column_stack([x, lo]), np.column_stack([x, h])], axis=1)
-    ax.add_collection(LineCollection(cast("Sequence[ArrayLike]", wicks), colors=colours,
-                                     linewidths=1.0, zorder=2))
+    ax.add_collection(
+        LineCollection(cast("Sequence[ArrayLike]", wicks), colors=colours, linewidths=1.0, zorder=2)
+    )
     half = _BODY_WIDTH / 2
     # A doji has a zero-height body: only its edge shows, which is why edges carry the colour too.
     bodies = _rects(x, half, np.minimum(o, c), np.maximum(o, c))
-    ax.add_collection(PolyCollection(cast("Sequence[ArrayLike]", bodies), facecolors=colours,
-                                     edgecolors=colours, linewidths=0.8, zorder=3))
+    ax.add_collection(
+        PolyCollection(
+            cast("Sequence[ArrayLike]", bodies),
+            facecolors=colours,
+            edgecolors=colours,
+            linewidths=0.8,
+            zorder=3,
+        )
+    )
     volumes = _rects(x, half, np.zeros(n), vol)
-    ax_vol.add_collection(PolyCollection(cast("Sequence[ArrayLike]", volumes), facecolors=colours,
-                                         edgecolors="none", alpha=0.6))
+    ax_vol.add_collection(
+        PolyCollection(cast("Sequence[ArrayLike]", volumes), facecolors=colours, edgecolors="none", alpha=0.6)
+    )
 
     _draw_markers(ax, ordered, markers)
 
@@ -81,8 +90,13 @@ def render_candles(bars: Sequence[Bar], markers: Sequence[Marker], title: str) -
     change = last.close - first.open
     st.set_title(fig, title)
     pct = f" ({change / first.open:+.2%})" if first.open else ""
-    ax.set_title(f"{st.krw(last.close)}  {st.signed_krw(change)}{pct}", loc="right",
-                 fontsize=st.TEXT_SIZE, color=st.pnl_colour(change), parse_math=False)
+    ax.set_title(
+        f"{st.krw(last.close)}  {st.signed_krw(change)}{pct}",
+        loc="right",
+        fontsize=st.TEXT_SIZE,
+        color=st.pnl_colour(change),
+        parse_math=False,
+    )
     return st.to_png(fig)
 
 
@@ -117,8 +131,9 @@ def _bar_interval(starts: Sequence[int]) -> int:
 def _rects(x: np.ndarray, half: float, bottom: np.ndarray, top: np.ndarray) -> np.ndarray:
     left = x - half
     right = x + half
-    return np.stack([np.column_stack(p) for p in
-                     ((left, bottom), (left, top), (right, top), (right, bottom))], axis=1)
+    return np.stack(
+        [np.column_stack(p) for p in ((left, bottom), (left, top), (right, top), (right, bottom))], axis=1
+    )
 
 
 def _draw_markers(ax: Axes, bars: Sequence[Bar], markers: Sequence[Marker]) -> None:
@@ -139,5 +154,4 @@ def _draw_markers(ax: Axes, bars: Sequence[Bar], markers: Sequence[Marker]) -> N
         xs, ys = points[side]
         if xs:
             # Black edges keep the markers distinct from candles of the same colour.
-            ax.scatter(xs, ys, marker=marker, s=170, c=colour, edgecolors=st.INK, linewidths=1.4,
-                       zorder=5)
+            ax.scatter(xs, ys, marker=marker, s=170, c=colour, edgecolors=st.INK, linewidths=1.4, zorder=5)

@@ -44,10 +44,8 @@ def render_equity_curve(points: Sequence[tuple[int, int]], title: str) -> bytes:
     st.style_axes(ax)
 
     ax.axhline(start, color=st.FLAT, linestyle="--", linewidth=1.5, zorder=2)
-    ax.fill_between(x, eq, start, where=eq >= start, interpolate=True, color=st.UP, alpha=0.12,
-                    linewidth=0)
-    ax.fill_between(x, eq, start, where=eq <= start, interpolate=True, color=st.DOWN, alpha=0.12,
-                    linewidth=0)
+    ax.fill_between(x, eq, start, where=eq >= start, interpolate=True, color=st.UP, alpha=0.12, linewidth=0)
+    ax.fill_between(x, eq, start, where=eq <= start, interpolate=True, color=st.DOWN, alpha=0.12, linewidth=0)
     ax.plot(x, eq, color=st.INK, linewidth=2.2, zorder=3)
     ax.plot(x[-1:], eq[-1:], marker="o", markersize=8, color=st.pnl_colour(pnl), zorder=4)
 
@@ -56,12 +54,23 @@ def render_equity_curve(points: Sequence[tuple[int, int]], title: str) -> bytes:
         ax.axvspan(x[peak_i], x[trough_i], color="#888888", alpha=0.18, linewidth=0, zorder=1)
         peak = float(eq[peak_i])
         # Above the plot rather than inside it, where it would cover part of the curve.
-        ax.set_title(f"max drawdown {st.signed_krw(-drawdown)} ({-drawdown / peak:+.2%})", loc="left",
-                     fontsize=st.TEXT_SIZE - 2, color=st.FLAT, parse_math=False)
+        ax.set_title(
+            f"max drawdown {st.signed_krw(-drawdown)} ({-drawdown / peak:+.2%})",
+            loc="left",
+            fontsize=st.TEXT_SIZE - 2,
+            color=st.FLAT,
+            parse_math=False,
+        )
 
     pct = f" ({pnl / start:+.2%})" if start else ""
-    ax.set_title(f"{st.krw(final)}   P&L {st.signed_krw(pnl)}{pct}", loc="right",
-                 fontsize=st.TEXT_SIZE, color=st.pnl_colour(pnl), fontweight="bold", parse_math=False)
+    ax.set_title(
+        f"{st.krw(final)}   P&L {st.signed_krw(pnl)}{pct}",
+        loc="right",
+        fontsize=st.TEXT_SIZE,
+        color=st.pnl_colour(pnl),
+        fontweight="bold",
+        parse_math=False,
+    )
 
     t0 = int(ts[0])
     ticks, fmt = st.time_ticks(t0, int(ts[-1]))

@@ -79,16 +79,20 @@ class ChartWorker:
         await self.start()
         return self
 
-    async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                        tb: TracebackType | None) -> None:
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
         await self.close()
 
     async def render_candles(self, bars: Sequence[Bar], markers: Sequence[Marker], title: str) -> bytes:
         """engine.charts.render_candles, in the child."""
-        return await self._request(CandlesRequest(
-            title,
-            [(b.start_ns, b.open, b.high, b.low, b.close, b.volume) for b in bars],
-            [(m.ts_ns, m.price, m.side) for m in markers]))
+        return await self._request(
+            CandlesRequest(
+                title,
+                [(b.start_ns, b.open, b.high, b.low, b.close, b.volume) for b in bars],
+                [(m.ts_ns, m.price, m.side) for m in markers],
+            )
+        )
 
     async def render_equity_curve(self, points: Sequence[tuple[int, int]], title: str) -> bytes:
         """engine.charts.render_equity_curve, in the child."""
@@ -131,8 +135,13 @@ class ChartWorker:
         env = dict(os.environ)
         env["PYTHONPATH"] = os.pathsep.join(p for p in (_IMPORT_ROOT, env.get("PYTHONPATH")) if p)
         proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "engine.charts._child", env=env,
-            stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE)
+            sys.executable,
+            "-m",
+            "engine.charts._child",
+            env=env,
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+        )
         assert proc.stdout is not None
         try:
             # The child's first frame is empty and means "loaded and ready".

@@ -105,16 +105,41 @@ _ORDER_COLUMNS = (
 
 
 def _order_row(o: OrderRecord) -> tuple[Any, ...]:
-    return (o.client_order_id, o.intent_key, o.symbol, o.side, o.type, o.qty, o.price, o.origin,
-            o.reason, o.status, o.broker_order_id, o.filled_qty, o.message, o.created_ns,
-            o.updated_ns)
+    return (
+        o.client_order_id,
+        o.intent_key,
+        o.symbol,
+        o.side,
+        o.type,
+        o.qty,
+        o.price,
+        o.origin,
+        o.reason,
+        o.status,
+        o.broker_order_id,
+        o.filled_qty,
+        o.message,
+        o.created_ns,
+        o.updated_ns,
+    )
 
 
 def _order(row: tuple[Any, ...]) -> OrderRecord:
     return OrderRecord(
-        client_order_id=row[0], intent_key=row[1], symbol=row[2], side=Side(row[3]), type=row[4],
-        qty=row[5], price=row[6], origin=row[7], reason=row[8], status=OrderStatus(row[9]),
-        broker_order_id=row[10], filled_qty=row[11], message=row[12], created_ns=row[13],
+        client_order_id=row[0],
+        intent_key=row[1],
+        symbol=row[2],
+        side=Side(row[3]),
+        type=row[4],
+        qty=row[5],
+        price=row[6],
+        origin=row[7],
+        reason=row[8],
+        status=OrderStatus(row[9]),
+        broker_order_id=row[10],
+        filled_qty=row[11],
+        message=row[12],
+        created_ns=row[13],
         updated_ns=row[14],
     )
 
@@ -198,11 +223,21 @@ class Journal:
 
     async def update_order(self, order: OrderRecord) -> None:
         order.updated_ns = self.clock.time_ns()
-        args = (order.status, order.broker_order_id, order.filled_qty, order.message,
-                order.updated_ns, order.client_order_id)
-        await self._run(lambda db: db.execute(
-            "UPDATE orders SET status=?, broker_order_id=?, filled_qty=?, message=?, updated_ns=? "
-            "WHERE client_order_id=?", args))
+        args = (
+            order.status,
+            order.broker_order_id,
+            order.filled_qty,
+            order.message,
+            order.updated_ns,
+            order.client_order_id,
+        )
+        await self._run(
+            lambda db: db.execute(
+                "UPDATE orders SET status=?, broker_order_id=?, filled_qty=?, message=?, updated_ns=? "
+                "WHERE client_order_id=?",
+                args,
+            )
+        )
 
     async def orders(self, live_only: bool = False) -> list[OrderRecord]:
         if live_only:
@@ -222,11 +257,26 @@ class Journal:
 
         One transaction, so a crash can never leave a fill without its order's progress.
         """
-        row = (fill.fill_id, fill.client_order_id, fill.symbol, fill.side, fill.qty, fill.price,
-               fill.commission, fill.tax, fill.ts_ns)
+        row = (
+            fill.fill_id,
+            fill.client_order_id,
+            fill.symbol,
+            fill.side,
+            fill.qty,
+            fill.price,
+            fill.commission,
+            fill.tax,
+            fill.ts_ns,
+        )
         order.updated_ns = self.clock.time_ns()
-        upd = (order.status, order.broker_order_id, order.filled_qty, order.message,
-               order.updated_ns, order.client_order_id)
+        upd = (
+            order.status,
+            order.broker_order_id,
+            order.filled_qty,
+            order.message,
+            order.updated_ns,
+            order.client_order_id,
+        )
 
         def write(db: sqlite3.Connection) -> bool:
             with db:
@@ -236,15 +286,20 @@ class Journal:
                     return False
                 db.execute(
                     "UPDATE orders SET status=?, broker_order_id=?, filled_qty=?, message=?, "
-                    "updated_ns=? WHERE client_order_id=?", upd)
+                    "updated_ns=? WHERE client_order_id=?",
+                    upd,
+                )
                 return True
 
         return await self._run(write)
 
     async def fills(self) -> list[FillRecord]:
-        rows = await self._run(lambda db: db.execute(
-            "SELECT fill_id, client_order_id, symbol, side, qty, price, commission, tax, ts_ns "
-            "FROM fills ORDER BY ts_ns, rowid").fetchall())
+        rows = await self._run(
+            lambda db: db.execute(
+                "SELECT fill_id, client_order_id, symbol, side, qty, price, commission, tax, ts_ns "
+                "FROM fills ORDER BY ts_ns, rowid"
+            ).fetchall()
+        )
         return [FillRecord(r[0], r[1], r[2], Side(r[3]), *r[4:]) for r in rows]
 
     # ---- subscriptions -------------------------------------------------------------------
@@ -257,9 +312,12 @@ class Journal:
         if sub is None:
             self._sub_ops.append(("DELETE FROM subscriptions WHERE symbol=?", (symbol,)))
         else:
-            self._sub_ops.append(("INSERT OR REPLACE INTO subscriptions VALUES (?,?,?,?,?,?)",
-                                  (sub.symbol, sub.strategy, json.dumps(sub.params), sub.qty,
-                                   sub.source, sub.created_ns)))
+            self._sub_ops.append(
+                (
+                    "INSERT OR REPLACE INTO subscriptions VALUES (?,?,?,?,?,?)",
+                    (sub.symbol, sub.strategy, json.dumps(sub.params), sub.qty, sub.source, sub.created_ns),
+                )
+            )
         if self._sub_flush is None or self._sub_flush.done():
             self._sub_flush = asyncio.ensure_future(self._flush_subscriptions())
 
@@ -282,9 +340,12 @@ class Journal:
 
     async def subscriptions(self) -> list[SubscriptionRecord]:
         await self.flush_subscriptions()
-        rows = await self._run(lambda db: db.execute(
-            "SELECT symbol, strategy, params, qty, source, created_ns FROM subscriptions "
-            "ORDER BY created_ns").fetchall())
+        rows = await self._run(
+            lambda db: db.execute(
+                "SELECT symbol, strategy, params, qty, source, created_ns FROM subscriptions "
+                "ORDER BY created_ns"
+            ).fetchall()
+        )
         return [SubscriptionRecord(r[0], r[1], json.loads(r[2]), r[3], r[4], r[5]) for r in rows]
 
     # ---- state ---------------------------------------------------------------------------
@@ -294,8 +355,7 @@ class Journal:
         await self._run(lambda db: db.execute("INSERT OR REPLACE INTO state VALUES (?, ?)", row))
 
     async def get_state(self, key: str, default: Any = None) -> Any:
-        row = await self._run(lambda db: db.execute(
-            "SELECT value FROM state WHERE key=?", (key,)).fetchone())
+        row = await self._run(lambda db: db.execute("SELECT value FROM state WHERE key=?", (key,)).fetchone())
         return default if row is None else json.loads(row[0])
 
     # ---- outbox: messages for a transport that has not delivered them yet ----------------
@@ -309,8 +369,13 @@ class Journal:
             rows = [(channel, json.dumps(p, ensure_ascii=False), now) for p in payloads]
             with db:
                 db.execute("BEGIN")
-                return [db.execute("INSERT INTO outbox (channel, payload, created_ns) VALUES (?,?,?)",
-                                   row).lastrowid or 0 for row in rows]
+                return [
+                    db.execute(
+                        "INSERT INTO outbox (channel, payload, created_ns) VALUES (?,?,?)", row
+                    ).lastrowid
+                    or 0
+                    for row in rows
+                ]
 
         return await self._run(add)
 
@@ -327,45 +392,71 @@ class Journal:
 
     async def outbox_pending(self) -> list[tuple[int, str, dict[str, Any], int]]:
         """(id, channel, payload, created_ns) of every undelivered message, oldest first."""
-        rows = await self._run(lambda db: db.execute(
-            "SELECT id, channel, payload, created_ns FROM outbox WHERE sent_ns IS NULL "
-            "ORDER BY id").fetchall())
+        rows = await self._run(
+            lambda db: db.execute(
+                "SELECT id, channel, payload, created_ns FROM outbox WHERE sent_ns IS NULL ORDER BY id"
+            ).fetchall()
+        )
         return [(r[0], r[1], json.loads(r[2]), r[3]) for r in rows]
 
     # ---- equity samples and alerts, for the daily report -----------------------------------
 
     async def add_equity(self, ts_ns: int, equity: int) -> None:
-        await self._run(lambda db: db.execute("INSERT OR REPLACE INTO equity VALUES (?, ?)",
-                                              (ts_ns, equity)))
+        await self._run(lambda db: db.execute("INSERT OR REPLACE INTO equity VALUES (?, ?)", (ts_ns, equity)))
 
     async def equity_between(self, start_ns: int, end_ns: int) -> list[tuple[int, int]]:
-        rows = await self._run(lambda db: db.execute(
-            "SELECT ts_ns, equity FROM equity WHERE ts_ns >= ? AND ts_ns < ? ORDER BY ts_ns",
-            (start_ns, end_ns)).fetchall())
+        rows = await self._run(
+            lambda db: db.execute(
+                "SELECT ts_ns, equity FROM equity WHERE ts_ns >= ? AND ts_ns < ? ORDER BY ts_ns",
+                (start_ns, end_ns),
+            ).fetchall()
+        )
         return [(r[0], r[1]) for r in rows]
 
     async def add_alert(self, ts_ns: int, level: str, kind: str, title: str, message: str) -> None:
         row = (ts_ns, level, kind, title, message)
-        await self._run(lambda db: db.execute(
-            "INSERT INTO alerts (ts_ns, level, kind, title, message) VALUES (?,?,?,?,?)", row))
+        await self._run(
+            lambda db: db.execute(
+                "INSERT INTO alerts (ts_ns, level, kind, title, message) VALUES (?,?,?,?,?)", row
+            )
+        )
 
     async def alerts_between(self, start_ns: int, end_ns: int) -> list[tuple[int, str, str, str, str]]:
-        rows = await self._run(lambda db: db.execute(
-            "SELECT ts_ns, level, kind, title, message FROM alerts WHERE ts_ns >= ? AND ts_ns < ? "
-            "ORDER BY id", (start_ns, end_ns)).fetchall())
+        rows = await self._run(
+            lambda db: db.execute(
+                "SELECT ts_ns, level, kind, title, message FROM alerts WHERE ts_ns >= ? AND ts_ns < ? "
+                "ORDER BY id",
+                (start_ns, end_ns),
+            ).fetchall()
+        )
         return [(r[0], r[1], r[2], r[3], r[4]) for r in rows]
 
     # ---- audit ---------------------------------------------------------------------------
 
     async def audit(self, record: AuditRecord) -> None:
-        row = (record.ts_ns, record.actor, record.transport, record.command, record.args,
-               int(record.ok), record.result)
-        await self._run(lambda db: db.execute(
-            "INSERT INTO audit (ts_ns, actor, transport, command, args, ok, result) "
-            "VALUES (?,?,?,?,?,?,?)", row))
+        row = (
+            record.ts_ns,
+            record.actor,
+            record.transport,
+            record.command,
+            record.args,
+            int(record.ok),
+            record.result,
+        )
+        await self._run(
+            lambda db: db.execute(
+                "INSERT INTO audit (ts_ns, actor, transport, command, args, ok, result) "
+                "VALUES (?,?,?,?,?,?,?)",
+                row,
+            )
+        )
 
     async def audit_log(self, limit: int = 100) -> list[AuditRecord]:
-        rows = await self._run(lambda db: db.execute(
-            "SELECT ts_ns, actor, transport, command, args, ok, result FROM audit "
-            "ORDER BY id DESC LIMIT ?", (limit,)).fetchall())
+        rows = await self._run(
+            lambda db: db.execute(
+                "SELECT ts_ns, actor, transport, command, args, ok, result FROM audit "
+                "ORDER BY id DESC LIMIT ?",
+                (limit,),
+            ).fetchall()
+        )
         return [AuditRecord(r[0], r[1], r[2], r[3], r[4], bool(r[5]), r[6]) for r in rows]

@@ -66,8 +66,11 @@ def _xkrx(year: int) -> dict[date, str]:
 
 
 class KrxCalendar:
-    def __init__(self, special_sessions: Mapping[date, tuple[time, time, str]] | None = None,
-                 extra_holidays: Mapping[date, str] | None = None) -> None:
+    def __init__(
+        self,
+        special_sessions: Mapping[date, tuple[time, time, str]] | None = None,
+        extra_holidays: Mapping[date, str] | None = None,
+    ) -> None:
         """special_sessions: day -> (open, close, note), overriding the built-in table."""
         self.special = {d: (*EXAM_SESSION, note) for d, note in EXAM_DAYS.items()}
         self.special.update(special_sessions or {})
@@ -104,10 +107,12 @@ class KrxCalendar:
             return MarketDay(day, Session(day, at(day, open_t), at(day, close_t), note), note)
         if day == self.first_trading_day(day.year):
             note = "first trading day of the year: opens 10:00"
-            return MarketDay(day, Session(day, at(day, time(10, 0)), at(day, REGULAR_CLOSE), note),
-                             note)
-        return MarketDay(day, Session(day, at(day, REGULAR_OPEN), at(day, REGULAR_CLOSE),
-                                      "regular session"), "regular session")
+            return MarketDay(day, Session(day, at(day, time(10, 0)), at(day, REGULAR_CLOSE), note), note)
+        return MarketDay(
+            day,
+            Session(day, at(day, REGULAR_OPEN), at(day, REGULAR_CLOSE), "regular session"),
+            "regular session",
+        )
 
 
 def parse_special_sessions(raw: str) -> dict[date, tuple[time, time, str]]:

@@ -28,8 +28,7 @@ def normalize_symbol(raw: str) -> str:
     if len(text) == 7 and text[0] in "AQJ":
         text = text[1:]
     if not _CODE.match(text):
-        raise InvalidSymbol(f"'{shown(raw.strip()) or '(empty)'}' is not a KRX code: expected "
-                            f"{CODE_FORMAT}")
+        raise InvalidSymbol(f"'{shown(raw.strip()) or '(empty)'}' is not a KRX code: expected {CODE_FORMAT}")
     return text
 
 

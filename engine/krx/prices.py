@@ -94,14 +94,22 @@ def limit_price_problem(price: int, base_price: int) -> PriceProblem | None:
         return PriceProblem("outside_limit", f"price must be a positive number of KRW, got {price}")
     limits = daily_limits(base_price)
     if not limits.contains(price):
-        return PriceProblem("outside_limit", (
-            f"price {price:,} is outside today's limits: valid prices are "
-            f"{limits.lower:,} to {limits.upper:,} KRW"))
+        return PriceProblem(
+            "outside_limit",
+            (
+                f"price {price:,} is outside today's limits: valid prices are "
+                f"{limits.lower:,} to {limits.upper:,} KRW"
+            ),
+        )
     if not is_on_tick(price):
         low, high = nearest_valid(price)
-        return PriceProblem("off_tick", (
-            f"price {price:,} is off the tick grid (tick {tick_size(low):,} KRW here): "
-            f"nearest valid prices are {low:,} and {high:,}"))
+        return PriceProblem(
+            "off_tick",
+            (
+                f"price {price:,} is off the tick grid (tick {tick_size(low):,} KRW here): "
+                f"nearest valid prices are {low:,} and {high:,}"
+            ),
+        )
     return None
 
 

@@ -64,8 +64,9 @@ class Strategy(ABC):
     description: ClassVar[str]
     params_spec: ClassVar[Mapping[str, Param]] = {}
 
-    def __init__(self, instrument: Instrument, params: Mapping[str, float], qty: int | None,
-                 budget: int) -> None:
+    def __init__(
+        self, instrument: Instrument, params: Mapping[str, float], qty: int | None, budget: int
+    ) -> None:
         self.instrument = instrument
         self.symbol = instrument.code
         self.params = self.resolve_params(params)

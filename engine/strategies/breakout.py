@@ -17,7 +17,9 @@ class VolatilityBreakout(Strategy):
     name = "breakout"
     description = "buy when price ≥ open + k×(prev high − prev low); exits: tp, sl, trail, eod"
     params_spec: ClassVar[Mapping[str, Param]] = {
-        "k": Param(0.5, 0.05, 2.0, "breakout factor of yesterday's range"), **EXIT_PARAMS}
+        "k": Param(0.5, 0.05, 2.0, "breakout factor of yesterday's range"),
+        **EXIT_PARAMS,
+    }
 
     def setup(self) -> None:
         inst = self.instrument
@@ -39,9 +41,14 @@ class VolatilityBreakout(Strategy):
         if qty <= 0:
             return None
         self._entered = True  # one entry a day: the classic rule, and no re-entry after a stop
-        return Signal(Side.BUY, qty, limit,
-                      f"breakout: {tick.price:,} ≥ target {self.target:,} (k={self.params['k']:g})",
-                      "entry", is_entry=True)
+        return Signal(
+            Side.BUY,
+            qty,
+            limit,
+            f"breakout: {tick.price:,} ≥ target {self.target:,} (k={self.params['k']:g})",
+            "entry",
+            is_entry=True,
+        )
 
     def on_before_close(self, book: Book) -> Signal | None:
         return self.exits.on_before_close(book)

@@ -6,9 +6,7 @@ from engine.strategies.base import Strategy
 from engine.strategies.breakout import VolatilityBreakout
 from engine.strategies.exits import ExitsOnly, Watch
 
-STRATEGIES: dict[str, type[Strategy]] = {
-    cls.name: cls for cls in (VolatilityBreakout, ExitsOnly, Watch)
-}
+STRATEGIES: dict[str, type[Strategy]] = {cls.name: cls for cls in (VolatilityBreakout, ExitsOnly, Watch)}
 
 
 class UnknownStrategy(ValueError):

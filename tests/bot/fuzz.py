@@ -68,13 +68,65 @@ QUIET_TICK_RATE = 1e-9
 # Values that broke (or could break) parsers elsewhere: echoed escapes, digits int() takes but a
 # person did not mean, separators, quoting, sizes past every buffer.
 HOSTILE: tuple[str, ...] = (
-    "", " ", "\x00", "a\x00b", "\x1b[31mred\x1b[0m", "\x1b[2J\x1b[H", "\x1b]0;title\x07",
-    "\u202e", "\u202egnp.exe", "\u2066x\u2069", "\u200b", "\ufeff", "\u2028", "\x85", "\x7f",
-    "１", "٣", "²", "1_0", "1e3", "+5", "0x10", "-1", "0", "-0", "nan", "inf", "-inf", "1.5",
-    "9" * 30, "9" * 10_000, "A" * 10_000, "\r\n", "\t", "'", '"', "\\", "=", "k=", "=1", "k=1=2",
-    "None", "%s%n", "{0}", "<@&1>", "@everyone", "\U0001f4a9", "ǅ", "005930\x1b[31m", "０05930",
-    "2026-02-30", "0001-01-01", "9999-12-31", "2026-W01-1", "20261201",
-    "\x1b[31m=1", "\u202ek=0.4", "k=0.4\x1b[2J", "K=1,SL=2",
+    "",
+    " ",
+    "\x00",
+    "a\x00b",
+    "\x1b[31mred\x1b[0m",
+    "\x1b[2J\x1b[H",
+    "\x1b]0;title\x07",
+    "\u202e",
+    "\u202egnp.exe",
+    "\u2066x\u2069",
+    "\u200b",
+    "\ufeff",
+    "\u2028",
+    "\x85",
+    "\x7f",
+    "１",
+    "٣",
+    "²",
+    "1_0",
+    "1e3",
+    "+5",
+    "0x10",
+    "-1",
+    "0",
+    "-0",
+    "nan",
+    "inf",
+    "-inf",
+    "1.5",
+    "9" * 30,
+    "9" * 10_000,
+    "A" * 10_000,
+    "\r\n",
+    "\t",
+    "'",
+    '"',
+    "\\",
+    "=",
+    "k=",
+    "=1",
+    "k=1=2",
+    "None",
+    "%s%n",
+    "{0}",
+    "<@&1>",
+    "@everyone",
+    "\U0001f4a9",
+    "ǅ",
+    "005930\x1b[31m",
+    "０05930",
+    "2026-02-30",
+    "0001-01-01",
+    "9999-12-31",
+    "2026-W01-1",
+    "20261201",
+    "\x1b[31m=1",
+    "\u202ek=0.4",
+    "k=0.4\x1b[2J",
+    "K=1,SL=2",
 )
 
 
@@ -128,14 +180,25 @@ class Snapshot:
         return cls(
             order_count=len(orders),
             newest_order=next(reversed(orders), None),
-            live_orders=tuple(sorted((o.client_order_id, o.status, o.qty, o.filled_qty,
-                                      o.broker_order_id) for o in orders.values() if o.live)),
-            subscriptions=tuple(sorted((s, rec.strategy, tuple(sorted(rec.params.items())), rec.qty,
-                                        rec.source)
-                                       for s, rec in engine.subscriptions.records.items())),
-            halted=engine.controls.halted, halt_reason=engine.controls.halt_reason,
-            auto_enabled=engine.auto.enabled, auto_condition=engine.auto.condition,
-            cash=p.cash, available_cash=p.available_cash(),
+            live_orders=tuple(
+                sorted(
+                    (o.client_order_id, o.status, o.qty, o.filled_qty, o.broker_order_id)
+                    for o in orders.values()
+                    if o.live
+                )
+            ),
+            subscriptions=tuple(
+                sorted(
+                    (s, rec.strategy, tuple(sorted(rec.params.items())), rec.qty, rec.source)
+                    for s, rec in engine.subscriptions.records.items()
+                )
+            ),
+            halted=engine.controls.halted,
+            halt_reason=engine.controls.halt_reason,
+            auto_enabled=engine.auto.enabled,
+            auto_condition=engine.auto.condition,
+            cash=p.cash,
+            available_cash=p.available_cash(),
             positions=tuple(sorted((s, pos.qty, pos.avg_price) for s, pos in p.positions.items())),
         )
 
@@ -172,8 +235,9 @@ class AuditTail:
         return int(row[0])
 
     def since(self, last_id: int) -> list[AuditRow]:
-        rows = self._db.execute("SELECT id, actor, command, args, ok, result FROM audit WHERE id > ? "
-                                "ORDER BY id", (last_id,)).fetchall()
+        rows = self._db.execute(
+            "SELECT id, actor, command, args, ok, result FROM audit WHERE id > ? ORDER BY id", (last_id,)
+        ).fetchall()
         return [AuditRow(i, a, c, g, bool(ok), res) for i, a, c, g, ok, res in rows]
 
     def close(self) -> None:
@@ -233,17 +297,23 @@ class Stats:
     def report(self) -> str:
         roles = [role.name for role in Role]
         names = sorted({c for c, _ in self.calls})
-        counts = [("examples run", self.examples), ("calls", sum(self.calls.values())),
-                  ("successes", self.successes), ("refusals", self.refusals),
-                  ("internal errors", self.count("internal")),
-                  ("state-change violations", self.count("state")),
-                  ("unauthorized actions", self.count("unauthorized")),
-                  ("audit mismatches", self.count("audit")),
-                  ("bad error messages", self.count("message"))]
+        counts = [
+            ("examples run", self.examples),
+            ("calls", sum(self.calls.values())),
+            ("successes", self.successes),
+            ("refusals", self.refusals),
+            ("internal errors", self.count("internal")),
+            ("state-change violations", self.count("state")),
+            ("unauthorized actions", self.count("unauthorized")),
+            ("audit mismatches", self.count("audit")),
+            ("bad error messages", self.count("message")),
+        ]
         lines = [f"{what + ':':<25}{n:>9,}" for what, n in counts]
-        lines += ["",
-                 "calls per command x role, as calls/went through (autocomplete: suggested something):",
-                 f"  {'command':<31}" + "".join(f"{n:>12}" for n in roles)]
+        lines += [
+            "",
+            "calls per command x role, as calls/went through (autocomplete: suggested something):",
+            f"  {'command':<31}" + "".join(f"{n:>12}" for n in roles),
+        ]
         for name in names:
             cells = [f"{self.calls[(name, n)]:,}/{self.went_through[(name, n)]:,}" for n in roles]
             lines.append(f"  {name:<31}" + "".join(f"{c:>12}" for c in cells))
@@ -263,8 +333,9 @@ def param_names() -> list[str]:
     return sorted({name for cls in STRATEGIES.values() for name in cls.params_spec})
 
 
-def valid_args(spec: Command, engine: Engine, discord: bool = False,
-               fresh: bool = False) -> dict[str, object]:
+def valid_args(
+    spec: Command, engine: Engine, discord: bool = False, fresh: bool = False
+) -> dict[str, object]:
     """Arguments that pass validation for `spec` in a calm state, derived from its options: the
     authorization matrix runs every command with them, so a refusal there is about the role (or
     the state), never about the input. `discord` gives options the types Discord sends; `fresh`
@@ -310,15 +381,25 @@ class Values:
         self.codes = sorted(engine.instruments)
         self.by_command = {spec.name: self.args(spec) for spec in COMMANDS}
         # Every option with a suggestion source, and a few without (or unknown): those get [].
-        self.suggestable = st.sampled_from([
-            *[(c.name, o.name) for c in COMMANDS for o in c.options if o.suggest is not None],
-            ("buy", "qty"), ("halt", "reason"), ("nope", "symbol"), ("buy", "nope")])
+        self.suggestable = st.sampled_from(
+            [
+                *[(c.name, o.name) for c in COMMANDS for o in c.options if o.suggest is not None],
+                ("buy", "qty"),
+                ("halt", "reason"),
+                ("nope", "symbol"),
+                ("buy", "nope"),
+            ]
+        )
         self.lines = self.line()
 
     def symbols(self) -> st.SearchStrategy[str]:
         listed = st.sampled_from(self.codes)
-        return st.one_of(listed, listed.map(lambda c: "a" + c), listed.map(str.lower),
-                         st.sampled_from(["123450", "0000A0", "999999", " 005930 "]))
+        return st.one_of(
+            listed,
+            listed.map(lambda c: "a" + c),
+            listed.map(str.lower),
+            st.sampled_from(["123450", "0000A0", "999999", " 005930 "]),
+        )
 
     @staticmethod
     def pick(current: Callable[[], list[str]], fallback: list[str]) -> st.SearchStrategy[str]:
@@ -339,8 +420,9 @@ class Values:
     def known_order_ids(self) -> list[str]:
         orders = self.engine.orders
         live = [o.broker_order_id or o.client_order_id for o in orders.live_orders()]
-        dead = [o.broker_order_id or o.client_order_id
-                for o in list(orders.orders.values())[-5:] if not o.live]
+        dead = [
+            o.broker_order_id or o.client_order_id for o in list(orders.orders.values())[-5:] if not o.live
+        ]
         return live + dead + [c.lower() for c in live]
 
     def order_ids(self) -> st.SearchStrategy[str]:
@@ -349,8 +431,13 @@ class Values:
 
     def numbers(self) -> st.SearchStrategy[object]:
         small = st.integers(1, 20)
-        return st.one_of(small, small.map(str), st.sampled_from(["1,000", " 7 ", "05"]),
-                         st.integers(-5, 2_000_000), st.integers(-5, 2_000_000).map(str))
+        return st.one_of(
+            small,
+            small.map(str),
+            st.sampled_from(["1,000", " 7 ", "05"]),
+            st.integers(-5, 2_000_000),
+            st.integers(-5, 2_000_000).map(str),
+        )
 
     def prices(self) -> st.SearchStrategy[object]:
         inst = [self.engine.instruments[c] for c in self.codes]
@@ -358,20 +445,31 @@ class Values:
         return st.one_of(grid, grid.map(str), grid.map(lambda p: p + 1), self.numbers())
 
     def dates(self) -> st.SearchStrategy[object]:
-        return st.one_of(st.dates(date(2000, 1, 1), date(2099, 12, 31)).map(date.isoformat),
-                         st.dates().map(date.isoformat), st.just(""))
+        return st.one_of(
+            st.dates(date(2000, 1, 1), date(2099, 12, 31)).map(date.isoformat),
+            st.dates().map(date.isoformat),
+            st.just(""),
+        )
 
     def choices(self, option: Option) -> st.SearchStrategy[object]:
         values = [c.value for c in option.choices]
-        return st.one_of(st.sampled_from(values), st.sampled_from(values).map(str),
-                         st.sampled_from(["ON", " off ", "yes", "0", "7", "maybe"]))
+        return st.one_of(
+            st.sampled_from(values),
+            st.sampled_from(values).map(str),
+            st.sampled_from(["ON", " off ", "yes", "0", "7", "maybe"]),
+        )
 
     def params(self) -> st.SearchStrategy[str]:
-        pair = st.tuples(st.sampled_from([*param_names(), "zz", "K"]),
-                         st.one_of(st.floats(0, 10, allow_nan=False).map(lambda f: f"{f:g}"),
-                                   st.sampled_from(["0.4", "1.5", "-1", "1e308", "nan", "１"])))
+        pair = st.tuples(
+            st.sampled_from([*param_names(), "zz", "K"]),
+            st.one_of(
+                st.floats(0, 10, allow_nan=False).map(lambda f: f"{f:g}"),
+                st.sampled_from(["0.4", "1.5", "-1", "1e308", "nan", "１"]),
+            ),
+        )
         return st.lists(pair.map("=".join), max_size=4).flatmap(
-            lambda ps: st.sampled_from([" ".join(ps), ",".join(ps)]))
+            lambda ps: st.sampled_from([" ".join(ps), ",".join(ps)])
+        )
 
     def plausible(self, spec: Command, option: Option) -> st.SearchStrategy[object]:
         if option.suggest is Suggest.SUBSCRIBED:
@@ -403,9 +501,11 @@ class Values:
             present = value.map(keyed(o.name))
             weighted = [present] * (6 if o.required else 1) + [missing]
             parts.append(st.one_of(*weighted))
-        extra = st.dictionaries(st.one_of(st.sampled_from(["foo", "SYMBOL", "qty2", "__class__", ""]),
-                                          HOSTILE_TEXT),
-                                hostile_value(whole=True), max_size=2)
+        extra = st.dictionaries(
+            st.one_of(st.sampled_from(["foo", "SYMBOL", "qty2", "__class__", ""]), HOSTILE_TEXT),
+            hostile_value(whole=True),
+            max_size=2,
+        )
         parts.append(st.one_of(st.just({}), st.just({}), st.just({}), extra))
 
         def merge(ds: tuple[dict[str, object], ...]) -> dict[str, object]:
@@ -419,15 +519,26 @@ class Values:
     def line(self) -> st.SearchStrategy[str]:
         """A console line: a command word (or not) and words, plain, quoted or broken."""
         names = [c.name for c in COMMANDS]
-        head = st.one_of(st.sampled_from(names), st.sampled_from(names).map(lambda n: "/" + n.upper()),
-                         st.sampled_from(["/wat", "quit", "#", "/", "//buy", "wait"]), HOSTILE_TEXT)
-        word = st.one_of(self.symbols(), self.numbers().map(str), self.params(), HOSTILE_TEXT,
-                         st.sampled_from(["'", '"', "\\", "'unterminated", '"a b"', "k=0.4"]))
+        head = st.one_of(
+            st.sampled_from(names),
+            st.sampled_from(names).map(lambda n: "/" + n.upper()),
+            st.sampled_from(["/wat", "quit", "#", "/", "//buy", "wait"]),
+            HOSTILE_TEXT,
+        )
+        word = st.one_of(
+            self.symbols(),
+            self.numbers().map(str),
+            self.params(),
+            HOSTILE_TEXT,
+            st.sampled_from(["'", '"', "\\", "'unterminated", '"a b"', "k=0.4"]),
+        )
         words = st.lists(word, max_size=6)
-        joined = st.tuples(head, words).flatmap(lambda hw: st.sampled_from([
-            " ".join([hw[0], *hw[1]]), shlex.join([hw[0], *hw[1]])]))
-        binaryish = st.binary(max_size=200).flatmap(lambda b: st.sampled_from([
-            b.decode("utf-8", errors="replace"), b.decode("latin-1")]))
+        joined = st.tuples(head, words).flatmap(
+            lambda hw: st.sampled_from([" ".join([hw[0], *hw[1]]), shlex.join([hw[0], *hw[1]])])
+        )
+        binaryish = st.binary(max_size=200).flatmap(
+            lambda b: st.sampled_from([b.decode("utf-8", errors="replace"), b.decode("latin-1")])
+        )
         return st.one_of(joined, joined, binaryish, HOSTILE_TEXT)
 
 
@@ -437,9 +548,12 @@ class Values:
 def fuzz_config(data_dir: Path) -> EngineConfig:
     """The embedded sim, quiet (see QUIET_TICK_RATE), in `data_dir`; always open, as the other
     tests run (TRADING_HOURS=always)."""
-    return replace(EngineConfig(), data_dir=data_dir,
-                   broker_settings=SimSettings(url=None, tick_rate=QUIET_TICK_RATE),
-                   schedule=ScheduleSettings(trading_hours="always"))
+    return replace(
+        EngineConfig(),
+        data_dir=data_dir,
+        broker_settings=SimSettings(url=None, tick_rate=QUIET_TICK_RATE),
+        schedule=ScheduleSettings(trading_hours="always"),
+    )
 
 
 class Harness:
@@ -455,8 +569,9 @@ class Harness:
         self._ids = 0
 
     @classmethod
-    async def start(cls, data_dir: Path,
-                    make_layer: Callable[[Engine], CommandLayer] = CommandLayer) -> Harness:
+    async def start(
+        cls, data_dir: Path, make_layer: Callable[[Engine], CommandLayer] = CommandLayer
+    ) -> Harness:
         engine = Engine(fuzz_config(data_dir))
         await engine.start()
         await engine.wait_ready(30)
@@ -470,16 +585,22 @@ class Harness:
         self._ids += 1
         return Invocation(f"fuzz:{role.name.lower()}", "fuzz", role, f"fuzz-{self._ids}")
 
-    def _violate(self, prop: str, command: str, role: Role, call: object, detail: str,
-                 kind: str | None = None) -> None:
-        self.stats.violations.append(Violation(prop, command, role.name, clip(call), detail,
-                                               kind or detail))
+    def _violate(
+        self, prop: str, command: str, role: Role, call: object, detail: str, kind: str | None = None
+    ) -> None:
+        self.stats.violations.append(Violation(prop, command, role.name, clip(call), detail, kind or detail))
 
     async def call(self, role: Role, name: str, args: Mapping[str, Any]) -> r.Result | None:
         """One checked layer.execute; the result, or None when refused."""
         inv = self.invocation(role)
-        return await self._checked(inv, name, lambda: self.layer.execute(inv, name, args),
-                                   (name, dict(args)), BY_NAME.get(name), keys=tuple(args))
+        return await self._checked(
+            inv,
+            name,
+            lambda: self.layer.execute(inv, name, args),
+            (name, dict(args)),
+            BY_NAME.get(name),
+            keys=tuple(args),
+        )
 
     async def line(self, role: Role, text: str) -> r.Result | None:
         """One checked layer.execute_text (a console line)."""
@@ -490,18 +611,24 @@ class Harness:
             spec: Command | None = split_line(text, BY_NAME)[0]
         except CommandError:
             spec = None
-        return await self._checked(inv, "(line)", lambda: self.layer.execute_text(inv, text), text,
-                                   spec, line=True)
+        return await self._checked(
+            inv, "(line)", lambda: self.layer.execute_text(inv, text), text, spec, line=True
+        )
 
     async def preview(self, role: Role, side: str, args: Mapping[str, Any]) -> r.Result | None:
         """One checked preview_order (Discord's /buy and /sell before Confirm): audited as
         `<side>?`, and it must change nothing whether it succeeds or not. `side` is the command's
         name, as bot/discord/commands.py passes it."""
         inv = self.invocation(role)
-        return await self._checked(inv, f"{side}?",
-                                   lambda: self.layer.preview_order(inv, side, args),  # type: ignore[arg-type]
-                                   (f"{side}?", dict(args)), BY_NAME[side], keys=tuple(args),
-                                   read_only=True)
+        return await self._checked(
+            inv,
+            f"{side}?",
+            lambda: self.layer.preview_order(inv, side, args),  # type: ignore[arg-type]
+            (f"{side}?", dict(args)),
+            BY_NAME[side],
+            keys=tuple(args),
+            read_only=True,
+        )
 
     async def suggestions(self, role: Role, name: str, option: str, current: str) -> None:
         """One checked suggest() (autocomplete): nothing for a role below the command's, never
@@ -514,23 +641,48 @@ class Harness:
         try:
             found = await self.layer.suggest(self.invocation(role), name, option, current)
         except Exception as exc:
-            self._violate("internal", key, role, call, f"{type(exc).__name__} escaped: {clip(exc, 200)}",
-                          f"{type(exc).__name__} escaped")
+            self._violate(
+                "internal",
+                key,
+                role,
+                call,
+                f"{type(exc).__name__} escaped: {clip(exc, 200)}",
+                f"{type(exc).__name__} escaped",
+            )
             return
         self.stats.successes += 1
         self.stats.went_through[(key, role.name)] += bool(found)
         changed = before.changes(Snapshot.of(self.engine))
         if changed:
-            self._violate("state", key, role, call, f"autocomplete changed {', '.join(changed)}",
-                          "autocomplete changed the state")
+            self._violate(
+                "state",
+                key,
+                role,
+                call,
+                f"autocomplete changed {', '.join(changed)}",
+                "autocomplete changed the state",
+            )
         if spec is not None and role < spec.role and found:
-            self._violate("unauthorized", key, role, call,
-                          f"{len(found)} suggestions shown to {role.name}: {clip(found[:2], 120)}",
-                          "suggestions shown below the command's role")
+            self._violate(
+                "unauthorized",
+                key,
+                role,
+                call,
+                f"{len(found)} suggestions shown to {role.name}: {clip(found[:2], 120)}",
+                "suggestions shown below the command's role",
+            )
 
-    async def _checked(self, inv: Invocation, name: str, run: Callable[[], Any], call: object,
-                       spec: Command | None, line: bool = False,
-                       keys: tuple[object, ...] = (), read_only: bool = False) -> r.Result | None:
+    async def _checked(
+        self,
+        inv: Invocation,
+        name: str,
+        run: Callable[[], Any],
+        call: object,
+        spec: Command | None,
+        line: bool = False,
+        keys: tuple[object, ...] = (),
+        read_only: bool = False,
+    ) -> r.Result | None:
         role = inv.role
         before = Snapshot.of(self.engine)
         mark = self.audit.last_id()
@@ -541,8 +693,14 @@ class Harness:
         except CommandError as exc:
             error = exc
         except Exception as exc:  # any other type escaping execute() is itself the finding
-            self._violate("internal", name, role, call, f"{type(exc).__name__} escaped: {clip(exc, 200)}",
-                          f"{type(exc).__name__} escaped")
+            self._violate(
+                "internal",
+                name,
+                role,
+                call,
+                f"{type(exc).__name__} escaped: {clip(exc, 200)}",
+                f"{type(exc).__name__} escaped",
+            )
             error = CommandError(f"{type(exc).__name__}")
         self.last_error = error
         after = Snapshot.of(self.engine)
@@ -558,60 +716,118 @@ class Harness:
 
         if error is not None and INTERNAL in error.message:
             cause = error.__cause__
-            self._violate("internal", shown_name, role, call,
-                          f"{type(cause).__name__}: {clip(cause, 200)}" if cause else error.message,
-                          f"failed inside: {type(cause).__name__}: {str(cause)[:48]}")
+            self._violate(
+                "internal",
+                shown_name,
+                role,
+                call,
+                f"{type(cause).__name__}: {clip(cause, 200)}" if cause else error.message,
+                f"failed inside: {type(cause).__name__}: {str(cause)[:48]}",
+            )
         if error is not None and changed:
-            self._violate("state", shown_name, role, call,
-                          f"refused ({clip(error.message, 120)}) yet changed {', '.join(changed)}",
-                          f"refused yet changed {', '.join(changed)}")
+            self._violate(
+                "state",
+                shown_name,
+                role,
+                call,
+                f"refused ({clip(error.message, 120)}) yet changed {', '.join(changed)}",
+                f"refused yet changed {', '.join(changed)}",
+            )
         if spec is not None and role < spec.role:
             needs = f"needs the {spec.role.name.lower()} role"
             if error is None:
-                self._violate("unauthorized", spec.name, role, call, f"ran for {role.name}",
-                              "ran for a role below the command's")
+                self._violate(
+                    "unauthorized",
+                    spec.name,
+                    role,
+                    call,
+                    f"ran for {role.name}",
+                    "ran for a role below the command's",
+                )
             elif needs not in error.message:
-                self._violate("unauthorized", spec.name, role, call,
-                              f"refused without naming the role: {clip(error.message, 120)}",
-                              "refused without naming the role")
+                self._violate(
+                    "unauthorized",
+                    spec.name,
+                    role,
+                    call,
+                    f"refused without naming the role: {clip(error.message, 120)}",
+                    "refused without naming the role",
+                )
         if read_only and error is None and changed:
-            self._violate("state", shown_name, role, call, f"changed {', '.join(changed)}",
-                          "a read-only call changed the state")
+            self._violate(
+                "state",
+                shown_name,
+                role,
+                call,
+                f"changed {', '.join(changed)}",
+                "a read-only call changed the state",
+            )
         if spec is not None and spec.role <= Role.VIEWER and error is None and changed:
             # A viewer may run it, and a viewer may not act: it must not change anything.
-            self._violate("unauthorized", spec.name, role, call,
-                          f"a command a viewer may run changed {', '.join(changed)}",
-                          "a command a viewer may run changed the state")
+            self._violate(
+                "unauthorized",
+                spec.name,
+                role,
+                call,
+                f"a command a viewer may run changed {', '.join(changed)}",
+                "a command a viewer may run changed the state",
+            )
         if len(rows) != 1:
             self._violate("audit", shown_name, role, call, f"{len(rows)} audit rows for one call")
         else:
             row = rows[0]
             if row.ok != (error is None):
-                self._violate("audit", shown_name, role, call,
-                              f"audit says ok={row.ok}, the call {'failed' if error else 'succeeded'}",
-                              "audit ok flag wrong")
+                self._violate(
+                    "audit",
+                    shown_name,
+                    role,
+                    call,
+                    f"audit says ok={row.ok}, the call {'failed' if error else 'succeeded'}",
+                    "audit ok flag wrong",
+                )
             if not line and row.command != name:
-                self._violate("audit", shown_name, role, call, f"audit names /{clip(row.command)}",
-                              "audit names another command")
+                self._violate(
+                    "audit",
+                    shown_name,
+                    role,
+                    call,
+                    f"audit names /{clip(row.command)}",
+                    "audit names another command",
+                )
             # Keys are option names in both transports (a person cannot type one), so a raw
             # character in a key the fuzz made up is not held against the audit.
             typed = row.args if all(not unprintable(str(k)) for k in keys) else ""
             bad = unprintable(row.actor + row.command + typed + row.result)
             if bad:
-                self._violate("audit", shown_name, role, call,
-                              f"audit row holds raw {' '.join(bad[:6])}: args={clip(row.args, 100)}",
-                              "audit row holds control/format characters")
+                self._violate(
+                    "audit",
+                    shown_name,
+                    role,
+                    call,
+                    f"audit row holds raw {' '.join(bad[:6])}: args={clip(row.args, 100)}",
+                    "audit row holds control/format characters",
+                )
         if error is not None:
             message = error.message
             bad = unprintable(message)
             if len(message) > MESSAGE_MAX:
-                self._violate("message", shown_name, role, call,
-                              f"error message of {len(message):,} characters: {clip(message, 100)}",
-                              f"error message longer than {MESSAGE_MAX}")
+                self._violate(
+                    "message",
+                    shown_name,
+                    role,
+                    call,
+                    f"error message of {len(message):,} characters: {clip(message, 100)}",
+                    f"error message longer than {MESSAGE_MAX}",
+                )
             if bad:
-                self._violate("message", shown_name, role, call,
-                              f"error message holds raw {' '.join(bad[:6])}: {clip(message, 100)}",
-                              "error message holds control/format characters")
+                self._violate(
+                    "message",
+                    shown_name,
+                    role,
+                    call,
+                    f"error message holds raw {' '.join(bad[:6])}: {clip(message, 100)}",
+                    "error message holds control/format characters",
+                )
         return result
 
     # ---- a deterministic sweep: every command x role, a few fixed inputs each ------------------
@@ -653,8 +869,10 @@ class Harness:
     async def example(self, data: st.DataObject) -> None:
         self.stats.examples += 1
         for _ in range(data.draw(st.integers(1, 3), label="steps")):
-            step = data.draw(st.sampled_from(["fuzz", "fuzz", "fuzz", "line", "action", "preview",
-                                              "suggest"]), label="step")
+            step = data.draw(
+                st.sampled_from(["fuzz", "fuzz", "fuzz", "line", "action", "preview", "suggest"]),
+                label="step",
+            )
             if step == "fuzz":
                 spec = data.draw(st.sampled_from(COMMANDS), label="command")
                 role = data.draw(st.sampled_from(list(Role)), label="role")
@@ -670,8 +888,10 @@ class Harness:
             elif step == "suggest":
                 name, option = data.draw(self.values.suggestable, label="option")
                 role = data.draw(st.sampled_from(list(Role)), label="role")
-                current = data.draw(st.one_of(st.sampled_from(["", "0", "00", "S", "s0", "삼성", "tc"]),
-                                              HOSTILE_TEXT), label="current")
+                current = data.draw(
+                    st.one_of(st.sampled_from(["", "0", "00", "S", "s0", "삼성", "tc"]), HOSTILE_TEXT),
+                    label="current",
+                )
                 await self.suggestions(role, name, option, current)
             else:
                 await self.action(data)
@@ -679,22 +899,33 @@ class Harness:
     async def action(self, data: st.DataObject) -> None:
         """A valid move that changes the state, made as a person would (and checked as a call)."""
         v = self.values
-        what = data.draw(st.sampled_from(["subscribe", "cancel", "buy", "buy", "sell", "cancelorder",
-                                          "halt", "resume", "auto"]), label="action")
+        what = data.draw(
+            st.sampled_from(
+                ["subscribe", "cancel", "buy", "buy", "sell", "cancelorder", "halt", "resume", "auto"]
+            ),
+            label="action",
+        )
         trader = data.draw(st.sampled_from([Role.TRADER, Role.ADMIN]), label="by")
         if what == "subscribe":
             params = data.draw(st.sampled_from(["", "k=0.4", "k=0.5 sl=1.5", "tp=3"]), label="params")
-            await self.call(trader, "subscribe", {"symbol": data.draw(st.sampled_from(v.codes)),
-                                                  "strategy": data.draw(st.sampled_from(list(STRATEGIES))),
-                                                  "params": params})
+            await self.call(
+                trader,
+                "subscribe",
+                {
+                    "symbol": data.draw(st.sampled_from(v.codes)),
+                    "strategy": data.draw(st.sampled_from(list(STRATEGIES))),
+                    "params": params,
+                },
+            )
         elif what == "cancel":
             await self.call(trader, "cancel", {"symbol": data.draw(v.subscribed(), label="symbol")})
         elif what in ("buy", "sell"):
             code = data.draw(st.sampled_from(v.codes), label="symbol")
             inst = self.engine.instruments[code]
             price = data.draw(st.sampled_from([None, inst.prev_close, inst.lower_limit]), label="price")
-            await self.call(trader, what, {"symbol": code, "qty": data.draw(st.integers(1, 5)),
-                                           "price": price})
+            await self.call(
+                trader, what, {"symbol": code, "qty": data.draw(st.integers(1, 5)), "price": price}
+            )
         elif what == "cancelorder":
             listed = await self.call(Role.VIEWER, "orders", {})
             ids = [row.order_id for row in listed.rows] if isinstance(listed, r.OrderList) else []
@@ -708,8 +939,13 @@ class Harness:
             await self.call(trader, "auto", {"mode": data.draw(st.sampled_from(["on", "off"]))})
 
 
-def run_fuzz(examples: int, seed: int | None = None, data_dir: Path | None = None,
-             make_layer: Callable[[Engine], CommandLayer] = CommandLayer, sweep: bool = True) -> Stats:
+def run_fuzz(
+    examples: int,
+    seed: int | None = None,
+    data_dir: Path | None = None,
+    make_layer: Callable[[Engine], CommandLayer] = CommandLayer,
+    sweep: bool = True,
+) -> Stats:
     """The sweep, then `examples` hypothesis examples; deterministic for a given seed (derandomized
     when seed is None). Returns the counts; raises nothing for a violation."""
     with tempfile.TemporaryDirectory(prefix="tradecord-fuzz-") as tmp, asyncio.Runner() as runner:
@@ -719,9 +955,16 @@ def run_fuzz(examples: int, seed: int | None = None, data_dir: Path | None = Non
                 runner.run(harness.sweep())
 
             if examples > 0:
-                @settings(max_examples=examples, deadline=None, database=None,
-                          derandomize=seed is None, phases=[Phase.generate],
-                          suppress_health_check=list(HealthCheck), print_blob=False)
+
+                @settings(
+                    max_examples=examples,
+                    deadline=None,
+                    database=None,
+                    derandomize=seed is None,
+                    phases=[Phase.generate],
+                    suppress_health_check=list(HealthCheck),
+                    print_blob=False,
+                )
                 @given(st.data())
                 def fuzz(data: st.DataObject) -> None:
                     runner.run(harness.example(data))
@@ -737,8 +980,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--examples", type=int, default=1000, help="hypothesis examples (default 1000)")
     parser.add_argument("--seed", type=int, default=None, help="random seed (default: derandomized)")
     parser.add_argument("--data-dir", type=Path, default=None, help="keep the journal here")
-    parser.add_argument("--verbose", action="store_true",
-                        help="show the engine's log (the layer logs each internal error's traceback)")
+    parser.add_argument(
+        "--verbose",
+        action="store_true",
+        help="show the engine's log (the layer logs each internal error's traceback)",
+    )
     opts = parser.parse_args(argv)
     # Each internal error is logged with its traceback by the layer; the report below already
     # names each kind once, with its cause.

@@ -51,12 +51,22 @@ def allowed(spec: Command, role: Role) -> bool:
 
 # Hand-written cells: if the declarations or allowed() drift, this says so.
 SPOT_CHECK: dict[tuple[str, Role], bool] = {
-    ("status", Role.NONE): False, ("status", Role.VIEWER): True, ("help", Role.NONE): False,
-    ("orders", Role.VIEWER): True, ("buy", Role.VIEWER): False, ("buy", Role.TRADER): True,
-    ("cancelorder", Role.VIEWER): False, ("cancelorder", Role.TRADER): True,
-    ("halt", Role.VIEWER): False, ("halt", Role.TRADER): True, ("resume", Role.TRADER): False,
-    ("resume", Role.ADMIN): True, ("settings", Role.TRADER): False, ("settings", Role.ADMIN): True,
-    ("subscribe", Role.TRADER): True, ("chart", Role.NONE): False,
+    ("status", Role.NONE): False,
+    ("status", Role.VIEWER): True,
+    ("help", Role.NONE): False,
+    ("orders", Role.VIEWER): True,
+    ("buy", Role.VIEWER): False,
+    ("buy", Role.TRADER): True,
+    ("cancelorder", Role.VIEWER): False,
+    ("cancelorder", Role.TRADER): True,
+    ("halt", Role.VIEWER): False,
+    ("halt", Role.TRADER): True,
+    ("resume", Role.TRADER): False,
+    ("resume", Role.ADMIN): True,
+    ("settings", Role.TRADER): False,
+    ("settings", Role.ADMIN): True,
+    ("subscribe", Role.TRADER): True,
+    ("chart", Role.NONE): False,
 }
 
 
@@ -90,8 +100,14 @@ async def fake() -> AsyncIterator[FakeDiscord]:
 async def bot(engine: Engine, fake: FakeDiscord) -> AsyncIterator[DiscordTransport]:
     # point_at() changes discord.py's class-level URLs: put them back for the modules after.
     base, gateway = discord.http.Route.BASE, discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY
-    transport = DiscordTransport(engine, CommandLayer(engine), discord_config(fake), window=0.1,
-                                 dashboard_interval=60.0, guild_ready_timeout=0.05)
+    transport = DiscordTransport(
+        engine,
+        CommandLayer(engine),
+        discord_config(fake),
+        window=0.1,
+        dashboard_interval=60.0,
+        guild_ready_timeout=0.05,
+    )
     await transport.start()
     try:
         await transport.ready.wait()
@@ -104,15 +120,21 @@ async def bot(engine: Engine, fake: FakeDiscord) -> AsyncIterator[DiscordTranspo
 
 def member(fake: FakeDiscord, role: Role) -> tuple[int, list[int]]:
     """A Discord user holding `role`: (user id, Discord role ids)."""
-    return {Role.NONE: (NO_ROLE, []), Role.VIEWER: (VIEWER, [fake.roles["viewer"]]),
-            Role.TRADER: (TRADER, [fake.roles["trader"]]), Role.ADMIN: (ADMIN, [])}[role]
+    return {
+        Role.NONE: (NO_ROLE, []),
+        Role.VIEWER: (VIEWER, [fake.roles["viewer"]]),
+        Role.TRADER: (TRADER, [fake.roles["trader"]]),
+        Role.ADMIN: (ADMIN, []),
+    }[role]
 
 
 def text_of(response: dict[str, Any]) -> str:
     embeds = (response.get("data") or {}).get("embeds") or []
-    return " ".join(f"{e.get('title', '')} {e.get('description', '')} "
-                    + " ".join(f"{f['name']} {f['value']}" for f in e.get("fields", []))
-                    for e in embeds)
+    return " ".join(
+        f"{e.get('title', '')} {e.get('description', '')} "
+        + " ".join(f"{f['name']} {f['value']}" for f in e.get("fields", []))
+        for e in embeds
+    )
 
 
 async def calm(engine: Engine) -> None:
@@ -125,8 +147,11 @@ async def calm(engine: Engine) -> None:
     if not engine.orders.live_orders():
         # At the lower limit: on the quiet sim it never fills, and it passes every risk check.
         low = engine.instruments["000270"].lower_limit
-        await layer.execute(Invocation("test", "test", Role.ADMIN, f"seed-{len(engine.orders.orders)}"),
-                            "buy", {"symbol": "000270", "qty": "1", "price": str(low)})
+        await layer.execute(
+            Invocation("test", "test", Role.ADMIN, f"seed-{len(engine.orders.orders)}"),
+            "buy",
+            {"symbol": "000270", "qty": "1", "price": str(low)},
+        )
     assert engine.orders.live_orders() and engine.subscriptions.records
 
 
@@ -138,7 +163,10 @@ async def test_the_derived_rule_matches_the_hand_written_cells() -> None:
     # Every command is closed to a member with no role, and some are closed to each other role.
     assert not any(allowed(c, Role.NONE) for c in COMMANDS)
     assert {role for c in COMMANDS for role in Role if not allowed(c, role)} == {
-        Role.NONE, Role.VIEWER, Role.TRADER}
+        Role.NONE,
+        Role.VIEWER,
+        Role.TRADER,
+    }
 
 
 async def test_discord_roles_map_as_configured(fake: FakeDiscord) -> None:
@@ -255,20 +283,21 @@ async def test_discord_slash_matrix(engine: Engine, fake: FakeDiscord, bot: Disc
 
 
 async def test_discord_autocomplete_shows_nothing_below_the_command_s_role(
-        engine: Engine, fake: FakeDiscord, bot: DiscordTransport) -> None:
+    engine: Engine, fake: FakeDiscord, bot: DiscordTransport
+) -> None:
     await calm(engine)
     order_ids = {o.broker_order_id or o.client_order_id for o in engine.orders.live_orders()}
     subscribed = set(engine.subscriptions.records)
     sources = [(spec, o) for spec in COMMANDS for o in spec.options if o.suggest is not None]
-    assert {o.suggest for _, o in sources} == {"instruments", "subscribed", "live_orders",
-                                               "conditions"}
+    assert {o.suggest for _, o in sources} == {"instruments", "subscribed", "live_orders", "conditions"}
     conditions = {c.name for c in await engine.auto.available()}
     assert conditions
     for spec, option in sources:
         for role in Role:
             user, roles = member(fake, role)
-            itx = await fake.autocomplete(spec.name, {option.name: ""}, option.name, user_id=user,
-                                          roles=roles)
+            itx = await fake.autocomplete(
+                spec.name, {option.name: ""}, option.name, user_id=user, roles=roles
+            )
             (response,) = await fake.wait_response(itx)
             values = {c["value"] for c in response["data"]["choices"]}
             cell = (spec.name, option.name, role.name, sorted(values)[:5])
@@ -296,13 +325,18 @@ async def ask(fake: FakeDiscord, user: int = TRADER) -> tuple[dict[str, Any], di
     return message, {c["label"]: c["custom_id"] for row in message["components"] for c in row["components"]}
 
 
-async def test_only_the_asker_may_answer_a_prompt(engine: Engine, fake: FakeDiscord,
-                                                  bot: DiscordTransport) -> None:
+async def test_only_the_asker_may_answer_a_prompt(
+    engine: Engine, fake: FakeDiscord, bot: DiscordTransport
+) -> None:
     await calm(engine)
     message, buttons = await ask(fake)
     orders = len(engine.orders.orders)
-    others = [(VIEWER, [fake.roles["viewer"]]), (OTHER_TRADER, [fake.roles["trader"]]), (ADMIN, []),
-              (NO_ROLE, [])]
+    others = [
+        (VIEWER, [fake.roles["viewer"]]),
+        (OTHER_TRADER, [fake.roles["trader"]]),
+        (ADMIN, []),
+        (NO_ROLE, []),
+    ]
     for user, roles in others:
         for label in ("Confirm", "Cancel"):
             itx = await fake.click(message, buttons[label], user_id=user, roles=roles, strict=False)
@@ -320,7 +354,8 @@ async def test_only_the_asker_may_answer_a_prompt(engine: Engine, fake: FakeDisc
 
 @pytest.mark.parametrize(("now", "shown"), [("no role", "you have no role"), ("viewer", "you have viewer")])
 async def test_a_role_removed_before_the_click_is_refused_at_the_click(
-        engine: Engine, fake: FakeDiscord, bot: DiscordTransport, now: str, shown: str) -> None:
+    engine: Engine, fake: FakeDiscord, bot: DiscordTransport, now: str, shown: str
+) -> None:
     await calm(engine)
     message, buttons = await ask(fake)
     orders = len(engine.orders.orders)
@@ -336,8 +371,9 @@ async def test_a_role_removed_before_the_click_is_refused_at_the_click(
     assert [(row.command, row.ok) for row in rows] == [("buy", False)]
 
 
-async def test_the_asker_with_the_role_still_confirms(engine: Engine, fake: FakeDiscord,
-                                                      bot: DiscordTransport) -> None:
+async def test_the_asker_with_the_role_still_confirms(
+    engine: Engine, fake: FakeDiscord, bot: DiscordTransport
+) -> None:
     # The positive control for the refusals above: the same prompt, answered by its owner while
     # still a trader, sends exactly one order.
     await calm(engine)

@@ -28,10 +28,12 @@ wait 2
 
 def test_console_commands_and_bad_input(tmp_path: Path) -> None:
     data = tmp_path / "data"
-    env = subprocess_env(data, SIM_TICK_RATE="20", RISK_MAX_ORDER_VALUE="1000000000",
-                         RISK_MAX_POSITION_VALUE="1000000000")
-    proc = subprocess.run([PYTHON, "-m", "bot"], input=SCRIPT, capture_output=True, text=True,
-                          env=env, cwd=ROOT, timeout=60)
+    env = subprocess_env(
+        data, SIM_TICK_RATE="20", RISK_MAX_ORDER_VALUE="1000000000", RISK_MAX_POSITION_VALUE="1000000000"
+    )
+    proc = subprocess.run(
+        [PYTHON, "-m", "bot"], input=SCRIPT, capture_output=True, text=True, env=env, cwd=ROOT, timeout=60
+    )
     out = proc.stdout
     assert proc.returncode == 0, proc.stderr
     assert "[PAPER]" in out
@@ -62,27 +64,44 @@ def test_console_commands_and_bad_input(tmp_path: Path) -> None:
     db = sqlite3.connect(data / "journal.db")
     assert db.execute("SELECT count(*) FROM orders").fetchone() == (1,)
     audit = db.execute("SELECT command, ok FROM audit ORDER BY id").fetchall()
-    assert [c for c, ok in audit if not ok] == ["subscribe", "buy", "buy", "buy", "subscribe",
-                                                "buy", "frobnicate"]
+    assert [c for c, ok in audit if not ok] == [
+        "subscribe",
+        "buy",
+        "buy",
+        "buy",
+        "subscribe",
+        "buy",
+        "frobnicate",
+    ]
     assert sum(ok for _, ok in audit) == 6
 
 
 def test_bad_config_stops_startup_naming_the_variable(tmp_path: Path) -> None:
     env = subprocess_env(tmp_path, SIM_TICK_RATE="fast", RISK_MAX_OPEN_POSITIONS="-1")
-    proc = subprocess.run([PYTHON, "-m", "bot"], input="", capture_output=True, text=True,
-                          env=env, cwd=ROOT, timeout=30)
+    proc = subprocess.run(
+        [PYTHON, "-m", "bot"], input="", capture_output=True, text=True, env=env, cwd=ROOT, timeout=30
+    )
     assert proc.returncode == 2
-    assert "SIM_TICK_RATE must be a number > 0.0 and <= 10000.0 trades/s per symbol; got 'fast'" \
-        in proc.stderr
-    assert ("RISK_MAX_OPEN_POSITIONS must be a whole number from 1 to 1,000 (digits 0-9); got '-1'"
-            in proc.stderr)
+    assert (
+        "SIM_TICK_RATE must be a number > 0.0 and <= 10000.0 trades/s per symbol; got 'fast'" in proc.stderr
+    )
+    assert (
+        "RISK_MAX_OPEN_POSITIONS must be a whole number from 1 to 1,000 (digits 0-9); got '-1'" in proc.stderr
+    )
     assert "Traceback" not in proc.stderr
 
 
 def test_market_and_report_on_the_console(tmp_path: Path) -> None:
     script = "/market 2026-06-03\n/market 2026-01-02\n/market 2025-11-13\n/report\n/schedule\n"
-    proc = subprocess.run([PYTHON, "-m", "bot"], input=script, capture_output=True, text=True,
-                          env=subprocess_env(tmp_path), cwd=ROOT, timeout=60)
+    proc = subprocess.run(
+        [PYTHON, "-m", "bot"],
+        input=script,
+        capture_output=True,
+        text=True,
+        env=subprocess_env(tmp_path),
+        cwd=ROOT,
+        timeout=60,
+    )
     out = proc.stdout
     assert proc.returncode == 0, proc.stderr
     assert "Wed 2026-06-03: closed (holiday: Local Election Day)" in out

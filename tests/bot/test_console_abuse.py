@@ -19,9 +19,15 @@ from tests.conftest import PYTHON, ROOT, read_until, subprocess_env
 
 async def test_stdin_at_dev_null_runs_headless_until_sigterm(tmp_path: Path) -> None:
     proc = await asyncio.create_subprocess_exec(
-        PYTHON, "-m", "bot", cwd=ROOT, env=subprocess_env(tmp_path / "data"),
-        stdin=subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE)
+        PYTHON,
+        "-m",
+        "bot",
+        cwd=ROOT,
+        env=subprocess_env(tmp_path / "data"),
+        stdin=subprocess.DEVNULL,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
     await read_until(proc.stdout, "running headless")
     proc.send_signal(signal.SIGTERM)
     async with asyncio.timeout(60):
@@ -33,8 +39,15 @@ async def test_stdin_at_dev_null_runs_headless_until_sigterm(tmp_path: Path) -> 
 def test_a_line_past_any_buffer_is_refused_and_the_agent_goes_on(tmp_path: Path) -> None:
     long_line = "A" * 100_000 + " /halt tail"  # the tail must not run as a command
     script = f"{long_line}\n/status\n{'B' * 70_000}\nquit\n"
-    proc = subprocess.run([PYTHON, "-m", "bot"], input=script, capture_output=True, text=True,
-                          env=subprocess_env(tmp_path / "data"), cwd=ROOT, timeout=90)
+    proc = subprocess.run(
+        [PYTHON, "-m", "bot"],
+        input=script,
+        capture_output=True,
+        text=True,
+        env=subprocess_env(tmp_path / "data"),
+        cwd=ROOT,
+        timeout=90,
+    )
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.count("longer than 4,096 characters; it was ignored") == 2, proc.stdout
     assert "unknown command" not in proc.stdout and "HALTED" not in proc.stdout
@@ -60,8 +73,15 @@ def test_error_echoes_are_bounded_and_printable() -> None:
 
 def test_data_files_are_private(tmp_path: Path) -> None:
     data = tmp_path / "data"
-    proc = subprocess.run([PYTHON, "-m", "bot"], input="wait 6\nquit\n", capture_output=True,
-                          text=True, env=subprocess_env(data), cwd=ROOT, timeout=90)
+    proc = subprocess.run(
+        [PYTHON, "-m", "bot"],
+        input="wait 6\nquit\n",
+        capture_output=True,
+        text=True,
+        env=subprocess_env(data),
+        cwd=ROOT,
+        timeout=90,
+    )
     assert proc.returncode == 0, proc.stderr
     assert stat.S_IMODE(data.stat().st_mode) == 0o700
     for name in ("journal.db", "sim_exchange.db", "heartbeat"):
@@ -82,13 +102,21 @@ def test_binary_escapes_and_input_closed_mid_command(tmp_path: Path) -> None:
     """Bytes that are not UTF-8, NUL, terminal escapes and bidi overrides in commands, then the
     input ends in the middle of a line: every line is answered or refused, nothing raw is
     echoed, and the agent stops cleanly."""
-    script = (b"/buy \x1b[2J\x1b]0;pwned\x07 1\n"
-              b"/halt \xe2\x80\xae\x1b[31mred\x00 \xff\xfe\n"
-              b"\xff\xfe\xfd\x00\x01\n"
-              b"/subscribe 005930 watch k=\x1b[5m\n"
-              b"/status")  # no newline: the input closes mid-command
-    proc = subprocess.run([PYTHON, "-m", "bot"], input=script, capture_output=True,
-                          env=subprocess_env(tmp_path / "data"), cwd=ROOT, timeout=90)
+    script = (
+        b"/buy \x1b[2J\x1b]0;pwned\x07 1\n"
+        b"/halt \xe2\x80\xae\x1b[31mred\x00 \xff\xfe\n"
+        b"\xff\xfe\xfd\x00\x01\n"
+        b"/subscribe 005930 watch k=\x1b[5m\n"
+        b"/status"
+    )  # no newline: the input closes mid-command
+    proc = subprocess.run(
+        [PYTHON, "-m", "bot"],
+        input=script,
+        capture_output=True,
+        env=subprocess_env(tmp_path / "data"),
+        cwd=ROOT,
+        timeout=90,
+    )
     out = proc.stdout.decode("utf-8", "replace")
     assert proc.returncode == 0, proc.stderr.decode()
     assert "\x1b" not in out and "\x00" not in out and "\u202e" not in out

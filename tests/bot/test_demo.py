@@ -10,12 +10,26 @@ from tests.conftest import PYTHON, ROOT, subprocess_env
 
 
 def test_demo_trades_and_ends_with_the_summary(tmp_path: Path) -> None:
-    proc = subprocess.run([PYTHON, "-m", "bot", "demo", "--seconds", "10"], capture_output=True,
-                          text=True, env=subprocess_env(tmp_path), cwd=ROOT, timeout=90)
+    proc = subprocess.run(
+        [PYTHON, "-m", "bot", "demo", "--seconds", "10"],
+        capture_output=True,
+        text=True,
+        env=subprocess_env(tmp_path),
+        cwd=ROOT,
+        timeout=90,
+    )
     lines = proc.stdout.strip().splitlines()
     summary = json.loads(lines[-1])
-    assert set(summary) == {"ticks", "signals", "orders", "fills", "rejects", "errors",
-                            "realized_pnl", "open_positions"}
+    assert set(summary) == {
+        "ticks",
+        "signals",
+        "orders",
+        "fills",
+        "rejects",
+        "errors",
+        "realized_pnl",
+        "open_positions",
+    }
     assert summary["ticks"] > 0 and summary["orders"] > 0 and summary["fills"] > 0
     assert summary["errors"] == 0
     assert proc.returncode == 0, proc.stderr

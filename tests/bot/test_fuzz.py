@@ -49,14 +49,18 @@ def fuzzed() -> Stats:
 
 
 def violations(stats: Stats, prop: str) -> str:
-    return "\n".join(f"{v.kind}: x{n} in {commands}\n  e.g. /{v.command} as {v.role}: {v.detail}"
-                     f"\n  input: {v.call}" for v, n, commands in stats.distinct() if v.prop == prop)
+    return "\n".join(
+        f"{v.kind}: x{n} in {commands}\n  e.g. /{v.command} as {v.role}: {v.detail}\n  input: {v.call}"
+        for v, n, commands in stats.distinct()
+        if v.prop == prop
+    )
 
 
 def test_every_command_and_role_is_exercised(fuzzed: Stats) -> None:
     assert fuzzed.examples >= EXAMPLES
-    missing = [(c.name, role.name) for c in COMMANDS for role in Role
-               if fuzzed.calls[(c.name, role.name)] == 0]
+    missing = [
+        (c.name, role.name) for c in COMMANDS for role in Role if fuzzed.calls[(c.name, role.name)] == 0
+    ]
     assert missing == []
     assert fuzzed.successes > 0 and fuzzed.refusals > 0
     assert sum(n for (name, _), n in fuzzed.calls.items() if name == "(unparsed line)") > 0
@@ -137,12 +141,14 @@ class IgnoresRoles(CommandLayer):
     """Broken on purpose: runs everything as an admin, and suggests to anyone."""
 
     async def execute(self, inv: Invocation, name: str, args: Mapping[str, Any]) -> r.Result:
-        return await super().execute(Invocation(inv.actor, inv.transport, Role.ADMIN, inv.invocation_id),
-                                     name, args)
+        return await super().execute(
+            Invocation(inv.actor, inv.transport, Role.ADMIN, inv.invocation_id), name, args
+        )
 
     async def suggest(self, inv: Invocation, name: str, option: str, current: str) -> list[r.Suggestion]:
-        return await super().suggest(Invocation(inv.actor, inv.transport, Role.ADMIN, inv.invocation_id),
-                                     name, option, current)
+        return await super().suggest(
+            Invocation(inv.actor, inv.transport, Role.ADMIN, inv.invocation_id), name, option, current
+        )
 
 
 class AuditsTwice(CommandLayer):
@@ -192,14 +198,19 @@ def found(stats: Stats, prop: str, command: str | None) -> bool:
 
 
 BROKEN: list[tuple[type[CommandLayer], str, str | None]] = [
-    (ChangesOnRefusal, "state", None), (IgnoresRoles, "unauthorized", None),
-    (AuditsTwice, "audit", "status"), (Crashes, "internal", "status"), (Crashes, "internal", "help"),
-    (EchoesRaw, "message", "market")]
+    (ChangesOnRefusal, "state", None),
+    (IgnoresRoles, "unauthorized", None),
+    (AuditsTwice, "audit", "status"),
+    (Crashes, "internal", "status"),
+    (Crashes, "internal", "help"),
+    (EchoesRaw, "message", "market"),
+]
 
 
 @pytest.mark.parametrize(("broken", "prop", "command"), BROKEN)
-async def test_the_checker_catches_a_broken_layer(engine: Engine, broken: type[CommandLayer],
-                                                  prop: str, command: str | None) -> None:
+async def test_the_checker_catches_a_broken_layer(
+    engine: Engine, broken: type[CommandLayer], prop: str, command: str | None
+) -> None:
     stats = await sweep_with(engine, broken(engine))
     assert found(stats, prop, command), stats.report()
     assert not stats.ok and f"[{prop}]" in stats.report()
@@ -262,12 +273,17 @@ async def test_unknown_strategy_parameter_is_echoed_cleaned(engine: Engine) -> N
     assert "000660" not in engine.subscriptions.records
 
 
-@pytest.mark.parametrize(("command", "args"), [
-    ("buy", {"symbol": "005930", "qty": "9" * 5000}),
-    ("buy", {"symbol": "005930", "qty": "1", "price": "9" * 5000}),
-    ("subscribe", {"symbol": "000660", "qty": "9" * 5000})])
-async def test_a_quantity_past_pythons_digit_limit_is_refused(engine: Engine, command: str,
-                                                              args: dict[str, object]) -> None:
+@pytest.mark.parametrize(
+    ("command", "args"),
+    [
+        ("buy", {"symbol": "005930", "qty": "9" * 5000}),
+        ("buy", {"symbol": "005930", "qty": "1", "price": "9" * 5000}),
+        ("subscribe", {"symbol": "000660", "qty": "9" * 5000}),
+    ],
+)
+async def test_a_quantity_past_pythons_digit_limit_is_refused(
+    engine: Engine, command: str, args: dict[str, object]
+) -> None:
     """FINDING: bot/commands/parsing._whole_number() calls int() on any run of ASCII digits; past
     4,300 digits Python raises ValueError (int max str digits), so the layer answers "/buy failed
     inside the engine (ValueError)" instead of the range message. Today's transports cannot send
@@ -279,8 +295,9 @@ async def test_a_quantity_past_pythons_digit_limit_is_refused(engine: Engine, co
 
 
 @pytest.mark.parametrize("args", [{}, {"symbol": "005930"}, {"qty": "1"}])
-async def test_a_preview_without_its_options_is_refused_and_audited(engine: Engine,
-                                                                    args: dict[str, object]) -> None:
+async def test_a_preview_without_its_options_is_refused_and_audited(
+    engine: Engine, args: dict[str, object]
+) -> None:
     """FINDING: CommandLayer.preview_order() (Discord's /buy and /sell before Confirm) skips
     execute()'s required-option check: a missing symbol or qty raises KeyError, which escapes
     (only CommandError is caught), so nothing is audited and Discord answers "That did not work

@@ -26,8 +26,9 @@ def test_health_follows_the_heartbeat(tmp_path: Path) -> None:
 def test_a_fresh_heartbeat_from_an_earlier_run_does_not_pass(tmp_path: Path) -> None:
     """A restart: the file is seconds old, but the process that wrote it is gone (a restarted
     container's new pid 1 has another start time, as does any other reuse of the pid)."""
-    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
-                          capture_output=True, text=True, check=True)
+    gone = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True, check=True
+    )
     now = Clock().time()
     earlier = "the heartbeat is from an earlier run; this one has not written its own yet"
     (tmp_path / HEARTBEAT).write_text(f"{now} {int(gone.stdout)} 12345")
@@ -38,9 +39,17 @@ def test_a_fresh_heartbeat_from_an_earlier_run_does_not_pass(tmp_path: Path) -> 
 
 def test_the_health_command_imports_nothing_of_the_agent(tmp_path: Path) -> None:
     beat(tmp_path, Clock().time(), writer(os.getpid()))
-    code = ("import sys, bot.__main__ as m; rc = m.main(['health']); "
-            "heavy = [n for n in ('engine.core', 'discord', 'aiohttp', 'matplotlib', 'bot.app') "
-            "if n in sys.modules]; print(rc, heavy)")
-    proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,
-                          env=subprocess_env(tmp_path), timeout=60)
+    code = (
+        "import sys, bot.__main__ as m; rc = m.main(['health']); "
+        "heavy = [n for n in ('engine.core', 'discord', 'aiohttp', 'matplotlib', 'bot.app') "
+        "if n in sys.modules]; print(rc, heavy)"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env=subprocess_env(tmp_path),
+        timeout=60,
+    )
     assert proc.stdout.strip() == "0 []", proc.stdout + proc.stderr

@@ -27,11 +27,11 @@ def person(name: str, role: Role = Role.TRADER, invocation: str = "i-1") -> Invo
 
 
 async def test_a_halt_reason_is_kept_printable_and_bounded_but_the_halt_always_happens(
-        engine: Engine) -> None:
+    engine: Engine,
+) -> None:
     layer = CommandLayer(engine)
     alerts = engine.bus.subscribe()
-    result = await layer.execute(person("mallory"), "halt",
-                                 {"reason": ESCAPES + "x" * 10_000})
+    result = await layer.execute(person("mallory"), "halt", {"reason": ESCAPES + "x" * 10_000})
     assert isinstance(result, r.HaltState) and engine.controls.halted
     reason = engine.controls.halt_reason
     assert clean(reason) and len(reason) <= 200 and "evil" in reason
@@ -47,12 +47,14 @@ async def test_a_halt_reason_is_kept_printable_and_bounded_but_the_halt_always_h
 
 async def test_errors_echo_long_or_escaped_input_bounded_and_printable(engine: Engine) -> None:
     layer = CommandLayer(engine)
-    cases = [("buy", {"symbol": "005930", "qty": ESCAPES + "9" * 10_000}),
-             ("subscribe", {"symbol": "005930", "strategy": ESCAPES * 100}),
-             ("auto", {"mode": ESCAPES * 1000}),
-             ("chart", {"symbol": "005930", "interval": ESCAPES}),
-             ("cancelorder", {"order_id": ESCAPES + "z" * 10_000}),
-             ("subscribe", {"symbol": "005930", "params": "k=" + ESCAPES})]
+    cases = [
+        ("buy", {"symbol": "005930", "qty": ESCAPES + "9" * 10_000}),
+        ("subscribe", {"symbol": "005930", "strategy": ESCAPES * 100}),
+        ("auto", {"mode": ESCAPES * 1000}),
+        ("chart", {"symbol": "005930", "interval": ESCAPES}),
+        ("cancelorder", {"order_id": ESCAPES + "z" * 10_000}),
+        ("subscribe", {"symbol": "005930", "params": "k=" + ESCAPES}),
+    ]
     for name, args in cases:
         with pytest.raises(CommandError) as info:
             await layer.execute(person("mallory"), name, args)

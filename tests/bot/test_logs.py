@@ -35,7 +35,8 @@ def restored_logging() -> Iterator[None]:
 
 
 def test_at_a_terminal_the_log_goes_to_a_private_file_with_secrets_redacted(
-        tmp_path: Path, restored_logging: None) -> None:
+    tmp_path: Path, restored_logging: None
+) -> None:
     path = logs.setup("debug", tmp_path, headless=False, secrets=[SECRET])
     assert path == tmp_path / "logs" / logs.LOG_FILE
     log = logging.getLogger("engine.test")
@@ -58,20 +59,33 @@ def test_at_a_terminal_the_log_goes_to_a_private_file_with_secrets_redacted(
 
 
 def test_log_level_and_stderr_headless(tmp_path: Path) -> None:
-    quiet = subprocess.run([PYTHON, "-m", "bot"], input="quit\n", capture_output=True, text=True,
-                           env=subprocess_env(tmp_path / "a", LOG_LEVEL="info"), cwd=ROOT,
-                           timeout=90)
+    quiet = subprocess.run(
+        [PYTHON, "-m", "bot"],
+        input="quit\n",
+        capture_output=True,
+        text=True,
+        env=subprocess_env(tmp_path / "a", LOG_LEVEL="info"),
+        cwd=ROOT,
+        timeout=90,
+    )
     assert quiet.returncode == 0, quiet.stderr
     assert " INFO " not in quiet.stderr + quiet.stdout  # at the console: to the file
-    assert "INFO engine.sim.server: sim serving" in (tmp_path / "a" / "logs" / logs.LOG_FILE
-                                                     ).read_text()
+    assert "INFO engine.sim.server: sim serving" in (tmp_path / "a" / "logs" / logs.LOG_FILE).read_text()
 
 
 async def test_headless_logs_go_to_stderr_at_log_level(tmp_path: Path) -> None:
     proc = await asyncio.create_subprocess_exec(
-        PYTHON, "-m", "bot", "run", "--headless", cwd=ROOT, stdin=subprocess.DEVNULL,
-        env=subprocess_env(tmp_path, LOG_LEVEL="info"), stdout=asyncio.subprocess.DEVNULL,
-        stderr=asyncio.subprocess.PIPE)
+        PYTHON,
+        "-m",
+        "bot",
+        "run",
+        "--headless",
+        cwd=ROOT,
+        stdin=subprocess.DEVNULL,
+        env=subprocess_env(tmp_path, LOG_LEVEL="info"),
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.PIPE,
+    )
     await read_until(proc.stderr, "INFO engine.sim.server: sim serving")
     proc.send_signal(signal.SIGTERM)
     async with asyncio.timeout(60):

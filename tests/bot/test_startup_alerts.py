@@ -22,8 +22,21 @@ async def journal_an_interrupted_send(data: Path) -> None:
     journal = Journal(data / "journal.db")
     await journal.open()
     now = time.time_ns()
-    await journal.insert_order(OrderRecord(LOST, "k-lost", "005930", "buy", "market", 1, None,
-                                           "test", "crash test", created_ns=now, updated_ns=now))
+    await journal.insert_order(
+        OrderRecord(
+            LOST,
+            "k-lost",
+            "005930",
+            "buy",
+            "market",
+            1,
+            None,
+            "test",
+            "crash test",
+            created_ns=now,
+            updated_ns=now,
+        )
+    )
     await journal.close()
 
 
@@ -31,8 +44,15 @@ async def test_console_shows_the_start_up_reconciliation(tmp_path: Path) -> None
     data = tmp_path / "data"
     await journal_an_interrupted_send(data)
     proc = await asyncio.to_thread(
-        subprocess.run, [PYTHON, "-m", "bot"], input="wait 1\nquit\n", capture_output=True,
-        text=True, env=subprocess_env(data), cwd=ROOT, timeout=60)
+        subprocess.run,
+        [PYTHON, "-m", "bot"],
+        input="wait 1\nquit\n",
+        capture_output=True,
+        text=True,
+        env=subprocess_env(data),
+        cwd=ROOT,
+        timeout=60,
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     lines = [line for line in proc.stdout.splitlines() if "never reached the broker" in line]
     assert len(lines) == 1, proc.stdout
@@ -59,8 +79,7 @@ async def test_replay_gives_the_alerts_so_far_stamped_then_the_live_events() -> 
     bus.publish(alert(3))
     assert [e.title for e in drain(plain) if isinstance(e, ev.AlertEvent)] == ["alert 3"]
     got = drain(late)
-    assert [e.title for e in got if isinstance(e, ev.AlertEvent)] == ["alert 1", "alert 2",
-                                                                      "alert 3"]
+    assert [e.title for e in got if isinstance(e, ev.AlertEvent)] == ["alert 1", "alert 2", "alert 3"]
     assert all(0 < e.ts_ns <= clock.time_ns() for e in got)  # stamped when published
     assert got[0].ts_ns <= got[1].ts_ns <= got[2].ts_ns
 
@@ -71,8 +90,7 @@ async def test_replay_past_the_backlog_says_how_many_were_left_out() -> None:
         bus.publish(alert(n))
     got = drain(bus.subscribe(replay_alerts=True))
     assert all(isinstance(e, ev.AlertEvent) for e in got)
-    assert [e.title for e in got if isinstance(e, ev.AlertEvent)][:3] == ["alert 2", "alert 3",
-                                                                          "alert 4"]
+    assert [e.title for e in got if isinstance(e, ev.AlertEvent)][:3] == ["alert 2", "alert 3", "alert 4"]
     (note,) = got[3:]
     assert isinstance(note, ev.AlertEvent) and note.ts_ns > 0
     assert note.title == "Earlier alerts left out"

@@ -42,9 +42,17 @@ async def spawn(env: dict[str, str], blocked: bool = False) -> asyncio.subproces
     old = signal.pthread_sigmask(signal.SIG_BLOCK, STOPS) if blocked else None
     try:
         return await asyncio.create_subprocess_exec(
-            PYTHON, "-m", "bot", "run", "--headless", cwd=ROOT, env=env,
-            stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE)
+            PYTHON,
+            "-m",
+            "bot",
+            "run",
+            "--headless",
+            cwd=ROOT,
+            env=env,
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
     finally:
         if old is not None:
             signal.pthread_sigmask(signal.SIG_SETMASK, old)
@@ -58,12 +66,14 @@ async def finish(proc: asyncio.subprocess.Process, what: str) -> tuple[str, str]
     except TimeoutError:
         proc.kill()
         out, err = await proc.communicate()
-        raise AssertionError(f"{what}: still running {DEADLINE:g}s after the signal\n"
-                             f"stdout:\n{out.decode()[-1500:]}\nstderr:\n{err.decode()[-1500:]}"
-                             ) from None
+        raise AssertionError(
+            f"{what}: still running {DEADLINE:g}s after the signal\n"
+            f"stdout:\n{out.decode()[-1500:]}\nstderr:\n{err.decode()[-1500:]}"
+        ) from None
     text_out, text_err = out.decode(), err.decode()
-    assert proc.returncode == 0, (f"{what}: exit {proc.returncode}\nstdout:\n{text_out[-1500:]}"
-                                  f"\nstderr:\n{text_err[-3000:]}")
+    assert proc.returncode == 0, (
+        f"{what}: exit {proc.returncode}\nstdout:\n{text_out[-1500:]}\nstderr:\n{text_err[-3000:]}"
+    )
     assert "Traceback" not in text_err, f"{what}:\n{text_err[-3000:]}"
     return text_out, text_err
 
@@ -74,8 +84,7 @@ def assert_journal_closed(data: Path) -> None:
 
 
 @pytest.mark.parametrize("delay", [0.0, 0.1], ids=["at-once", "0.1s"])
-async def test_sigterm_pending_at_the_first_instant_is_honoured(tmp_path: Path,
-                                                                delay: float) -> None:
+async def test_sigterm_pending_at_the_first_instant_is_honoured(tmp_path: Path, delay: float) -> None:
     """A SIGTERM sent before the agent has run a line of its own stops it cleanly as soon as it
     runs. The interpreter's own start-up (some 30 ms, more on a loaded machine) comes before any
     agent code and no program can handle a signal there, so the child starts with the signals
@@ -91,11 +100,12 @@ async def test_sigterm_pending_at_the_first_instant_is_honoured(tmp_path: Path,
     assert_journal_closed(data)
 
 
-@pytest.mark.parametrize(("sig", "delay"), [(signal.SIGTERM, 0.2), (signal.SIGTERM, 0.35),
-                                            (signal.SIGINT, 0.3)],
-                         ids=["SIGTERM-0.2s", "SIGTERM-0.35s", "SIGINT-0.3s"])
-async def test_stop_signal_while_the_agent_imports(tmp_path: Path, sig: signal.Signals,
-                                                   delay: float) -> None:
+@pytest.mark.parametrize(
+    ("sig", "delay"),
+    [(signal.SIGTERM, 0.2), (signal.SIGTERM, 0.35), (signal.SIGINT, 0.3)],
+    ids=["SIGTERM-0.2s", "SIGTERM-0.35s", "SIGINT-0.3s"],
+)
+async def test_stop_signal_while_the_agent_imports(tmp_path: Path, sig: signal.Signals, delay: float) -> None:
     """Not earlier than 0.2 s: before that the signal may find the interpreter still starting
     up, before any line of the agent runs (the test above covers that moment)."""
     data = tmp_path / "data"

@@ -18,8 +18,7 @@ from engine.events import AlertEvent, SubscriptionChanged
 from engine.sim.server import SimExchange
 from tests.conftest import engine_config, eventually, sim_post
 
-SYMBOLS = ["005930", "000660", "035720", "035420", "005380", "000270", "068270", "105560",
-           "055550", "066570"]
+SYMBOLS = ["005930", "000660", "035720", "035420", "005380", "000270", "068270", "105560", "055550", "066570"]
 
 
 def quick(tmp_path: Path, sim: SimExchange, grace: float = 0.05) -> EngineConfig:
@@ -36,12 +35,14 @@ async def auto_engine(tmp_path: Path, sim: SimExchange) -> AsyncIterator[Engine]
 
 
 async def inject(sim: SimExchange, name: str, *events: tuple[str, str]) -> None:
-    await sim_post(sim, "/admin/condition_events",
-                   {"name": name, "events": [{"symbol": s, "event": e} for s, e in events]})
+    await sim_post(
+        sim,
+        "/admin/condition_events",
+        {"name": name, "events": [{"symbol": s, "event": e} for s, e in events]},
+    )
 
 
-async def test_burst_of_1000_condition_events_loses_none(auto_engine: Engine,
-                                                         sim: SimExchange) -> None:
+async def test_burst_of_1000_condition_events_loses_none(auto_engine: Engine, sim: SimExchange) -> None:
     engine = auto_engine
     await engine.auto.enable("momentum", "watch")  # no trades: a held symbol would stay
     # 998 events of symbols entering and leaving, then two that end inside the condition.
@@ -52,24 +53,31 @@ async def test_burst_of_1000_condition_events_loses_none(auto_engine: Engine,
 
     await eventually(lambda: engine.auto.processed == 1000, 60, "all 1,000 events processed")
     assert engine.auto.received == 1000 and engine.auto.skipped == 0
-    await eventually(lambda: set(engine.subscriptions.tasks) == {"005930", "000660"}, 10,
-                     "the final symbol set")
+    await eventually(
+        lambda: set(engine.subscriptions.tasks) == {"005930", "000660"}, 10, "the final symbol set"
+    )
     assert {r.source for r in engine.subscriptions.records.values()} == {"auto:0"}
 
 
-async def test_flapping_symbol_is_subscribed_once_and_ordered_once(tmp_path: Path,
-                                                                   sim: SimExchange) -> None:
+async def test_flapping_symbol_is_subscribed_once_and_ordered_once(tmp_path: Path, sim: SimExchange) -> None:
     engine = Engine(quick(tmp_path, sim, grace=10.0))
     await engine.start()
     changes = engine.bus.subscribe()
     try:
         # The lowest breakout factor: it buys on the first prints above the open.
         await engine.auto.enable("momentum", "breakout", 1, {"k": 0.05})
-        await inject(sim, "momentum", *[("005930", e) for _ in range(10) for e in ("enter", "leave")],
-                     ("005930", "enter"))
+        await inject(
+            sim,
+            "momentum",
+            *[("005930", e) for _ in range(10) for e in ("enter", "leave")],
+            ("005930", "enter"),
+        )
         await eventually(lambda: engine.auto.processed == 21, 10, "the 21 events")
-        await eventually(lambda: engine.subscriptions.signals >= 1 or engine.feed.ticks > 200, 20,
-                         "prints for the strategy")
+        await eventually(
+            lambda: engine.subscriptions.signals >= 1 or engine.feed.ticks > 200,
+            20,
+            "prints for the strategy",
+        )
         added = [e for e in drain(changes) if isinstance(e, SubscriptionChanged)]
         assert [(e.symbol, e.action) for e in added] == [("005930", "added")]
         orders = [o for o in engine.orders.orders.values() if o.symbol == "005930"]
@@ -89,15 +97,15 @@ def drain(queue: object) -> list[object]:
     return out
 
 
-async def test_two_conditions_each_with_its_own_strategy(auto_engine: Engine,
-                                                        sim: SimExchange) -> None:
+async def test_two_conditions_each_with_its_own_strategy(auto_engine: Engine, sim: SimExchange) -> None:
     engine = auto_engine
     await engine.auto.enable("momentum", "watch")
     await engine.auto.enable("1", "breakout", 3, {"k": 0.3})  # by id: 급등주
     await inject(sim, "momentum", ("005930", "enter"))
     await inject(sim, "급등주", ("000660", "enter"))
-    await eventually(lambda: {"005930", "000660"} <= set(engine.subscriptions.records), 10,
-                     "both conditions' symbols")
+    await eventually(
+        lambda: {"005930", "000660"} <= set(engine.subscriptions.records), 10, "both conditions' symbols"
+    )
     first, second = (engine.subscriptions.records[s] for s in ("005930", "000660"))
     assert (first.strategy, first.source, first.qty) == ("watch", "auto:0", None)
     assert (second.strategy, second.source, second.qty) == ("breakout", "auto:1", 3)
@@ -113,12 +121,12 @@ async def test_two_conditions_each_with_its_own_strategy(auto_engine: Engine,
 async def test_current_matches_are_entries(auto_engine: Engine, sim: SimExchange) -> None:
     await inject(sim, "momentum", ("005930", "enter"), ("035720", "enter"))
     await auto_engine.auto.enable("momentum", "watch")
-    await eventually(lambda: {"005930", "035720"} <= set(auto_engine.subscriptions.records), 10,
-                     "the snapshot's symbols")
+    await eventually(
+        lambda: {"005930", "035720"} <= set(auto_engine.subscriptions.records), 10, "the snapshot's symbols"
+    )
 
 
-async def test_auto_leaves_manual_and_held_symbols_alone(auto_engine: Engine,
-                                                         sim: SimExchange) -> None:
+async def test_auto_leaves_manual_and_held_symbols_alone(auto_engine: Engine, sim: SimExchange) -> None:
     engine = auto_engine
     await engine.auto.enable("momentum", "watch")
     await engine.subscriptions.subscribe("005930", "watch")  # by a person
@@ -160,19 +168,24 @@ async def test_auto_state_survives_a_restart(tmp_path: Path, sim: SimExchange) -
     engine = Engine(cfg)
     await engine.start()
     try:
-        watches = {w.condition.name: (w.strategy, w.qty, w.params.get("k"))
-                   for w in engine.auto.watches.values()}
+        watches = {
+            w.condition.name: (w.strategy, w.qty, w.params.get("k")) for w in engine.auto.watches.values()
+        }
         assert watches == {"momentum": ("breakout", 2, 0.4), "급등주": ("watch", None, None)}
-        await eventually(lambda: "005930" in engine.subscriptions, 10,
-                         "the entry made while down, from the snapshot")
+        await eventually(
+            lambda: "005930" in engine.subscriptions, 10, "the entry made while down, from the snapshot"
+        )
     finally:
         await engine.stop()
 
 
 async def test_refusals_say_why(auto_engine: Engine) -> None:
     auto = auto_engine.auto
-    with pytest.raises(AutoModeError, match=r"unknown condition 'nope'; saved conditions: "
-                                            r"momentum \(id 0\), 급등주 \(id 1\)"):
+    with pytest.raises(
+        AutoModeError,
+        match=r"unknown condition 'nope'; saved conditions: "
+        r"momentum \(id 0\), 급등주 \(id 1\)",
+    ):
         await auto.enable("nope")
     with pytest.raises(AutoModeError, match="unknown strategy"):
         await auto.enable("momentum", "bogus")
@@ -187,15 +200,15 @@ async def test_refusals_say_why(auto_engine: Engine) -> None:
     auto_engine.broker.capabilities = dataclasses.replace(caps, conditions_on_paper=False)
     with pytest.raises(AutoModeError, match="real accounts only"):
         await auto.enable("급등주")
-    auto_engine.broker.capabilities = dataclasses.replace(
-        caps, condition_search=ConditionSearch.NONE)
+    auto_engine.broker.capabilities = dataclasses.replace(caps, condition_search=ConditionSearch.NONE)
     with pytest.raises(AutoModeError, match="offers no condition search"):
         await auto.available()
     assert list(auto.watches) == ["0"]
 
 
-async def test_the_one_condition_layout_of_earlier_versions_is_restored(tmp_path: Path,
-                                                                         sim: SimExchange) -> None:
+async def test_the_one_condition_layout_of_earlier_versions_is_restored(
+    tmp_path: Path, sim: SimExchange
+) -> None:
     cfg = quick(tmp_path, sim)
     engine = Engine(cfg)
     await engine.start()
@@ -205,15 +218,15 @@ async def test_the_one_condition_layout_of_earlier_versions_is_restored(tmp_path
     await engine.start()
     try:
         assert [(w.condition.id, w.condition.name) for w in engine.auto.watches.values()] == [
-            ("0", "momentum")]
+            ("0", "momentum")
+        ]
         await inject(sim, "momentum", ("035420", "enter"))
         await eventually(lambda: "035420" in engine.subscriptions, 10, "its entries followed")
     finally:
         await engine.stop()
 
 
-async def test_paused_at_the_close_and_resumed_at_the_open(auto_engine: Engine,
-                                                           sim: SimExchange) -> None:
+async def test_paused_at_the_close_and_resumed_at_the_open(auto_engine: Engine, sim: SimExchange) -> None:
     auto = auto_engine.auto
     await auto.enable("momentum", "watch")
     await auto.pause()

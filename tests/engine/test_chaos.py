@@ -29,14 +29,32 @@ from engine.chaos.state import (
 )
 from tests.conftest import PYTHON, ROOT, subprocess_env
 
-SUMMARY_FIELDS = ("rounds", "broker", "seed", "orders", "fills", "kills", "broker_restarts",
-                  "broker_faults", "violations", "invariants", "ok", "elapsed_s", "workdir")
+SUMMARY_FIELDS = (
+    "rounds",
+    "broker",
+    "seed",
+    "orders",
+    "fills",
+    "kills",
+    "broker_restarts",
+    "broker_faults",
+    "violations",
+    "invariants",
+    "ok",
+    "elapsed_s",
+    "workdir",
+)
 
 
 def run_chaos(workdir: Path, *args: str, timeout: float = 120.0) -> tuple[int, dict[str, Any], str]:
-    proc = subprocess.run([PYTHON, "-m", "engine.chaos", "--workdir", str(workdir), *args],
-                          capture_output=True, text=True, cwd=ROOT, timeout=timeout,
-                          env=subprocess_env(workdir / "unused"))
+    proc = subprocess.run(
+        [PYTHON, "-m", "engine.chaos", "--workdir", str(workdir), *args],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=timeout,
+        env=subprocess_env(workdir / "unused"),
+    )
     lines = proc.stdout.strip().splitlines()
     assert len(lines) == 1, f"one JSON line expected on stdout, got {proc.stdout!r}\n{proc.stderr}"
     return proc.returncode, json.loads(lines[0]), proc.stderr
@@ -54,8 +72,19 @@ def assert_clean(code: int, summary: dict[str, Any], stderr: str) -> None:
 @pytest.fixture(scope="module")
 def sim_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[int, dict[str, Any], str, Path]:
     workdir = tmp_path_factory.mktemp("chaos-sim") / "run"
-    code, summary, stderr = run_chaos(workdir, "--rounds", "3", "--seed", "12", "--broker", "sim",
-                                      "--broker-fault-rate", "0.5", "--max-round-seconds", "2.5")
+    code, summary, stderr = run_chaos(
+        workdir,
+        "--rounds",
+        "3",
+        "--seed",
+        "12",
+        "--broker",
+        "sim",
+        "--broker-fault-rate",
+        "0.5",
+        "--max-round-seconds",
+        "2.5",
+    )
     return code, summary, stderr, workdir
 
 
@@ -71,15 +100,27 @@ def test_sim_rounds_keep_every_invariant(sim_run: tuple[int, dict[str, Any], str
 
 
 def test_kis_rounds_keep_every_invariant(tmp_path: Path) -> None:
-    code, summary, stderr = run_chaos(tmp_path / "run", "--rounds", "2", "--seed", "5", "--broker",
-                                      "kis", "--broker-fault-rate", "0.5", "--max-round-seconds", "2")
+    code, summary, stderr = run_chaos(
+        tmp_path / "run",
+        "--rounds",
+        "2",
+        "--seed",
+        "5",
+        "--broker",
+        "kis",
+        "--broker-fault-rate",
+        "0.5",
+        "--max-round-seconds",
+        "2",
+    )
     assert_clean(code, summary, stderr)
     assert summary["broker"] == "kis" and summary["kills"] == 2
     assert summary["broker_restarts"] == 0  # the fake keeps its account in memory: faults instead
 
 
 def test_a_duplicated_fill_in_a_copy_of_a_real_journal_is_reported(
-        sim_run: tuple[int, dict[str, Any], str, Path], tmp_path: Path) -> None:
+    sim_run: tuple[int, dict[str, Any], str, Path], tmp_path: Path
+) -> None:
     _, _, _, workdir = sim_run
     broker = load_broker(workdir / "broker.json")
     journal_path = workdir / "data" / "journal.db"
@@ -111,22 +152,54 @@ def test_a_duplicated_fill_in_a_copy_of_a_real_journal_is_reported(
 
 def _journal(**changes: Any) -> JournalState:
     orders = (
-        JournalOrder("TC1", "manual:a", "005930", "buy", "market", 3, None, "manual:console",
-                     "filled", "S1", 3, None, 1_000),
-        JournalOrder("TC2", "manual:b", "005930", "sell", "limit", 1, 99_000, "manual:console",
-                     "cancelled", "S2", 0, "halt", 2_000),
+        JournalOrder(
+            "TC1",
+            "manual:a",
+            "005930",
+            "buy",
+            "market",
+            3,
+            None,
+            "manual:console",
+            "filled",
+            "S1",
+            3,
+            None,
+            1_000,
+        ),
+        JournalOrder(
+            "TC2",
+            "manual:b",
+            "005930",
+            "sell",
+            "limit",
+            1,
+            99_000,
+            "manual:console",
+            "cancelled",
+            "S2",
+            0,
+            "halt",
+            2_000,
+        ),
     )
-    fills = (JournalFill("S1-1", "TC1", "005930", "buy", 2, 98_000, 29, 0),
-             JournalFill("S1-2", "TC1", "005930", "buy", 1, 98_100, 14, 0))
+    fills = (
+        JournalFill("S1-1", "TC1", "005930", "buy", 2, 98_000, 29, 0),
+        JournalFill("S1-2", "TC1", "005930", "buy", 1, 98_100, 14, 0),
+    )
     base = JournalState(orders, fills, 10_000_000, False, "")
     return replace(base, **changes)
 
 
 def _broker(**changes: Any) -> BrokerState:
-    orders = (BrokerOrder("S1", "TC1", "005930", "buy", 3, None, FILLED, 3),
-              BrokerOrder("S2", "TC2", "005930", "sell", 1, 99_000, CANCELLED, 0))
-    fills = (BrokerFill("S1-1", "S1", "005930", "buy", 2, 98_000, 29, 0),
-             BrokerFill("S1-2", "S1", "005930", "buy", 1, 98_100, 14, 0))
+    orders = (
+        BrokerOrder("S1", "TC1", "005930", "buy", 3, None, FILLED, 3),
+        BrokerOrder("S2", "TC2", "005930", "sell", 1, 99_000, CANCELLED, 0),
+    )
+    fills = (
+        BrokerFill("S1-1", "S1", "005930", "buy", 2, 98_000, 29, 0),
+        BrokerFill("S1-2", "S1", "005930", "buy", 1, 98_100, 14, 0),
+    )
     cash = 10_000_000 - 2 * 98_000 - 98_100 - 29 - 14
     base = BrokerState("sim", orders, fills, cash, {"005930": 3})
     return replace(base, **changes)
@@ -145,10 +218,10 @@ def test_a_consistent_state_passes() -> None:
 def test_a_lost_fill_and_its_money_are_named() -> None:
     journal = _journal(fills=_journal().fills[:1])
     report = check(journal, _broker())
-    assert any("broker fill S1-2" in d and "not in the journal" in d
-               for d in _details(report, "no_lost_fill"))
-    assert _details(report, "positions_match") == [
-        "005930: journal fills give 2 shares, the broker holds 3"]
+    assert any(
+        "broker fill S1-2" in d and "not in the journal" in d for d in _details(report, "no_lost_fill")
+    )
+    assert _details(report, "positions_match") == ["005930: journal fills give 2 shares, the broker holds 3"]
     (cash,) = _details(report, "cash_match")
     assert "(broker - journal = -98,114)" in cash
 
@@ -162,14 +235,37 @@ def test_an_order_left_pending_is_unsettled() -> None:
 
 def test_a_second_send_shows_as_an_orphan_and_a_duplicate_intent() -> None:
     # The first attempt was given up as not sent, but the broker had it; the intent went again.
-    first = JournalOrder("TC3", "day:005930:breakout:entry", "005930", "buy", "limit", 2, 97_000,
-                         "breakout", "not_sent", None, 0, "never received", 5_000)
-    again = replace(first, client_order_id="TC4", intent_key="day:005930:breakout:entry#1",
-                    status="accepted", broker_order_id="S4", created_ns=6_000)
+    first = JournalOrder(
+        "TC3",
+        "day:005930:breakout:entry",
+        "005930",
+        "buy",
+        "limit",
+        2,
+        97_000,
+        "breakout",
+        "not_sent",
+        None,
+        0,
+        "never received",
+        5_000,
+    )
+    again = replace(
+        first,
+        client_order_id="TC4",
+        intent_key="day:005930:breakout:entry#1",
+        status="accepted",
+        broker_order_id="S4",
+        created_ns=6_000,
+    )
     journal = _journal(orders=(*_journal().orders, first, again))
-    broker = _broker(orders=(*_broker().orders,
-                             BrokerOrder("S3", "TC3", "005930", "buy", 2, 97_000, OPEN, 0),
-                             BrokerOrder("S4", "TC4", "005930", "buy", 2, 97_000, OPEN, 0)))
+    broker = _broker(
+        orders=(
+            *_broker().orders,
+            BrokerOrder("S3", "TC3", "005930", "buy", 2, 97_000, OPEN, 0),
+            BrokerOrder("S4", "TC4", "005930", "buy", 2, 97_000, OPEN, 0),
+        )
+    )
     report = check(journal, broker)
     (dup,) = _details(report, "no_duplicate_order")
     assert "TC3 was given up as not_sent" in dup and "sent again as TC4" in dup
@@ -181,17 +277,23 @@ def test_a_second_send_shows_as_an_orphan_and_a_duplicate_intent() -> None:
 
 
 def test_fills_per_order_without_fill_ids() -> None:
-    broker = _broker(fills=(BrokerFill(None, "S1", "005930", "buy", 2, 98_000, 29, 0),
-                            BrokerFill(None, "S1", "005930", "buy", 1, 98_100, 14, 0),
-                            BrokerFill(None, "S1", "005930", "buy", 1, 98_100, 14, 0)),
-                     fill_ids=False)
+    broker = _broker(
+        fills=(
+            BrokerFill(None, "S1", "005930", "buy", 2, 98_000, 29, 0),
+            BrokerFill(None, "S1", "005930", "buy", 1, 98_100, 14, 0),
+            BrokerFill(None, "S1", "005930", "buy", 1, 98_100, 14, 0),
+        ),
+        fill_ids=False,
+    )
     (detail,) = _details(check(_journal(), broker), "no_lost_fill")
     assert "executed 4 shares (3 fills) but the journal books 3 to TC1" in detail
 
 
 def test_the_halt_state_must_be_the_last_acknowledged() -> None:
-    history = [HaltCommand("round 1 command 3", True, "ok", "HALTED: x"),
-               HaltCommand("round 2 command 9", False, "ok", "trading resumed")]
+    history = [
+        HaltCommand("round 1 command 3", True, "ok", "HALTED: x"),
+        HaltCommand("round 2 command 9", False, "ok", "trading resumed"),
+    ]
     report = check(_journal(halted=True, halt_reason="x"), _broker(), history)
     (detail,) = _details(report, "halt_state")
     assert "journal says halted ('x')" in detail and "round 2 command 9" in detail

@@ -20,8 +20,7 @@ ADMIN = Invocation("test", "test", Role.ADMIN, "chart-history")
 
 async def started_at(tmp_path: Path, when: datetime) -> Engine:
     base = EngineConfig()
-    config = replace(base, data_dir=tmp_path / "data",
-                     broker_settings=SimSettings(url=None, tick_rate=5.0))
+    config = replace(base, data_dir=tmp_path / "data", broker_settings=SimSettings(url=None, tick_rate=5.0))
     engine = Engine(config, clock=Clock(when))
     await engine.start()
     return engine

@@ -26,8 +26,15 @@ ADMIN = Invocation("console", "console", Role.ADMIN, "inv-1")
 @pytest.fixture
 async def durable_sim(tmp_path: Path) -> AsyncIterator[SimExchange]:
     """A sim that keeps its book on disk, so it can be stopped (an outage) and come back."""
-    exchange = SimExchange(SimConfig(tick_rate=50.0, seed=11, condition_threshold_pct=29.0,
-                                     heartbeat_interval=1.0, state_path=tmp_path / "sim.db"))
+    exchange = SimExchange(
+        SimConfig(
+            tick_rate=50.0,
+            seed=11,
+            condition_threshold_pct=29.0,
+            heartbeat_interval=1.0,
+            state_path=tmp_path / "sim.db",
+        )
+    )
     await exchange.start()
     yield exchange
     if exchange._port is not None:
@@ -46,14 +53,16 @@ async def fast_engine(tmp_path: Path, durable_sim: SimExchange) -> AsyncIterator
 
 async def resting_buy(engine: Engine, key: str) -> Any:
     inst = engine.instruments["005930"]
-    res = await engine.orders.submit(OrderIntent("005930", "buy", 1, inst.lower_limit, "test",
-                                                 "rests", key, is_auto=False))
+    res = await engine.orders.submit(
+        OrderIntent("005930", "buy", 1, inst.lower_limit, "test", "rests", key, is_auto=False)
+    )
     assert res.order is not None and res.order.broker_order_id, res
     return res.order
 
 
 async def test_halt_during_an_outage_says_so_and_cancels_after_the_reconnect(
-        fast_engine: Engine, durable_sim: SimExchange) -> None:
+    fast_engine: Engine, durable_sim: SimExchange
+) -> None:
     engine, sim = fast_engine, durable_sim
     first, second = await resting_buy(engine, "a"), await resting_buy(engine, "b")
     port = sim.port
@@ -73,26 +82,30 @@ async def test_halt_during_an_outage_says_so_and_cancels_after_the_reconnect(
 
 
 async def test_a_hand_sell_during_a_halt_is_not_taken_back(engine: Engine) -> None:
-    bought = await engine.orders.submit(OrderIntent("005930", "buy", 2, None, "manual:x", "own",
-                                                    "own", is_auto=False))
+    bought = await engine.orders.submit(
+        OrderIntent("005930", "buy", 2, None, "manual:x", "own", "own", is_auto=False)
+    )
     assert bought.ok
     await eventually(lambda: engine.portfolio.qty("005930") == 2, 10, "the buy filled")
     await engine.halt("tester", "flatten drill")
     upper = engine.instruments["005930"].upper_limit
-    sell = await engine.orders.submit(OrderIntent("005930", "sell", 2, upper, "manual:x",
-                                                  "flatten", "flatten", is_auto=False))
+    sell = await engine.orders.submit(
+        OrderIntent("005930", "sell", 2, upper, "manual:x", "flatten", "flatten", is_auto=False)
+    )
     assert sell.ok and sell.order is not None
     # It rests at the upper limit: a halt that took it back would have cancelled it by now.
     # Prove the engine has moved on past the send (a later order round-trip), then look.
-    probe = await engine.orders.submit(OrderIntent("005930", "buy", 1, None, "manual:x", "probe",
-                                                   "probe", is_auto=False))
+    probe = await engine.orders.submit(
+        OrderIntent("005930", "buy", 1, None, "manual:x", "probe", "probe", is_auto=False)
+    )
     assert probe.rejection is not None and probe.rejection.code == "halted"
     assert sell.order.status == "accepted"
     assert engine.orders.find(sell.order.client_order_id) is sell.order
 
 
 async def test_an_order_that_fills_while_the_halt_cancels_it_is_reported_filled(
-        engine: Engine, sim: SimExchange) -> None:
+    engine: Engine, sim: SimExchange
+) -> None:
     """The halt lands while a market buy is on its way; the exchange fills it before the
     take-back cancel arrives, and the fill notice reaches the engine only after the refused
     cancel. The fill stands, is reported as a fill, and nothing raises into the sender."""
@@ -133,17 +146,18 @@ async def test_an_order_that_fills_while_the_halt_cancels_it_is_reported_filled(
 
     engine.broker.place_order = place_then_halt  # type: ignore[method-assign]
     engine.broker.cancel_order = cancel_then_deliver  # type: ignore[method-assign]
-    result = await engine.orders.submit(OrderIntent("005930", "buy", 1, None, "breakout", "race",
-                                                    "race", is_auto=True))
+    result = await engine.orders.submit(
+        OrderIntent("005930", "buy", 1, None, "breakout", "race", "race", is_auto=True)
+    )
     assert cancels, "the halt did not try to take the order back"
     assert result.order is not None
-    await eventually(lambda: result.order is not None and result.order.status == "filled", 10,
-                     "reported filled")
+    await eventually(
+        lambda: result.order is not None and result.order.status == "filled", 10, "reported filled"
+    )
     assert engine.portfolio.qty("005930") == 1
 
 
-async def test_auto_on_and_off_during_an_outage(fast_engine: Engine,
-                                                durable_sim: SimExchange) -> None:
+async def test_auto_on_and_off_during_an_outage(fast_engine: Engine, durable_sim: SimExchange) -> None:
     engine, sim = fast_engine, durable_sim
     layer = CommandLayer(engine, None)
     await layer.execute(ADMIN, "auto", {"mode": "on", "condition": "momentum"})

@@ -30,9 +30,15 @@ class LossyProxy:
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
         body = await request.read()
-        async with aiohttp.ClientSession() as http, http.request(
-                request.method, self.target + request.path_qs, data=body or None,
-                headers={"content-type": "application/json"}) as resp:
+        async with (
+            aiohttp.ClientSession() as http,
+            http.request(
+                request.method,
+                self.target + request.path_qs,
+                data=body or None,
+                headers={"content-type": "application/json"},
+            ) as resp,
+        ):
             payload = await resp.read()
             status = resp.status
         if request.method == "POST" and request.path == "/orders" and self.fail_orders > 0:
@@ -60,8 +66,9 @@ async def proxy(sim: SimExchange) -> AsyncIterator[LossyProxy]:
     await p.runner.cleanup()
 
 
-async def test_retry_after_lost_answer_makes_one_order(tmp_path: Path, sim: SimExchange,
-                                                       proxy: LossyProxy) -> None:
+async def test_retry_after_lost_answer_makes_one_order(
+    tmp_path: Path, sim: SimExchange, proxy: LossyProxy
+) -> None:
     cfg = engine_config(tmp_path, proxy.url)
     engine = Engine(cfg)
     # REST goes through the lossy proxy; the websocket straight to the sim.
@@ -73,10 +80,10 @@ async def test_retry_after_lost_answer_makes_one_order(tmp_path: Path, sim: SimE
     engine = Engine(cfg, broker=broker)
     await engine.start()
     try:
-        res = await engine.orders.submit(OrderIntent("005930", "buy", 2, None, "test", "retry",
-                                                     "retry-1", is_auto=False))
-        assert res.order is not None and res.order.status in ("accepted", "partially_filled",
-                                                              "filled")
+        res = await engine.orders.submit(
+            OrderIntent("005930", "buy", 2, None, "test", "retry", "retry-1", is_auto=False)
+        )
+        assert res.order is not None and res.order.status in ("accepted", "partially_filled", "filled")
         stats = await sim_get(sim, "/admin/stats")
         assert isinstance(stats, dict)
         assert stats["order_requests"] == 3 and stats["duplicate_requests"] == 2
@@ -86,24 +93,54 @@ async def test_retry_after_lost_answer_makes_one_order(tmp_path: Path, sim: SimE
         await engine.stop()
 
 
-async def test_interrupted_sends_reconcile_without_a_new_order(tmp_path: Path,
-                                                               sim: SimExchange) -> None:
+async def test_interrupted_sends_reconcile_without_a_new_order(tmp_path: Path, sim: SimExchange) -> None:
     """A crash between journaling an intent and hearing back: at restart the one the exchange
     got is adopted, the one it never got is marked not sent, and neither is sent again."""
     cfg = engine_config(tmp_path, sim.url)
     engine = Engine(cfg)
     await engine.start()
     now = time.time_ns()
-    reached = OrderRecord("TCREACHED0000001", "k-reached", "005930", "buy", "market", 1, None,
-                          "test", "crash test", created_ns=now, updated_ns=now)
-    lost = OrderRecord("TCLOST0000000001", "k-lost", "000660", "buy", "market", 1, None,
-                       "test", "crash test", created_ns=now, updated_ns=now)
+    reached = OrderRecord(
+        "TCREACHED0000001",
+        "k-reached",
+        "005930",
+        "buy",
+        "market",
+        1,
+        None,
+        "test",
+        "crash test",
+        created_ns=now,
+        updated_ns=now,
+    )
+    lost = OrderRecord(
+        "TCLOST0000000001",
+        "k-lost",
+        "000660",
+        "buy",
+        "market",
+        1,
+        None,
+        "test",
+        "crash test",
+        created_ns=now,
+        updated_ns=now,
+    )
     await engine.journal.insert_order(reached)
     await engine.journal.insert_order(lost)
     await engine.stop()
     # The exchange did receive the first one (its answer was lost with the process).
-    await sim_post(sim, "/orders", {"client_order_id": reached.client_order_id,
-                                    "symbol": "005930", "side": "buy", "type": "market", "qty": 1})
+    await sim_post(
+        sim,
+        "/orders",
+        {
+            "client_order_id": reached.client_order_id,
+            "symbol": "005930",
+            "side": "buy",
+            "type": "market",
+            "qty": 1,
+        },
+    )
 
     engine = Engine(cfg)
     await engine.start()
@@ -130,8 +167,10 @@ async def test_two_signals_cannot_spend_the_same_cash(tmp_path: Path, sim: SimEx
     try:
         price = engine.instruments["005930"].upper_limit
         qty = int(engine.portfolio.available_cash() * 0.6 / price)
-        intents = [OrderIntent("005930", "buy", qty, price, "test", "race", f"race-{i}",
-                               is_auto=True) for i in range(2)]
+        intents = [
+            OrderIntent("005930", "buy", qty, price, "test", "race", f"race-{i}", is_auto=True)
+            for i in range(2)
+        ]
         results = await asyncio.gather(*(engine.orders.submit(i) for i in intents))
         oks = [r for r in results if r.rejection is None]
         refused = [r for r in results if r.rejection is not None]
@@ -143,11 +182,17 @@ async def test_two_signals_cannot_spend_the_same_cash(tmp_path: Path, sim: SimEx
 
 
 async def test_positions_always_equal_the_journaled_fills(engine: Engine, sim: SimExchange) -> None:
-    trades = [("005930", "buy", 5), ("000660", "buy", 2), ("005930", "sell", 3),
-              ("005930", "buy", 1), ("000660", "sell", 2)]
+    trades = [
+        ("005930", "buy", 5),
+        ("000660", "buy", 2),
+        ("005930", "sell", 3),
+        ("005930", "buy", 1),
+        ("000660", "sell", 2),
+    ]
     for i, (symbol, side, qty) in enumerate(trades):
-        res = await engine.orders.submit(OrderIntent(symbol, side, qty, None, "test", "mix",
-                                                     f"mix-{i}", is_auto=False))
+        res = await engine.orders.submit(
+            OrderIntent(symbol, side, qty, None, "test", "mix", f"mix-{i}", is_auto=False)
+        )
         assert res.rejection is None, res.rejection
         await eventually(lambda: not engine.orders.live_orders(), 10, f"trade {i} to fill")
 

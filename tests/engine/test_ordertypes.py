@@ -32,19 +32,33 @@ def test_the_table() -> None:
 
 
 async def test_an_impossible_move_is_refused_and_reported_but_the_fill_is_booked(
-        engine: Engine, caplog: pytest.LogCaptureFixture) -> None:
+    engine: Engine, caplog: pytest.LogCaptureFixture
+) -> None:
     await engine.ensure_instrument("005930")
     low = daily_limits(engine.instruments["005930"].prev_close).lower
-    res = await engine.orders.submit(OrderIntent("005930", Side.BUY, 2, low, "test", "rests",
-                                                 "t-1", is_auto=False))
+    res = await engine.orders.submit(
+        OrderIntent("005930", Side.BUY, 2, low, "test", "rests", "t-1", is_auto=False)
+    )
     rec = res.order
     assert rec is not None and rec.status == S.ACCEPTED and rec.broker_order_id
     await engine.orders._mark_rejected(rec, "test", "rejected for the test")
     events = engine.bus.subscribe()
     caplog.set_level(logging.ERROR, logger="engine.orders")
-    engine.orders.updates.put_nowait(OrderUpdate(
-        "fill", rec.broker_order_id, rec.client_order_id, "005930", Side.BUY, 2,
-        S.FILLED, 2, fill_id="F-late", fill_qty=2, fill_price=low))
+    engine.orders.updates.put_nowait(
+        OrderUpdate(
+            "fill",
+            rec.broker_order_id,
+            rec.client_order_id,
+            "005930",
+            Side.BUY,
+            2,
+            S.FILLED,
+            2,
+            fill_id="F-late",
+            fill_qty=2,
+            fill_price=low,
+        )
+    )
 
     async def booked() -> bool:
         return any(f.fill_id == "F-late" for f in await engine.journal.fills())
@@ -57,7 +71,9 @@ async def test_an_impossible_move_is_refused_and_reported_but_the_fill_is_booked
         e = events.get_nowait()
         if isinstance(e, ev.AlertEvent):
             alerts.append(e)
-    assert any(a.title == "Order state needs checking"
-               and "is rejected, but the broker now reports it filled" in a.message
-               for a in alerts)
+    assert any(
+        a.title == "Order state needs checking"
+        and "is rejected, but the broker now reports it filled" in a.message
+        for a in alerts
+    )
     assert engine.portfolio.qty("005930") == 2

@@ -31,8 +31,9 @@ async def test_subscribe_to_fill_to_journal(engine: Engine, sim: SimExchange) ->
     for s in symbols:  # the sim's current prices, so the pick is a real breakout
         engine.feed.last[s["code"]] = s["last"]
     symbol = _breakout_ready(engine, 0.05)
-    await engine.subscriptions.subscribe(symbol, "breakout",
-                                         params={"k": 0.05, "tp": 50, "sl": 50, "trail": 0})
+    await engine.subscriptions.subscribe(
+        symbol, "breakout", params={"k": 0.05, "tp": 50, "sl": 50, "trail": 0}
+    )
     assert symbol in engine.subscriptions.tasks
 
     seen: list[object] = []

@@ -37,7 +37,8 @@ async def test_dropped_feed_reconnects_and_resubscribes(engine: Engine, sim: Sim
     # The account channel came back too: an order placed now is acknowledged on the socket.
     from engine.orders import OrderIntent
 
-    res = await engine.orders.submit(OrderIntent("005930", "buy", 1, None, "test", "after drop",
-                                                 "after-drop", is_auto=False))
+    res = await engine.orders.submit(
+        OrderIntent("005930", "buy", 1, None, "test", "after drop", "after-drop", is_auto=False)
+    )
     assert res.order is not None
     await eventually(lambda: engine.portfolio.qty("005930") == 1, 10, "the fill after reconnect")

@@ -18,9 +18,17 @@ from tests.conftest import subprocess_env
 
 @pytest.fixture
 async def sim_process(tmp_path: Path) -> AsyncIterator[str]:
-    sim = await Agent.start(subprocess_env(tmp_path), "--port", "0", "--rate", "20",
-                            "--state", str(tmp_path / "sim.db"), module="engine.sim",
-                            stderr=False)
+    sim = await Agent.start(
+        subprocess_env(tmp_path),
+        "--port",
+        "0",
+        "--rate",
+        "20",
+        "--state",
+        str(tmp_path / "sim.db"),
+        module="engine.sim",
+        stderr=False,
+    )
     line = await sim.until("SIM LISTENING")
     yield line.split()[-1]
     sim.proc.send_signal(signal.SIGTERM)
@@ -28,7 +36,8 @@ async def sim_process(tmp_path: Path) -> AsyncIterator[str]:
 
 
 async def test_sigkill_restart_restores_state_and_sends_nothing_twice(
-        tmp_path: Path, sim_process: str) -> None:
+    tmp_path: Path, sim_process: str
+) -> None:
     env = subprocess_env(tmp_path / "data", SIM_URL=sim_process)
     agent = await Agent.start(env)
     await agent.until("[PAPER]")
@@ -82,8 +91,7 @@ async def test_sigkill_restart_restores_state_and_sends_nothing_twice(
     assert {p["symbol"]: p["qty"] for p in account["positions"]} == {"005930": 3}
 
 
-async def test_default_settings_in_a_krx_session_buy_then_sigkill_and_restart(
-        tmp_path: Path) -> None:
+async def test_default_settings_in_a_krx_session_buy_then_sigkill_and_restart(tmp_path: Path) -> None:
     """The defaults (KRX hours, embedded sim), at 10:30 Seoul on a trading day whatever the
     machine's hour: a console /buy fills, and a SIGKILL loses neither it nor the subscription."""
     env = subprocess_env(tmp_path / "data", CLOCK_START="2026-12-02T10:30:00")

@@ -46,8 +46,9 @@ async def engine(tmp_path: Path, clock: Clock) -> AsyncIterator[Engine]:
 
 async def round_trip(engine: Engine, key: str) -> None:
     for side, held in (("buy", 5), ("sell", 0)):
-        res = await engine.orders.submit(OrderIntent("005930", side, 5, None, "manual:t", "rt",
-                                                     f"{key}-{side}", is_auto=False))
+        res = await engine.orders.submit(
+            OrderIntent("005930", side, 5, None, "manual:t", "rt", f"{key}-{side}", is_auto=False)
+        )
         assert res.ok, res
         await eventually(lambda h=held: engine.portfolio.qty("005930") == h, 10, f"{side} filled")
 
@@ -57,16 +58,18 @@ async def test_pnl_and_loss_limit_start_over_after_midnight(engine: Engine, cloc
     await round_trip(engine, "day1")  # fees alone make it a loss, past the 1 KRW limit
     pnl = await layer.execute(ADMIN, "pnl", {})
     assert isinstance(pnl, Pnl) and pnl.realized_net < 0
-    blocked = await engine.orders.submit(OrderIntent("005930", "buy", 1, None, "manual:t", "x",
-                                                     "blocked", is_auto=False))
+    blocked = await engine.orders.submit(
+        OrderIntent("005930", "buy", 1, None, "manual:t", "x", "blocked", is_auto=False)
+    )
     assert blocked.rejection is not None and blocked.rejection.code == "daily_loss_limit"
 
     clock.set(TUESDAY.replace(day=2, hour=9, minute=5))  # Wednesday morning
     assert engine.status().realized_today == 0
     pnl = await layer.execute(ADMIN, "pnl", {})
     assert isinstance(pnl, Pnl) and pnl.realized_net == 0 and pnl.trades == 0
-    fresh = await engine.orders.submit(OrderIntent("005930", "buy", 1, None, "manual:t", "x",
-                                                   "new-day", is_auto=False))
+    fresh = await engine.orders.submit(
+        OrderIntent("005930", "buy", 1, None, "manual:t", "x", "new-day", is_auto=False)
+    )
     assert fresh.ok, fresh.rejection
     report = await layer.execute(ADMIN, "report", {})
     assert isinstance(report, ReportResult) and report.report.day == date(2026, 12, 2)
@@ -80,8 +83,9 @@ async def test_the_schedule_plans_the_new_day_at_midnight(engine: Engine, clock:
     try:
         assert not engine.controls.session_open
         assert "closed" in engine.controls.closed_reason
-        await eventually(lambda: "opens at 09:00" in engine.controls.closed_reason, 15,
-                         "Wednesday planned after midnight")
+        await eventually(
+            lambda: "opens at 09:00" in engine.controls.closed_reason, 15, "Wednesday planned after midnight"
+        )
         jobs = dict(schedule.next_jobs())
         assert jobs["open"] == datetime(2026, 12, 2, 9, 0, tzinfo=SEOUL)
     finally:

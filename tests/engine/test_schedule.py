@@ -32,13 +32,15 @@ async def test_a_compressed_trading_day(engine: Engine, sim: SimExchange) -> Non
     # Before the open: subscribed, following the tape, but not trading.
     for symbol in ("005930", "000660", "035720", "005380", "000270"):
         await engine.subscriptions.subscribe(
-            symbol, "breakout", params={"k": 0.05, "tp": 50, "sl": 50, "trail": 0, "eod": 1})
+            symbol, "breakout", params={"k": 0.05, "tp": 50, "sl": 50, "trail": 0, "eod": 1}
+        )
     await schedule.start()
     try:
         assert not engine.controls.session_open
         assert "opens at" in engine.controls.closed_reason
-        refused = await engine.orders.submit(OrderIntent("005930", "buy", 1, None, "test", "early",
-                                                         "early", is_auto=False))
+        refused = await engine.orders.submit(
+            OrderIntent("005930", "buy", 1, None, "test", "early", "early", is_auto=False)
+        )
         assert refused.rejection is not None and refused.rejection.code == "market_closed"
 
         seen: list[ev.Event] = []
@@ -54,15 +56,17 @@ async def test_a_compressed_trading_day(engine: Engine, sim: SimExchange) -> Non
         await schedule.stop()
 
     titles = [e.title for e in seen if isinstance(e, ev.AlertEvent) and e.level == ev.AlertLevel.INFO]
-    phases = [t for t in titles if t.startswith(("Plan for", "Market open", "No new entries",
-                                                 "Market closed"))]
+    phases = [
+        t for t in titles if t.startswith(("Plan for", "Market open", "No new entries", "Market closed"))
+    ]
     assert [p.split(" ")[0] for p in phases] == ["Plan", "Market", "No", "Market"]
     fills = [e for e in seen if isinstance(e, ev.FillEvent)]
     buys = [f for f in fills if f.side == "buy"]
     sells = [f for f in fills if f.side == "sell"]
     assert buys and sells, "entries after the open and the before-close flatten"
-    first_open = next(i for i, e in enumerate(seen) if isinstance(e, ev.AlertEvent)
-                      and e.title == "Market open")
+    first_open = next(
+        i for i, e in enumerate(seen) if isinstance(e, ev.AlertEvent) and e.title == "Market open"
+    )
     assert all(seen.index(f) > first_open for f in buys)
     assert dict(schedule.runs) == {"pre_open": 1, "open": 1, "before_close": 1, "close": 1}
 
@@ -76,8 +80,9 @@ async def test_a_compressed_trading_day(engine: Engine, sim: SimExchange) -> Non
     report_event = next(e for e in seen if isinstance(e, ev.ReportEvent))
     report = report_event.report
     journal = await engine.journal.fills()
-    flows = sum((f.price * f.qty if f.side == "sell" else -f.price * f.qty) - f.commission - f.tax
-                for f in journal)
+    flows = sum(
+        (f.price * f.qty if f.side == "sell" else -f.price * f.qty) - f.commission - f.tax for f in journal
+    )
     assert report.realized_net == flows
     assert report.fills == len(journal) and report.unrealized == 0
     assert len(report.trades) == len({f.client_order_id for f in journal if f.side == "sell"})
@@ -94,8 +99,9 @@ async def test_started_mid_session_it_trades(engine: Engine) -> None:
         assert engine.controls.session_open and engine.controls.entries_open
         assert schedule.runs["open"] == 1
         assert [name for name, _ in schedule.next_jobs()] == ["before_close", "close"]
-        res = await engine.orders.submit(OrderIntent("005930", "buy", 1, None, "test", "mid",
-                                                     "mid", is_auto=False))
+        res = await engine.orders.submit(
+            OrderIntent("005930", "buy", 1, None, "test", "mid", "mid", is_auto=False)
+        )
         assert res.rejection is None
         await eventually(lambda: engine.portfolio.qty("005930") == 1, 10, "a fill mid-session")
     finally:
@@ -111,8 +117,9 @@ async def test_started_after_the_close_it_does_not_trade(engine: Engine) -> None
     try:
         assert not engine.controls.session_open
         assert schedule.runs["close"] == 1 and schedule.runs["open"] == 0
-        res = await engine.orders.submit(OrderIntent("005930", "buy", 1, None, "test", "late",
-                                                     "late", is_auto=False))
+        res = await engine.orders.submit(
+            OrderIntent("005930", "buy", 1, None, "test", "late", "late", is_auto=False)
+        )
         assert res.rejection is not None and res.rejection.code == "market_closed"
         assert engine.subscriptions.tasks == {}
         assert engine.orders.orders == {}

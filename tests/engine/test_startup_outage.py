@@ -50,8 +50,9 @@ async def test_unreachable_sim_then_it_comes_up(tmp_path: Path) -> None:
         assert status.broker_state.startswith("broker unreachable"), status.broker_state
         (alert,) = [a for a in alerts(events) if a.title == "Broker not available"]
         assert "every order is refused" in alert.message
-        refused = await engine.orders.submit(OrderIntent("005930", "buy", 1, None, "manual:t",
-                                                         "early", "early", is_auto=False))
+        refused = await engine.orders.submit(
+            OrderIntent("005930", "buy", 1, None, "manual:t", "early", "early", is_auto=False)
+        )
         assert refused.rejection is not None and refused.rejection.code == "broker_unavailable"
         assert "unreachable" in refused.rejection.message
         layer = CommandLayer(engine, None)
@@ -70,8 +71,9 @@ async def test_unreachable_sim_then_it_comes_up(tmp_path: Path) -> None:
         await engine.wait_ready(20)
         assert engine.status().broker_state == "ready"
         assert engine.portfolio.initial_cash == sim.config.initial_cash
-        bought = await engine.orders.submit(OrderIntent("005930", "buy", 1, None, "manual:t",
-                                                        "later", "later", is_auto=False))
+        bought = await engine.orders.submit(
+            OrderIntent("005930", "buy", 1, None, "manual:t", "later", "later", is_auto=False)
+        )
         assert bought.ok
         await eventually(lambda: engine.portfolio.qty("005930") == 1, 10, "the fill")
     finally:

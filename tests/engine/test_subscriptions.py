@@ -23,8 +23,7 @@ async def _sim_subscribers(sim: SimExchange, symbol: str) -> int:
     return int(stats["subscriptions"].get(symbol, 0))
 
 
-async def test_subscribe_is_idempotent_and_cancel_leaves_nothing(engine: Engine,
-                                                                  sim: SimExchange) -> None:
+async def test_subscribe_is_idempotent_and_cancel_leaves_nothing(engine: Engine, sim: SimExchange) -> None:
     first = await engine.subscriptions.subscribe("005930", "watch")
     again = await engine.subscriptions.subscribe("005930", "breakout")
     assert first.created and not again.created and again.record.strategy == "watch"
@@ -60,8 +59,9 @@ class Exploding(Watch):
         raise RuntimeError("strategy bug")
 
 
-async def test_a_crashing_task_alerts_and_is_removed(engine: Engine, sim: SimExchange,
-                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_a_crashing_task_alerts_and_is_removed(
+    engine: Engine, sim: SimExchange, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from engine.strategies import registry
 
     monkeypatch.setitem(registry.STRATEGIES, "exploding", Exploding)

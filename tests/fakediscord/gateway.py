@@ -91,10 +91,17 @@ class Gateway:
     """Owns the sockets and sessions. The server supplies READY/GUILD_CREATE payload builders
     so that the guild shown here is the same one the REST side validates against."""
 
-    def __init__(self, *, token: Callable[[], str], ready: Callable[[str, JSON], JSON],
-                 guild_creates: Callable[[int], list[JSON]], member_chunk: Callable[[JSON], JSON],
-                 heartbeat_interval_ms: int, privileged_intents: bool,
-                 on_change: Callable[[], None]) -> None:
+    def __init__(
+        self,
+        *,
+        token: Callable[[], str],
+        ready: Callable[[str, JSON], JSON],
+        guild_creates: Callable[[int], list[JSON]],
+        member_chunk: Callable[[JSON], JSON],
+        heartbeat_interval_ms: int,
+        privileged_intents: bool,
+        on_change: Callable[[], None],
+    ) -> None:
         self._token = token
         self._ready = ready
         self._guild_creates = guild_creates
@@ -270,8 +277,9 @@ class Gateway:
         conns = list(self.conns)
         for conn in conns:
             with contextlib.suppress(Exception):
-                await asyncio.wait_for(conn.ws.close(code=code, message=b"fake discord stopping"),
-                                       CLOSE_TIMEOUT_S)
+                await asyncio.wait_for(
+                    conn.ws.close(code=code, message=b"fake discord stopping"), CLOSE_TIMEOUT_S
+                )
         waits = [asyncio.ensure_future(c.finished.wait()) for c in conns]
         if not waits:
             return

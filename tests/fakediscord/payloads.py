@@ -24,8 +24,14 @@ EMBED_LINKS = 1 << 14
 ATTACH_FILES = 1 << 15
 READ_MESSAGE_HISTORY = 1 << 16
 USE_APPLICATION_COMMANDS = 1 << 31
-EVERYONE_PERMISSIONS = (VIEW_CHANNEL | SEND_MESSAGES | EMBED_LINKS | ATTACH_FILES | READ_MESSAGE_HISTORY
-                        | USE_APPLICATION_COMMANDS)
+EVERYONE_PERMISSIONS = (
+    VIEW_CHANNEL
+    | SEND_MESSAGES
+    | EMBED_LINKS
+    | ATTACH_FILES
+    | READ_MESSAGE_HISTORY
+    | USE_APPLICATION_COMMANDS
+)
 # What the bot is granted in every channel (app_permissions): enough to post, embed and attach.
 BOT_PERMISSIONS = EVERYONE_PERMISSIONS | (1 << 6) | (1 << 13)  # + ADD_REACTIONS, MANAGE_MESSAGES
 
@@ -153,8 +159,15 @@ def member(user_payload: JSON | None, roles: Iterable[int], *, permissions: int 
     return payload
 
 
-def guild(guild_id: int, name: str, *, roles: Sequence[JSON], channels: Sequence[JSON],
-          members: Sequence[JSON], owner_id: int) -> JSON:
+def guild(
+    guild_id: int,
+    name: str,
+    *,
+    roles: Sequence[JSON],
+    channels: Sequence[JSON],
+    members: Sequence[JSON],
+    owner_id: int,
+) -> JSON:
     return {
         "id": str(guild_id),
         "name": name,
@@ -287,8 +300,9 @@ def validate_message(body: Mapping[str, Any], errors: FormErrors, prefix: Sequen
     embeds = body.get("embeds")
     if isinstance(embeds, list):
         if len(embeds) > MAX_EMBEDS:
-            errors.add([*prefix, "embeds"], "BASE_TYPE_MAX_LENGTH",
-                       f"Must be {MAX_EMBEDS} or fewer in length.")
+            errors.add(
+                [*prefix, "embeds"], "BASE_TYPE_MAX_LENGTH", f"Must be {MAX_EMBEDS} or fewer in length."
+            )
         total = 0
         for i, embed in enumerate(embeds):
             if not isinstance(embed, dict):
@@ -299,8 +313,9 @@ def validate_message(body: Mapping[str, Any], errors: FormErrors, prefix: Sequen
                 total += _too_long(errors, [*at, key], embed.get(key), limit)
             fields = embed.get("fields") or []
             if len(fields) > MAX_FIELDS:
-                errors.add([*at, "fields"], "BASE_TYPE_MAX_LENGTH",
-                           f"Must be {MAX_FIELDS} or fewer in length.")
+                errors.add(
+                    [*at, "fields"], "BASE_TYPE_MAX_LENGTH", f"Must be {MAX_FIELDS} or fewer in length."
+                )
             for j, field in enumerate(fields):
                 name, value = field.get("name"), field.get("value")
                 if not name or not value:
@@ -312,8 +327,11 @@ def validate_message(body: Mapping[str, Any], errors: FormErrors, prefix: Sequen
             author = embed.get("author") or {}
             total += _too_long(errors, [*at, "author", "name"], author.get("name"), MAX_AUTHOR_NAME)
         if total > MAX_EMBED_TOTAL:
-            errors.add([*prefix, "embeds"], "MAX_EMBED_SIZE_EXCEEDED",
-                       f"Embed size exceeds maximum size of {MAX_EMBED_TOTAL}")
+            errors.add(
+                [*prefix, "embeds"],
+                "MAX_EMBED_SIZE_EXCEEDED",
+                f"Embed size exceeds maximum size of {MAX_EMBED_TOTAL}",
+            )
     components = body.get("components")
     if isinstance(components, list):
         validate_components(components, errors, [*prefix, "components"])
@@ -329,16 +347,22 @@ def validate_components(rows: list[Any], errors: FormErrors, path: Sequence[str 
             continue
         children = row.get("components") or []
         if not children or len(children) > MAX_ROW_COMPONENTS:
-            errors.add([*path, i, "components"], "BASE_TYPE_BAD_LENGTH",
-                       f"Must be between 1 and {MAX_ROW_COMPONENTS} in length.")
+            errors.add(
+                [*path, i, "components"],
+                "BASE_TYPE_BAD_LENGTH",
+                f"Must be between 1 and {MAX_ROW_COMPONENTS} in length.",
+            )
         for j, child in enumerate(children):
             at = [*path, i, "components", j]
             custom_id = child.get("custom_id")
             if isinstance(custom_id, str):
                 _too_long(errors, [*at, "custom_id"], custom_id, MAX_CUSTOM_ID)
                 if custom_id in seen:
-                    errors.add([*at, "custom_id"], "COMPONENT_CUSTOM_ID_DUPLICATED",
-                               "Component custom id cannot be duplicated")
+                    errors.add(
+                        [*at, "custom_id"],
+                        "COMPONENT_CUSTOM_ID_DUPLICATED",
+                        "Component custom id cannot be duplicated",
+                    )
                 seen.add(custom_id)
             elif child.get("type") == 2 and child.get("style") != 5 and child.get("style") != 6:
                 errors.add([*at, "custom_id"], "BASE_TYPE_REQUIRED", "This field is required")
@@ -442,8 +466,9 @@ def validate_choices(choices: object, errors: FormErrors) -> None:
     for i, choice in enumerate(choices):
         name = choice.get("name") if isinstance(choice, dict) else None
         if not isinstance(name, str) or not 1 <= len(name) <= 100:
-            errors.add(["data", "choices", i, "name"], "BASE_TYPE_BAD_LENGTH",
-                       "Must be between 1 and 100 in length.")
+            errors.add(
+                ["data", "choices", i, "name"], "BASE_TYPE_BAD_LENGTH", "Must be between 1 and 100 in length."
+            )
         value = choice.get("value") if isinstance(choice, dict) else None
         _too_long(errors, ["data", "choices", i, "value"], value, 100)
 
@@ -460,8 +485,11 @@ def validate_commands(commands: list[Any], errors: FormErrors) -> None:
             continue
         name, ctype = command.get("name", ""), command.get("type", 1)
         if (name, ctype) in seen:
-            errors.add([i, "name"], "APPLICATION_COMMANDS_DUPLICATE_NAME",
-                       f"Application command names must be unique: {name}")
+            errors.add(
+                [i, "name"],
+                "APPLICATION_COMMANDS_DUPLICATE_NAME",
+                f"Application command names must be unique: {name}",
+            )
         seen.add((name, ctype))
         if ctype == 1:
             _validate_name(name, [i, "name"], errors)
@@ -471,8 +499,12 @@ def validate_commands(commands: list[Any], errors: FormErrors) -> None:
 
 
 def _validate_name(name: object, path: list[str | int], errors: FormErrors) -> None:
-    if not isinstance(name, str) or not 1 <= len(name) <= 32 or name != name.lower() \
-            or not all(ch.isalnum() or ch in "-_" for ch in name):
+    if (
+        not isinstance(name, str)
+        or not 1 <= len(name) <= 32
+        or name != name.lower()
+        or not all(ch.isalnum() or ch in "-_" for ch in name)
+    ):
         errors.add(path, "APPLICATION_COMMAND_INVALID_NAME", f"Command name is invalid: {name!r}")
 
 
@@ -490,12 +522,18 @@ def _validate_options(options: list[Any], path: list[str | int], errors: FormErr
             continue
         if option.get("required"):
             if optional_seen:
-                errors.add([*at, "required"], "APPLICATION_COMMAND_OPTIONS_REQUIRED_INVALID",
-                           "Required options must be placed before non-required options")
+                errors.add(
+                    [*at, "required"],
+                    "APPLICATION_COMMAND_OPTIONS_REQUIRED_INVALID",
+                    "Required options must be placed before non-required options",
+                )
         else:
             optional_seen = True
         if len(option.get("choices") or []) > 25:
             errors.add([*at, "choices"], "BASE_TYPE_MAX_LENGTH", "Must be 25 or fewer in length.")
         if option.get("choices") and option.get("autocomplete"):
-            errors.add([*at, "autocomplete"], "APPLICATION_COMMAND_OPTION_CHOICES_AUTOCOMPLETE",
-                       "Autocomplete cannot be enabled on options with choices")
+            errors.add(
+                [*at, "autocomplete"],
+                "APPLICATION_COMMAND_OPTION_CHOICES_AUTOCOMPLETE",
+                "Autocomplete cannot be enabled on options with choices",
+            )

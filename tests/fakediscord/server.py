@@ -72,11 +72,13 @@ AUTOCOMPLETE_RESULT = 8
 MODAL = 9
 ALLOWED_CALLBACKS: dict[int, frozenset[int]] = {
     APPLICATION_COMMAND: frozenset({CHANNEL_MESSAGE, DEFERRED_CHANNEL_MESSAGE, MODAL}),
-    MESSAGE_COMPONENT: frozenset({CHANNEL_MESSAGE, DEFERRED_CHANNEL_MESSAGE, DEFERRED_UPDATE_MESSAGE,
-                                  UPDATE_MESSAGE, MODAL}),
+    MESSAGE_COMPONENT: frozenset(
+        {CHANNEL_MESSAGE, DEFERRED_CHANNEL_MESSAGE, DEFERRED_UPDATE_MESSAGE, UPDATE_MESSAGE, MODAL}
+    ),
     AUTOCOMPLETE: frozenset({AUTOCOMPLETE_RESULT}),
-    MODAL_SUBMIT: frozenset({CHANNEL_MESSAGE, DEFERRED_CHANNEL_MESSAGE, DEFERRED_UPDATE_MESSAGE,
-                             UPDATE_MESSAGE}),
+    MODAL_SUBMIT: frozenset(
+        {CHANNEL_MESSAGE, DEFERRED_CHANNEL_MESSAGE, DEFERRED_UPDATE_MESSAGE, UPDATE_MESSAGE}
+    ),
 }
 # Message flags a bot may set; EPHEMERAL only on interaction messages.
 SETTABLE_FLAGS = (1 << 2) | (1 << 12) | (1 << 15)  # SUPPRESS_EMBEDS, SUPPRESS_NOTIFICATIONS, COMPONENTS_V2
@@ -145,13 +147,26 @@ class _Failure:
 
 
 class FakeDiscord:
-    def __init__(self, *, token: str = "fake-token", guild_id: int = 9001, app_id: int = 7001,
-                 bot_user_id: int = 7001, channels: dict[str, int] | None = None,
-                 roles: dict[str, int] | None = None, rate_limit: tuple[int, float] | None = None,
-                 role_permissions: dict[str, int] | None = None, owner_id: int = 4242,
-                 heartbeat_interval_ms: int = 41250, interaction_deadline: float = 3.0,
-                 token_ttl: float = 15 * 60.0, privileged_intents: bool = True,
-                 ratelimit_headers: bool = True, port: int = 0, guild_name: str = "Tradecord Test") -> None:
+    def __init__(
+        self,
+        *,
+        token: str = "fake-token",
+        guild_id: int = 9001,
+        app_id: int = 7001,
+        bot_user_id: int = 7001,
+        channels: dict[str, int] | None = None,
+        roles: dict[str, int] | None = None,
+        rate_limit: tuple[int, float] | None = None,
+        role_permissions: dict[str, int] | None = None,
+        owner_id: int = 4242,
+        heartbeat_interval_ms: int = 41250,
+        interaction_deadline: float = 3.0,
+        token_ttl: float = 15 * 60.0,
+        privileged_intents: bool = True,
+        ratelimit_headers: bool = True,
+        port: int = 0,
+        guild_name: str = "Tradecord Test",
+    ) -> None:
         self.token = token
         self.guild_id = guild_id
         self.app_id = app_id
@@ -364,18 +379,33 @@ class FakeDiscord:
 
     def guild_payload(self) -> JSON:
         roles = [P.role(self.guild_id, "@everyone", permissions=P.EVERYONE_PERMISSIONS, position=0)]
-        roles += [P.role(rid, name, permissions=self.role_permissions.get(rid, 0), position=i + 1)
-                  for i, (name, rid) in enumerate(self.roles.items())]
-        channels = [P.text_channel(cid, name, guild_id=self.guild_id, position=i)
-                    for i, (name, cid) in enumerate(self.channels.items())]
-        return P.guild(self.guild_id, self.guild_name, roles=roles, channels=channels,
-                       members=[P.member(self.bot_user, [])], owner_id=self.owner_id)
+        roles += [
+            P.role(rid, name, permissions=self.role_permissions.get(rid, 0), position=i + 1)
+            for i, (name, rid) in enumerate(self.roles.items())
+        ]
+        channels = [
+            P.text_channel(cid, name, guild_id=self.guild_id, position=i)
+            for i, (name, cid) in enumerate(self.channels.items())
+        ]
+        return P.guild(
+            self.guild_id,
+            self.guild_name,
+            roles=roles,
+            channels=channels,
+            members=[P.member(self.bot_user, [])],
+            owner_id=self.owner_id,
+        )
 
     def _ready_payload(self, session_id: str, identify: JSON) -> JSON:
         ready: JSON = {
             "v": 10,
-            "user": {**self.bot_user, "verified": True, "mfa_enabled": False, "email": None,
-                     "locale": "en-US"},
+            "user": {
+                **self.bot_user,
+                "verified": True,
+                "mfa_enabled": False,
+                "email": None,
+                "locale": "en-US",
+            },
             "guilds": [{"id": str(self.guild_id), "unavailable": True}],
             "session_id": session_id,
             "session_type": "normal",
@@ -415,14 +445,19 @@ class FakeDiscord:
         r.add_get(API + "/users/@me", self._get_me)
         r.add_get(API + "/oauth2/applications/@me", self._get_application)
         r.add_get(API + "/applications/@me", self._get_application)
-        for path in (f"/applications/{sf % 'app'}/commands",
-                     f"/applications/{sf % 'app'}/guilds/{sf % 'guild'}/commands"):
+        for path in (
+            f"/applications/{sf % 'app'}/commands",
+            f"/applications/{sf % 'app'}/guilds/{sf % 'guild'}/commands",
+        ):
             r.add_get(API + path, self._get_commands)
             r.add_put(API + path, self._put_commands)
         r.add_post(API + f"/interactions/{sf % 'iid'}/{{token}}/callback", self._interaction_callback)
         r.add_post(API + f"/webhooks/{sf % 'app'}/{{token}}", self._followup)
-        r.add_route("*", API + f"/webhooks/{sf % 'app'}/{{token}}/messages/{{mid:@original|\\d+}}",
-                    self._webhook_message)
+        r.add_route(
+            "*",
+            API + f"/webhooks/{sf % 'app'}/{{token}}/messages/{{mid:@original|\\d+}}",
+            self._webhook_message,
+        )
         r.add_get(API + f"/channels/{sf % 'cid'}", self._get_channel)
         r.add_get(API + f"/channels/{sf % 'cid'}/messages", self._channel_history)
         r.add_post(API + f"/channels/{sf % 'cid'}/messages", self._create_message)
@@ -452,11 +487,15 @@ class FakeDiscord:
         self.requests.append((request.method, request.path, resp.status))
         if resp.status >= 400:
             body = resp.body if isinstance(resp, web.Response) else None
-            self.error_responses.append({
-                "method": request.method, "path": request.path, "status": resp.status,
-                "body": json.loads(body) if isinstance(body, bytes) and body else None,
-                "at": time.monotonic(),
-            })
+            self.error_responses.append(
+                {
+                    "method": request.method,
+                    "path": request.path,
+                    "status": resp.status,
+                    "body": json.loads(body) if isinstance(body, bytes) and body else None,
+                    "at": time.monotonic(),
+                }
+            )
         self._notify()
         return resp
 
@@ -467,23 +506,36 @@ class FakeDiscord:
         # Interaction callbacks and webhook-token routes authenticate by the token in the URL.
         return not path.startswith((API + "/interactions/", API + "/webhooks/")) and path != API + "/gateway"
 
-    def inject_failure(self, method: str, path_contains: str, status: int = 500, *, count: int = 1,
-                       body: JSON | None = None) -> None:
+    def inject_failure(
+        self, method: str, path_contains: str, status: int = 500, *, count: int = 1, body: JSON | None = None
+    ) -> None:
         """Answer the next `count` matching requests with `status` (e.g. 503 on a channel post)."""
-        self._failures.append(_Failure(method.upper(), path_contains, status,
-                                       body or P.error_body(0, f"{status}: injected"), count))
+        self._failures.append(
+            _Failure(
+                method.upper(), path_contains, status, body or P.error_body(0, f"{status}: injected"), count
+            )
+        )
 
     def _injected_failure(self, request: web.Request) -> web.Response | None:
         for failure in self._failures:
-            if failure.remaining > 0 and failure.method in (request.method, "*") \
-                    and failure.path_contains in request.path:
+            if (
+                failure.remaining > 0
+                and failure.method in (request.method, "*")
+                and failure.path_contains in request.path
+            ):
                 failure.remaining -= 1
                 return _json(failure.status, failure.body)
         return None
 
     async def _unknown(self, request: web.Request) -> web.Response:
-        self.unknown_requests.append({"method": request.method, "path": request.path,
-                                      "query": dict(request.query), "body": await request.text()})
+        self.unknown_requests.append(
+            {
+                "method": request.method,
+                "path": request.path,
+                "query": dict(request.query),
+                "body": await request.text(),
+            }
+        )
         log.warning("fake discord: unknown route %s %s", request.method, request.path)
         return _json(404, P.error_body(0, "404: Not Found"))
 
@@ -519,13 +571,26 @@ class FakeDiscord:
         return _json(200, {"url": self.gateway_url})
 
     async def _get_gateway_bot(self, request: web.Request) -> web.Response:
-        limit = {"total": 1000, "remaining": 1000 - self.identifies, "reset_after": 86_400_000,
-                 "max_concurrency": 1}
+        limit = {
+            "total": 1000,
+            "remaining": 1000 - self.identifies,
+            "reset_after": 86_400_000,
+            "max_concurrency": 1,
+        }
         return _json(200, {"url": self.gateway_url, "shards": 1, "session_start_limit": limit})
 
     async def _get_me(self, request: web.Request) -> web.Response:
-        return _json(200, {**self.bot_user, "verified": True, "mfa_enabled": False, "email": None,
-                           "locale": "en-US", "bio": ""})
+        return _json(
+            200,
+            {
+                **self.bot_user,
+                "verified": True,
+                "mfa_enabled": False,
+                "email": None,
+                "locale": "en-US",
+                "bio": "",
+            },
+        )
 
     async def _get_application(self, request: web.Request) -> web.Response:
         return _json(200, P.application(self.app_id, P.user(self.owner_id, "owner")))
@@ -619,9 +684,15 @@ class FakeDiscord:
         limit = min(int(request.query.get("limit", 50)), 100)
         before = int(request.query.get("before", 1 << 63))
         after = int(request.query.get("after", 0))
-        found = sorted((m for mid, m in self._all_messages.items()
-                        if int(m["channel_id"]) == cid and after < mid < before
-                        and not m["flags"] & P.EPHEMERAL), key=lambda m: int(m["id"]), reverse=True)
+        found = sorted(
+            (
+                m
+                for mid, m in self._all_messages.items()
+                if int(m["channel_id"]) == cid and after < mid < before and not m["flags"] & P.EPHEMERAL
+            ),
+            key=lambda m: int(m["id"]),
+            reverse=True,
+        )
         return _json(200, found[:limit])
 
     async def _create_message(self, request: web.Request) -> web.Response:
@@ -634,9 +705,15 @@ class FakeDiscord:
             if not decision.allowed:
                 self.rate_limited_429s += 1
                 self.rate_limited_per_channel[cid] += 1
-                return _json(429, {"message": "You are being rate limited.",
-                                   "retry_after": round(decision.reset_after, 3), "global": False},
-                             decision.retry_headers())
+                return _json(
+                    429,
+                    {
+                        "message": "You are being rate limited.",
+                        "retry_after": round(decision.reset_after, 3),
+                        "global": False,
+                    },
+                    decision.retry_headers(),
+                )
             if self.ratelimit_headers:
                 headers = decision.headers()
         try:
@@ -682,8 +759,17 @@ class FakeDiscord:
 
     # ------------------------------------------------------------------ messages
 
-    def _new_message(self, channel_id: int, body: JSON, uploads: dict[int, _Upload], *, msg_type: int,
-                     flags: int, webhook: bool = False, allow_empty: bool = False) -> JSON:
+    def _new_message(
+        self,
+        channel_id: int,
+        body: JSON,
+        uploads: dict[int, _Upload],
+        *,
+        msg_type: int,
+        flags: int,
+        webhook: bool = False,
+        allow_empty: bool = False,
+    ) -> JSON:
         mid = self._ids.next()
         msg = P.message(mid, channel_id, self.bot_user, msg_type=msg_type)
         msg["flags"] = flags
@@ -694,8 +780,16 @@ class FakeDiscord:
         self._all_messages[mid] = msg
         return msg
 
-    def _apply_body(self, msg: JSON, body: JSON, uploads: dict[int, _Upload], *, creating: bool,
-                    allow_empty: bool = False, prefix: Sequence[str] = ()) -> None:
+    def _apply_body(
+        self,
+        msg: JSON,
+        body: JSON,
+        uploads: dict[int, _Upload],
+        *,
+        creating: bool,
+        allow_empty: bool = False,
+        prefix: Sequence[str] = (),
+    ) -> None:
         """Validate, then apply a create/edit body to `msg` (only keys present in the body change)."""
         errors = FormErrors()
         P.validate_message(body, errors, prefix)
@@ -713,8 +807,9 @@ class FakeDiscord:
                 elif key.isdigit() and int(key) in uploads:
                     plan.append((uploads[int(key)], entry))
                 else:
-                    errors.add([*prefix, "attachments", i, "id"], "ATTACHMENT_NOT_FOUND",
-                               f"Unknown attachment {key}")
+                    errors.add(
+                        [*prefix, "attachments", i, "id"], "ATTACHMENT_NOT_FOUND", f"Unknown attachment {key}"
+                    )
         elif uploads:
             plan = list(msg["attachments"]) + [(uploads[i], {}) for i in sorted(uploads)]
         if errors:
@@ -781,31 +876,57 @@ class FakeDiscord:
             media = out.get(key)
             if isinstance(media, dict) and str(media.get("url", "")).startswith("attachment://"):
                 # Discord rewrites attachment:// references to the uploaded file's CDN URL.
-                att = by_name.get(media["url"][len("attachment://"):])
+                att = by_name.get(media["url"][len("attachment://") :])
                 if att is not None:
                     media.update(url=att["url"], proxy_url=att["proxy_url"])
         return out
 
-    def _edit_message(self, msg: JSON, body: JSON, uploads: dict[int, _Upload], *, via: str,
-                      interaction_id: str | None = None, prefix: Sequence[str] = ()) -> None:
+    def _edit_message(
+        self,
+        msg: JSON,
+        body: JSON,
+        uploads: dict[int, _Upload],
+        *,
+        via: str,
+        interaction_id: str | None = None,
+        prefix: Sequence[str] = (),
+    ) -> None:
         self._apply_body(msg, body, uploads, creating=False, prefix=prefix)
-        self.edits.append({"message_id": msg["id"], "channel_id": msg["channel_id"], "via": via,
-                           "interaction_id": interaction_id, "body": body, "at": time.monotonic()})
+        self.edits.append(
+            {
+                "message_id": msg["id"],
+                "channel_id": msg["channel_id"],
+                "via": via,
+                "interaction_id": interaction_id,
+                "body": body,
+                "at": time.monotonic(),
+            }
+        )
 
     def _delete_message(self, mid: int, *, via: str, interaction_id: str | None = None) -> JSON:
         msg = self._all_messages.pop(mid)
         cid = int(msg["channel_id"])
         if msg in self.messages.get(cid, []):
             self.messages[cid].remove(msg)
-        self.deletions.append({"message_id": msg["id"], "channel_id": msg["channel_id"], "via": via,
-                               "interaction_id": interaction_id, "message": msg, "at": time.monotonic()})
+        self.deletions.append(
+            {
+                "message_id": msg["id"],
+                "channel_id": msg["channel_id"],
+                "via": via,
+                "interaction_id": interaction_id,
+                "message": msg,
+                "at": time.monotonic(),
+            }
+        )
         return msg
 
     def channel_history(self, channel: str | int) -> list[JSON]:
         """Every live bot message in the channel, channel posts and interaction messages alike."""
         cid = self.channel_id(channel)
-        return sorted((m for m in self._all_messages.values() if int(m["channel_id"]) == cid),
-                      key=lambda m: int(m["id"]))
+        return sorted(
+            (m for m in self._all_messages.values() if int(m["channel_id"]) == cid),
+            key=lambda m: int(m["id"]),
+        )
 
     def message(self, message_id: int | str) -> JSON:
         try:
@@ -815,24 +936,38 @@ class FakeDiscord:
 
     # ------------------------------------------------------------------ interactions: REST side
 
-    def _record(self, state: _InteractionState, kind: str, *, data: Any, ctype: int | None = None,
-                msg: JSON | None = None, uploads: Mapping[int, _Upload] | None = None) -> None:
+    def _record(
+        self,
+        state: _InteractionState,
+        kind: str,
+        *,
+        data: Any,
+        ctype: int | None = None,
+        msg: JSON | None = None,
+        uploads: Mapping[int, _Upload] | None = None,
+    ) -> None:
         now = time.monotonic()
-        self.responses[state.handle.id].append({
-            "kind": kind,
-            "type": ctype,
-            "data": data,
-            "at": now,
-            "elapsed": now - state.handle.sent_at,
-            "message": copy.deepcopy(msg) if msg is not None else None,
-            "files": [u.filename for u in (uploads or {}).values()],
-        })
+        self.responses[state.handle.id].append(
+            {
+                "kind": kind,
+                "type": ctype,
+                "data": data,
+                "at": now,
+                "elapsed": now - state.handle.sent_at,
+                "message": copy.deepcopy(msg) if msg is not None else None,
+                "files": [u.filename for u in (uploads or {}).values()],
+            }
+        )
 
     def _interaction_metadata(self, state: _InteractionState) -> JSON:
         payload = state.handle.payload
         user = payload.get("member", {}).get("user") or payload.get("user")
-        meta: JSON = {"id": state.handle.id, "type": state.handle.type, "user": user,
-                      "authorizing_integration_owners": payload.get("authorizing_integration_owners", {})}
+        meta: JSON = {
+            "id": state.handle.id,
+            "type": state.handle.type,
+            "user": user,
+            "authorizing_integration_owners": payload.get("authorizing_integration_owners", {}),
+        }
         if state.handle.type == MESSAGE_COMPONENT and "message" in payload:
             meta["interacted_message_id"] = payload["message"]["id"]
         elif state.original_id is not None:
@@ -858,8 +993,11 @@ class FakeDiscord:
         data = body.get("data") or {}
         if ctype not in ALLOWED_CALLBACKS.get(state.handle.type, frozenset()):
             errors = FormErrors()
-            errors.add(["type"], "INTERACTION_RESPONSE_TYPE_INVALID",
-                       f"Invalid interaction response type {ctype} for interaction type {state.handle.type}")
+            errors.add(
+                ["type"],
+                "INTERACTION_RESPONSE_TYPE_INVALID",
+                f"Invalid interaction response type {ctype} for interaction type {state.handle.type}",
+            )
             return _json(400, errors.body())
         try:
             msg = self._apply_callback(state, int(ctype), data, uploads)
@@ -870,30 +1008,35 @@ class FakeDiscord:
         interaction: JSON = {"id": iid, "type": state.handle.type}
         resource: JSON = {"type": ctype}
         if msg is not None:
-            interaction.update(response_message_id=msg["id"],
-                               response_message_loading=bool(msg["flags"] & P.LOADING),
-                               response_message_ephemeral=bool(msg["flags"] & P.EPHEMERAL))
+            interaction.update(
+                response_message_id=msg["id"],
+                response_message_loading=bool(msg["flags"] & P.LOADING),
+                response_message_ephemeral=bool(msg["flags"] & P.EPHEMERAL),
+            )
             resource["message"] = msg
         # with_response=1 (always sent by discord.py 2.7): the message id is how a View gets bound.
         if request.query.get("with_response") in ("1", "true", "True"):
             return _json(200, {"interaction": interaction, "resource": resource})
         return web.Response(status=204)
 
-    def _apply_callback(self, state: _InteractionState, ctype: int, data: JSON,
-                        uploads: dict[int, _Upload]) -> JSON | None:
+    def _apply_callback(
+        self, state: _InteractionState, ctype: int, data: JSON, uploads: dict[int, _Upload]
+    ) -> JSON | None:
         handle = state.handle
         if ctype == CHANNEL_MESSAGE:
             flags = data.get("flags", 0) & (SETTABLE_FLAGS | P.EPHEMERAL)
             msg_type = CHAT_INPUT_COMMAND_MESSAGE if handle.type == APPLICATION_COMMAND else 0
-            msg = self._new_message(handle.channel_id, data, uploads, msg_type=msg_type, flags=flags,
-                                    webhook=True)
+            msg = self._new_message(
+                handle.channel_id, data, uploads, msg_type=msg_type, flags=flags, webhook=True
+            )
             self._adopt(state, msg, original=True)
             return msg
         if ctype == DEFERRED_CHANNEL_MESSAGE:
             flags = P.LOADING | (data.get("flags", 0) & P.EPHEMERAL)
             msg_type = CHAT_INPUT_COMMAND_MESSAGE if handle.type == APPLICATION_COMMAND else 0
-            msg = self._new_message(handle.channel_id, {}, {}, msg_type=msg_type, flags=flags, webhook=True,
-                                    allow_empty=True)
+            msg = self._new_message(
+                handle.channel_id, {}, {}, msg_type=msg_type, flags=flags, webhook=True, allow_empty=True
+            )
             state.loading = True
             self._adopt(state, msg, original=True)
             return msg
@@ -903,8 +1046,9 @@ class FakeDiscord:
                 raise _Reject(400, P.error_body(50035, "This interaction has no message to update"))
             state.original_id = int(target["id"])
             if ctype == UPDATE_MESSAGE:
-                self._edit_message(target, data, uploads, via="callback", interaction_id=handle.id,
-                                   prefix=["data"])
+                self._edit_message(
+                    target, data, uploads, via="callback", interaction_id=handle.id, prefix=["data"]
+                )
             return target
         if ctype == AUTOCOMPLETE_RESULT:
             errors = FormErrors()
@@ -966,8 +1110,9 @@ class FakeDiscord:
                 self.responses[state.handle.id][-1]["resolved_defer"] = True
             else:
                 flags = body.get("flags", 0) & (SETTABLE_FLAGS | P.EPHEMERAL)
-                msg = self._new_message(state.handle.channel_id, body, uploads, msg_type=0, flags=flags,
-                                        webhook=True)
+                msg = self._new_message(
+                    state.handle.channel_id, body, uploads, msg_type=0, flags=flags, webhook=True
+                )
                 self._adopt(state, msg, original=False)
                 self._record(state, "followup", data=body, msg=msg, uploads=uploads)
         except _Reject as rej:
@@ -982,8 +1127,11 @@ class FakeDiscord:
             which = request.match_info["mid"]
             original = which == "@original"
             mid = state.original_id if original else int(which)
-            if mid is None or mid not in self._all_messages or \
-                    (not original and mid not in state.message_ids and mid != state.original_id):
+            if (
+                mid is None
+                or mid not in self._all_messages
+                or (not original and mid not in state.message_ids and mid != state.original_id)
+            ):
                 raise _Reject(404, P.error_body(10008, "Unknown Message"))
             msg = self._all_messages[mid]
             kind = "original" if original or mid == state.original_id else "followup"
@@ -1007,35 +1155,86 @@ class FakeDiscord:
 
     # ------------------------------------------------------------------ interactions: driving side
 
-    async def slash(self, name: str, options: Mapping[str, object] | None = None, *, user_id: int,
-                    roles: Sequence[int] = (), guild: bool = True, channel: str | int = "commands",
-                    username: str = "alice", subcommand: str | None = None, strict: bool = True,
-                    locale: str = "en-US") -> SentInteraction:
+    async def slash(
+        self,
+        name: str,
+        options: Mapping[str, object] | None = None,
+        *,
+        user_id: int,
+        roles: Sequence[int] = (),
+        guild: bool = True,
+        channel: str | int = "commands",
+        username: str = "alice",
+        subcommand: str | None = None,
+        strict: bool = True,
+        locale: str = "en-US",
+    ) -> SentInteraction:
         """Invoke a chat-input command as a user would. Option types come from the synced schema
         (str -> 3, int -> 4, bool -> 5, float -> 10 without one). With `strict`, what Discord's client
         would refuse raises CommandRejected: unknown/missing options, wrong types, choices, ranges,
         a command hidden by default_member_permissions, a guild-only context used in a DM.
         `subcommand` is "sub" or "group sub"."""
-        data = self._command_data(name, options or {}, subcommand=subcommand, user_roles=roles, guild=guild,
-                                  strict=strict, focused=None)
-        return await self._send_interaction(APPLICATION_COMMAND, data, user_id=user_id, roles=roles,
-                                            guild=guild, channel=channel, username=username, locale=locale)
+        data = self._command_data(
+            name,
+            options or {},
+            subcommand=subcommand,
+            user_roles=roles,
+            guild=guild,
+            strict=strict,
+            focused=None,
+        )
+        return await self._send_interaction(
+            APPLICATION_COMMAND,
+            data,
+            user_id=user_id,
+            roles=roles,
+            guild=guild,
+            channel=channel,
+            username=username,
+            locale=locale,
+        )
 
-    async def autocomplete(self, name: str, options: Mapping[str, object], focused: str, *, user_id: int,
-                           roles: Sequence[int] = (), guild: bool = True, channel: str | int = "commands",
-                           username: str = "alice", subcommand: str | None = None,
-                           strict: bool = True) -> SentInteraction:
+    async def autocomplete(
+        self,
+        name: str,
+        options: Mapping[str, object],
+        focused: str,
+        *,
+        user_id: int,
+        roles: Sequence[int] = (),
+        guild: bool = True,
+        channel: str | int = "commands",
+        username: str = "alice",
+        subcommand: str | None = None,
+        strict: bool = True,
+    ) -> SentInteraction:
         """Type 4: the user is typing into option `focused` (its value is the partial text)."""
         if focused not in options:
             raise AssertionError(f"focused option {focused!r} must be in options")
-        data = self._command_data(name, options, subcommand=subcommand, user_roles=roles, guild=guild,
-                                  strict=strict, focused=focused)
-        return await self._send_interaction(AUTOCOMPLETE, data, user_id=user_id, roles=roles, guild=guild,
-                                            channel=channel, username=username)
+        data = self._command_data(
+            name,
+            options,
+            subcommand=subcommand,
+            user_roles=roles,
+            guild=guild,
+            strict=strict,
+            focused=focused,
+        )
+        return await self._send_interaction(
+            AUTOCOMPLETE, data, user_id=user_id, roles=roles, guild=guild, channel=channel, username=username
+        )
 
-    async def click(self, message: JSON | int | str, custom_id: str, *, user_id: int,
-                    roles: Sequence[int] = (), values: Sequence[str] | None = None, username: str = "alice",
-                    strict: bool = True) -> SentInteraction:
+    async def click(
+        self,
+        message: JSON | int | str,
+        custom_id: str,
+        *,
+        user_id: int,
+        roles: Sequence[int] = (),
+        values: Sequence[str] | None = None,
+        username: str = "alice",
+        strict: bool = True,
+    ) -> SentInteraction:
         """Type 3 on a component of a bot message (looked up live, so edits since are seen)."""
         mid = int(message["id"]) if isinstance(message, dict) else int(message)
         live = self._all_messages.get(mid)
@@ -1055,11 +1254,26 @@ class FakeDiscord:
             data["values"] = list(values or [])
         cid = int(live["channel_id"])
         guild = cid in self.channels.values()
-        return await self._send_interaction(MESSAGE_COMPONENT, data, user_id=user_id, roles=roles,
-                                            guild=guild, channel=cid, username=username, message=live)
+        return await self._send_interaction(
+            MESSAGE_COMPONENT,
+            data,
+            user_id=user_id,
+            roles=roles,
+            guild=guild,
+            channel=cid,
+            username=username,
+            message=live,
+        )
 
-    async def user_message(self, content: str, *, user_id: int, channel: str | int = "commands",
-                           roles: Sequence[int] = (), username: str = "alice") -> JSON:
+    async def user_message(
+        self,
+        content: str,
+        *,
+        user_id: int,
+        channel: str | int = "commands",
+        roles: Sequence[int] = (),
+        username: str = "alice",
+    ) -> JSON:
         """MESSAGE_CREATE from a user (prefix commands; `channel` may be `dm_channel_id(user)`). As on
         Discord it is only sent with the GUILD_MESSAGES / DIRECT_MESSAGES intent, and its content is
         blanked unless the bot has MESSAGE_CONTENT, is mentioned, or it is a DM. Returns the payload,
@@ -1096,8 +1310,17 @@ class FakeDiscord:
                     return command, scope
         return None, None
 
-    def _command_data(self, name: str, values: Mapping[str, object], *, subcommand: str | None,
-                      user_roles: Sequence[int], guild: bool, strict: bool, focused: str | None) -> JSON:
+    def _command_data(
+        self,
+        name: str,
+        values: Mapping[str, object],
+        *,
+        subcommand: str | None,
+        user_roles: Sequence[int],
+        guild: bool,
+        strict: bool,
+        focused: str | None,
+    ) -> JSON:
         command, scope = self._find_command(name, guild=guild)
         problems: list[str] = []
         if command is not None and strict:
@@ -1119,8 +1342,14 @@ class FakeDiscord:
         for part in path:
             sub: JSON = {"name": part, "type": P.OPT_SUB_COMMAND, "options": []}
             if spec_options is not None:
-                found = next((o for o in spec_options if o["name"] == part
-                              and o["type"] in (P.OPT_SUB_COMMAND, P.OPT_SUB_COMMAND_GROUP)), None)
+                found = next(
+                    (
+                        o
+                        for o in spec_options
+                        if o["name"] == part and o["type"] in (P.OPT_SUB_COMMAND, P.OPT_SUB_COMMAND_GROUP)
+                    ),
+                    None,
+                )
                 if found is None:
                     problems.append(f"/{name} has no subcommand {part!r}")
                     spec_options = None
@@ -1131,12 +1360,18 @@ class FakeDiscord:
                 sub["type"] = P.OPT_SUB_COMMAND_GROUP
             container.append(sub)
             container = sub["options"]
-        if spec_options is not None and strict and any(
-                o["type"] in (P.OPT_SUB_COMMAND, P.OPT_SUB_COMMAND_GROUP) for o in spec_options):
+        if (
+            spec_options is not None
+            and strict
+            and any(o["type"] in (P.OPT_SUB_COMMAND, P.OPT_SUB_COMMAND_GROUP) for o in spec_options)
+        ):
             problems.append(f"/{name} needs a subcommand (one of {[o['name'] for o in spec_options]})")
         resolved: JSON = {}
-        container.extend(self._build_options(spec_options, values, problems, resolved, strict=strict,
-                                             focused=focused, guild=guild))
+        container.extend(
+            self._build_options(
+                spec_options, values, problems, resolved, strict=strict, focused=focused, guild=guild
+            )
+        )
         if strict and problems:
             raise CommandRejected("; ".join(problems))
         data: JSON = {"id": command["id"] if command else str(self._ids.next()), "name": name, "type": 1}
@@ -1151,8 +1386,17 @@ class FakeDiscord:
             data["resolved"] = resolved
         return data
 
-    def _build_options(self, spec: list[JSON] | None, values: Mapping[str, object], problems: list[str],
-                       resolved: JSON, *, strict: bool, focused: str | None, guild: bool) -> list[JSON]:
+    def _build_options(
+        self,
+        spec: list[JSON] | None,
+        values: Mapping[str, object],
+        problems: list[str],
+        resolved: JSON,
+        *,
+        strict: bool,
+        focused: str | None,
+        guild: bool,
+    ) -> list[JSON]:
         by_name = {o["name"]: o for o in spec or []}
         out: list[JSON] = []
         for opt_name, value in values.items():
@@ -1175,8 +1419,9 @@ class FakeDiscord:
                     problems.append(f"missing required option {option['name']!r}")
         return out
 
-    def _option_value(self, otype: int, value: object, resolved: JSON, problems: list[str], *,
-                      guild: bool) -> object:
+    def _option_value(
+        self, otype: int, value: object, resolved: JSON, problems: list[str], *, guild: bool
+    ) -> object:
         if otype == P.OPT_CHANNEL:
             by_name = isinstance(value, str) and not value.isdigit()
             cid = self.channel_id(str(value)) if by_name else int(str(value))
@@ -1195,20 +1440,32 @@ class FakeDiscord:
                 problems.append(f"unknown role {value!r}")
                 return str(rid)
             resolved.setdefault("roles", {})[str(rid)] = P.role(
-                rid, name, permissions=self.role_permissions.get(rid, 0), position=1)
+                rid, name, permissions=self.role_permissions.get(rid, 0), position=1
+            )
             return str(rid)
         if otype in (P.OPT_USER, P.OPT_MENTIONABLE):
             uid = int(str(value))
             resolved.setdefault("users", {})[str(uid)] = P.user(uid, f"user{uid}")
             if guild:
                 resolved.setdefault("members", {})[str(uid)] = P.member(
-                    None, [], permissions=P.EVERYONE_PERMISSIONS)
+                    None, [], permissions=P.EVERYONE_PERMISSIONS
+                )
             return str(uid)
         return value
 
-    async def _send_interaction(self, itype: int, data: JSON, *, user_id: int, roles: Sequence[int],
-                                guild: bool, channel: str | int, username: str, locale: str = "en-US",
-                                message: JSON | None = None) -> SentInteraction:
+    async def _send_interaction(
+        self,
+        itype: int,
+        data: JSON,
+        *,
+        user_id: int,
+        roles: Sequence[int],
+        guild: bool,
+        channel: str | int,
+        username: str,
+        locale: str = "en-US",
+        message: JSON | None = None,
+    ) -> SentInteraction:
         if self.gateway.current is None:
             raise AssertionError("no bot session: the bot has not IDENTIFIED with the fake gateway yet")
         iid = str(self._ids.next())
@@ -1255,8 +1512,15 @@ class FakeDiscord:
         if message is not None:
             payload["message"] = copy.deepcopy(message)
         # Registered before the frame goes out: the bot may answer before dispatch() returns.
-        handle = SentInteraction(id=iid, token=token, type=itype, sent_at=time.monotonic(), payload=payload,
-                                 channel_id=cid, user_id=user_id)
+        handle = SentInteraction(
+            id=iid,
+            token=token,
+            type=itype,
+            sent_at=time.monotonic(),
+            payload=payload,
+            channel_id=cid,
+            user_id=user_id,
+        )
         state = _InteractionState(handle=handle)
         self._states[iid] = state
         self._by_token[token] = state
@@ -1281,17 +1545,24 @@ class FakeDiscord:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(changed.wait(), min(remaining, 0.25))
 
-    async def wait_response(self, interaction: SentInteraction | str, timeout: float = 5.0,
-                            count: int = 1) -> list[JSON]:
+    async def wait_response(
+        self, interaction: SentInteraction | str, timeout: float = 5.0, count: int = 1
+    ) -> list[JSON]:
         iid = interaction if isinstance(interaction, str) else interaction.id
 
         def describe() -> str:
             got = [(r["kind"], r["type"]) for r in self.responses.get(iid, [])]
-            related = [e for e in self.error_responses if iid in e["path"]
-                       or (isinstance(interaction, SentInteraction) and interaction.token in e["path"])]
-            return (f"interaction {iid} got {len(got)} response(s) {got}, wanted {count} within {timeout}s; "
-                    f"errors answered for it: {related}; fake crashes: {self.server_errors}; "
-                    f"connected: {self.connected}")
+            related = [
+                e
+                for e in self.error_responses
+                if iid in e["path"]
+                or (isinstance(interaction, SentInteraction) and interaction.token in e["path"])
+            ]
+            return (
+                f"interaction {iid} got {len(got)} response(s) {got}, wanted {count} within {timeout}s; "
+                f"errors answered for it: {related}; fake crashes: {self.server_errors}; "
+                f"connected: {self.connected}"
+            )
 
         await self._wait(lambda: len(self.responses.get(iid, [])) >= count, timeout, describe)
         return list(self.responses[iid])
@@ -1308,26 +1579,40 @@ class FakeDiscord:
     def followups(self, interaction: SentInteraction | str) -> list[JSON]:
         iid = interaction if isinstance(interaction, str) else interaction.id
         state = self._states[iid]
-        return [self._all_messages[m] for m in state.message_ids
-                if m != state.original_id and m in self._all_messages]
+        return [
+            self._all_messages[m]
+            for m in state.message_ids
+            if m != state.original_id and m in self._all_messages
+        ]
 
     async def wait_messages(self, channel: str | int, count: int, timeout: float = 10.0) -> list[JSON]:
         cid = self.channel_id(channel)
-        await self._wait(lambda: len(self.messages.get(cid, [])) >= count, timeout,
-                         lambda: f"channel {channel} has {len(self.messages.get(cid, []))} message(s), "
-                                 f"wanted {count} within {timeout}s; 429s: {self.rate_limited_429s}; "
-                                 f"errors: {self.error_responses[-5:]}")
+        await self._wait(
+            lambda: len(self.messages.get(cid, [])) >= count,
+            timeout,
+            lambda: (
+                f"channel {channel} has {len(self.messages.get(cid, []))} message(s), "
+                f"wanted {count} within {timeout}s; 429s: {self.rate_limited_429s}; "
+                f"errors: {self.error_responses[-5:]}"
+            ),
+        )
         return list(self.messages[cid])
 
-    async def wait_until(self, predicate: Callable[[], bool], timeout: float = 5.0,
-                         what: str = "condition") -> None:
+    async def wait_until(
+        self, predicate: Callable[[], bool], timeout: float = 5.0, what: str = "condition"
+    ) -> None:
         await self._wait(predicate, timeout, lambda: f"timed out after {timeout}s waiting for {what}")
 
     async def wait_connected(self, timeout: float = 10.0) -> None:
         """Until a socket has a live identified/resumed session."""
-        await self._wait(lambda: self.connected, timeout,
-                         lambda: f"no live gateway session after {timeout}s "
-                                 f"(connections={self.connections}, identifies={self.identifies})")
+        await self._wait(
+            lambda: self.connected,
+            timeout,
+            lambda: (
+                f"no live gateway session after {timeout}s "
+                f"(connections={self.connections}, identifies={self.identifies})"
+            ),
+        )
 
     # ------------------------------------------------------------------ gateway faults
 
@@ -1336,18 +1621,25 @@ class FakeDiscord:
         before = self.identifies + self.resumes
         await self.gateway.send_op(RECONNECT, None)
         if wait:
-            await self._wait(lambda: self.identifies + self.resumes > before and self.connected, timeout,
-                             lambda: f"bot did not come back within {timeout}s after op 7")
+            await self._wait(
+                lambda: self.identifies + self.resumes > before and self.connected,
+                timeout,
+                lambda: f"bot did not come back within {timeout}s after op 7",
+            )
 
-    async def drop_gateway(self, *, code: int | None = None, wait: bool = True,
-                           timeout: float = 15.0) -> None:
+    async def drop_gateway(
+        self, *, code: int | None = None, wait: bool = True, timeout: float = 15.0
+    ) -> None:
         """Kill the socket (TCP abort, or a close frame with `code`); waits for RESUME/IDENTIFY.
         discord.py reconnects at once after an abort; after other failures it backs off (random, growing)."""
         before = self.identifies + self.resumes
         await self.gateway.drop(code)
         if wait:
-            await self._wait(lambda: self.identifies + self.resumes > before and self.connected, timeout,
-                             lambda: f"bot did not come back within {timeout}s after the drop")
+            await self._wait(
+                lambda: self.identifies + self.resumes > before and self.connected,
+                timeout,
+                lambda: f"bot did not come back within {timeout}s after the drop",
+            )
 
     async def invalidate_session(self, *, resumable: bool = False) -> None:
         """op 9: resumable=False makes the bot IDENTIFY again (a fresh READY/GUILD_CREATE)."""
@@ -1383,5 +1675,3 @@ def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
-
-

@@ -89,8 +89,9 @@ class TestBot(discord.Client):
         tree = self.tree
 
         @tree.command(guild=GUILD, description="Place an order")
-        async def order(interaction: discord.Interaction, symbol: str,
-                        qty: app_commands.Range[int, 1, 1000]) -> None:
+        async def order(
+            interaction: discord.Interaction, symbol: str, qty: app_commands.Range[int, 1, 1000]
+        ) -> None:
             self.seen.append(("order", qty))
             await interaction.response.send_message(f"order {symbol} x{qty}", ephemeral=True)
 
@@ -121,8 +122,12 @@ class TestBot(discord.Client):
         watch = app_commands.Group(name="watch", description="Watch list", guild_ids=[GUILD_ID])
 
         @watch.command(description="Watch a symbol")
-        async def add(interaction: discord.Interaction, symbol: str, channel: discord.TextChannel,
-                      threshold: float = 1.5) -> None:
+        async def add(
+            interaction: discord.Interaction,
+            symbol: str,
+            channel: discord.TextChannel,
+            threshold: float = 1.5,
+        ) -> None:
             self.seen.append(("watch add", (symbol, channel.name, threshold)))
             await interaction.response.send_message(f"watching {symbol} in #{channel.name}", ephemeral=True)
 
@@ -186,7 +191,9 @@ async def test_login_sync_ready_and_guild_cache(fake: FakeDiscord, bot: TestBot)
     assert names == ["buy", "chart", "order", "quote", "slow", "watch"]
     order = next(c for c in fake.synced_commands[GUILD_ID] if c["name"] == "order")
     assert [(o["name"], o["type"], o.get("min_value"), o.get("max_value")) for o in order["options"]] == [
-        ("symbol", 3, None, None), ("qty", 4, 1, 1000)]
+        ("symbol", 3, None, None),
+        ("qty", 4, 1, 1000),
+    ]
     assert (fake.identifies, fake.resumes, fake.connections) == (1, 0, 1)
     assert fake.identify_payloads[0]["intents"] == discord.Intents.default().value
     guild = bot.get_guild(GUILD_ID)
@@ -207,8 +214,9 @@ async def test_wrong_token_is_login_failure(fake: FakeDiscord) -> None:
 
 
 async def test_slash_replies_ephemerally_within_deadline(fake: FakeDiscord, bot: TestBot) -> None:
-    itx = await fake.slash("order", {"symbol": "005930", "qty": 10}, user_id=ALICE,
-                           roles=[fake.roles["trader"]])
+    itx = await fake.slash(
+        "order", {"symbol": "005930", "qty": 10}, user_id=ALICE, roles=[fake.roles["trader"]]
+    )
     (reply,) = await fake.wait_response(itx)
     assert reply["kind"] == "callback" and reply["type"] == 4
     assert reply["data"]["content"] == "order 005930 x10"
@@ -231,8 +239,9 @@ async def test_strict_options_follow_the_synced_schema(fake: FakeDiscord, bot: T
 
 
 async def test_subcommand_with_channel_and_number_options(fake: FakeDiscord, bot: TestBot) -> None:
-    itx = await fake.slash("watch", {"symbol": "005930", "channel": "signals", "threshold": 2.5},
-                           subcommand="add", user_id=ALICE)
+    itx = await fake.slash(
+        "watch", {"symbol": "005930", "channel": "signals", "threshold": 2.5}, subcommand="add", user_id=ALICE
+    )
     (reply,) = await fake.wait_response(itx)
     assert reply["data"]["content"] == "watching 005930 in #signals"
     assert ("watch add", ("005930", "signals", 2.5)) in bot.seen
@@ -437,8 +446,12 @@ async def test_stop_leaves_nothing_running() -> None:
 
 
 async def test_injected_failure_and_user_messages(fake: FakeDiscord, bot: TestBot) -> None:
-    fake.inject_failure("POST", f"/channels/{fake.channels['alerts']}/messages", 403,
-                        body={"code": 50013, "message": "Missing Permissions"})
+    fake.inject_failure(
+        "POST",
+        f"/channels/{fake.channels['alerts']}/messages",
+        403,
+        body={"code": 50013, "message": "Missing Permissions"},
+    )
     channel = bot.get_channel(fake.channels["alerts"])
     assert isinstance(channel, discord.TextChannel)
     with pytest.raises(discord.Forbidden):

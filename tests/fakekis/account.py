@@ -97,16 +97,20 @@ class Account:
         return price * qty + math.ceil(price * qty * self.commission_rate)
 
     def reserved_cash(self, orders: list[FakeOrder]) -> int:
-        return sum(self.buy_cost(o.reserve_price, o.remaining) for o in orders
-                   if o.side == "buy" and o.status == "open" and o.remaining > 0)
+        return sum(
+            self.buy_cost(o.reserve_price, o.remaining)
+            for o in orders
+            if o.side == "buy" and o.status == "open" and o.remaining > 0
+        )
 
     def orderable_cash(self, orders: list[FakeOrder]) -> int:
         return self.d2_cash - self.reserved_cash(orders)
 
     def sellable(self, code: str, orders: list[FakeOrder]) -> int:
         held = self.positions[code].qty if code in self.positions else 0
-        pending = sum(o.remaining for o in orders
-                      if o.side == "sell" and o.symbol == code and o.status == "open")
+        pending = sum(
+            o.remaining for o in orders if o.side == "sell" and o.symbol == code and o.status == "open"
+        )
         return held - pending
 
     def apply_fill(self, order: FakeOrder, price: int, qty: int, name: str) -> None:

@@ -45,8 +45,15 @@ class MinuteBar:
 
     def then(self, later: MinuteBar) -> MinuteBar:
         """This minute followed by `later` of the same minute (history, then live prints)."""
-        return MinuteBar(self.hhmm, self.open, max(self.high, later.high), min(self.low, later.low),
-                         later.close, self.volume + later.volume, self.amount + later.amount)
+        return MinuteBar(
+            self.hhmm,
+            self.open,
+            max(self.high, later.high),
+            min(self.low, later.low),
+            later.close,
+            self.volume + later.volume,
+            self.amount + later.amount,
+        )
 
 
 def _minute_range(start: str, stop: str) -> list[str]:
@@ -74,8 +81,9 @@ def _step(price: int, ticks: int, limits: tuple[int, int]) -> int:
     return min(max(price, lower), upper)
 
 
-def seeded_history(rng: random.Random, end_price: int, limits: tuple[int, int],
-                   minutes: list[str]) -> list[MinuteBar]:
+def seeded_history(
+    rng: random.Random, end_price: int, limits: tuple[int, int], minutes: list[str]
+) -> list[MinuteBar]:
     """Bars for `minutes` (ascending) whose last close is `end_price`. Walked backwards: each bar's
     open is the previous bar's close, as in a continuous market with a print every minute."""
     # Shares a minute: about 300 million won of turnover, busier in the opening minutes.

@@ -106,8 +106,9 @@ def aes_decrypt(cipher_text: str, key: str, iv: str) -> str:
     return (unpadder.update(data) + unpadder.finalize()).decode("utf-8")
 
 
-def data_frame(tr_id: str, records: Sequence[Sequence[str]], *, encrypted: bool = False,
-               key: str = "", iv: str = "") -> str:
+def data_frame(
+    tr_id: str, records: Sequence[Sequence[str]], *, encrypted: bool = False, key: str = "", iv: str = ""
+) -> str:
     """`<0|1>|TR|NNN|payload`; several records are simply joined with `^` (brokers.md 2.3)."""
     payload = "^".join("^".join(record) for record in records)
     if encrypted:
@@ -125,11 +126,18 @@ def split_records(payload: str, width: int, count: int) -> list[list[str]]:
     fields = payload.split("^")
     if len(fields) != width * count:
         raise ValueError(f"{len(fields)} fields for {count} record(s) of {width}")
-    return [fields[i * width:(i + 1) * width] for i in range(count)]
+    return [fields[i * width : (i + 1) * width] for i in range(count)]
 
 
-def control_ack(tr_id: str, tr_key: str, code: tuple[str, str], *, ok: bool,
-                encrypt: bool = False, key_iv: tuple[str, str] | None = None) -> str:
+def control_ack(
+    tr_id: str,
+    tr_key: str,
+    code: tuple[str, str],
+    *,
+    ok: bool,
+    encrypt: bool = False,
+    key_iv: tuple[str, str] | None = None,
+) -> str:
     body: dict[str, Any] = {"rt_cd": "0" if ok else "1", "msg_cd": code[0], "msg1": code[1]}
     if key_iv is not None:
         # Present on every successful ack (subscribe and unsubscribe), not only on the fill
@@ -169,10 +177,26 @@ class Notice:
     oder_prc: str
 
     def fields(self, layout: NoticeLayout) -> list[str]:
-        head = [self.cust_id, self.acnt_no, self.oder_no, self.ooder_no, self.seln_byov_cls,
-                self.rctf_cls, self.oder_kind, self.oder_cond, self.code, self.cntg_qty, self.cntg_unpr,
-                self.hour, self.rfus_yn, self.cntg_yn, self.acpt_yn, self.brnc_no, self.oder_qty,
-                self.acnt_name]
+        head = [
+            self.cust_id,
+            self.acnt_no,
+            self.oder_no,
+            self.ooder_no,
+            self.seln_byov_cls,
+            self.rctf_cls,
+            self.oder_kind,
+            self.oder_cond,
+            self.code,
+            self.cntg_qty,
+            self.cntg_unpr,
+            self.hour,
+            self.rfus_yn,
+            self.cntg_yn,
+            self.acpt_yn,
+            self.brnc_no,
+            self.oder_qty,
+            self.acnt_name,
+        ]
         if layout == "legacy23":
             return [*head, self.name, "", "", self.name, self.oder_prc]
         # ORD_EXG_GB 1 = KRX; POPUP_YN Y; FILLER/credit fields blank for a cash account.

@@ -89,13 +89,21 @@ ORDER_CASH_TR: dict[str, tuple[Env, Side]] = {
     "VTTC0012U": ("paper", "buy"), "VTTC0802U": ("paper", "buy"),
     "VTTC0011U": ("paper", "sell"), "VTTC0801U": ("paper", "sell"),
 }  # fmt: skip
-RVSECNCL_TR: dict[str, Env] = {"TTTC0013U": "real", "TTTC0803U": "real",
-                               "VTTC0013U": "paper", "VTTC0803U": "paper"}
+RVSECNCL_TR: dict[str, Env] = {
+    "TTTC0013U": "real",
+    "TTTC0803U": "real",
+    "VTTC0013U": "paper",
+    "VTTC0803U": "paper",
+}
 BALANCE_TR: dict[str, Env] = {"TTTC8434R": "real", "VTTC8434R": "paper"}
 # inquire-daily-ccld is not in brokers.md: TTTC0081R/VTTC0081R are from the official
 # examples_llm/inquire_daily_ccld.py; the older 8001R ids are common in wrappers. UNCONFIRMED.
-CCLD_TR: dict[str, Env] = {"TTTC0081R": "real", "VTTC0081R": "paper",
-                           "TTTC8001R": "real", "VTTC8001R": "paper"}
+CCLD_TR: dict[str, Env] = {
+    "TTTC0081R": "real",
+    "VTTC0081R": "paper",
+    "TTTC8001R": "real",
+    "VTTC8001R": "paper",
+}
 
 # Error codes. Only EGW00121, EGW00133, EGW00201 and APBK0013 come from the reference; the rest are
 # plausible picks in the KIS style (EGW gateway, OPSQ input/service, APBK order business) and are
@@ -126,20 +134,57 @@ _DIGITS = re.compile(r"^\d+$")
 _DATE = re.compile(r"^\d{8}$")
 
 ORDER_CASH_FIELDS = ("CANO", "ACNT_PRDT_CD", "PDNO", "ORD_DVSN", "ORD_QTY", "ORD_UNPR")
-RVSECNCL_FIELDS = ("CANO", "ACNT_PRDT_CD", "KRX_FWDG_ORD_ORGNO", "ORGN_ODNO", "ORD_DVSN",
-                   "RVSE_CNCL_DVSN_CD", "ORD_QTY", "ORD_UNPR", "QTY_ALL_ORD_YN")
-BALANCE_PARAMS = ("CANO", "ACNT_PRDT_CD", "AFHR_FLPR_YN", "OFL_YN", "INQR_DVSN", "UNPR_DVSN",
-                  "FUND_STTL_ICLD_YN", "FNCG_AMT_AUTO_RDPT_YN", "PRCS_DVSN", "CTX_AREA_FK100",
-                  "CTX_AREA_NK100")
+RVSECNCL_FIELDS = (
+    "CANO",
+    "ACNT_PRDT_CD",
+    "KRX_FWDG_ORD_ORGNO",
+    "ORGN_ODNO",
+    "ORD_DVSN",
+    "RVSE_CNCL_DVSN_CD",
+    "ORD_QTY",
+    "ORD_UNPR",
+    "QTY_ALL_ORD_YN",
+)
+BALANCE_PARAMS = (
+    "CANO",
+    "ACNT_PRDT_CD",
+    "AFHR_FLPR_YN",
+    "OFL_YN",
+    "INQR_DVSN",
+    "UNPR_DVSN",
+    "FUND_STTL_ICLD_YN",
+    "FNCG_AMT_AUTO_RDPT_YN",
+    "PRCS_DVSN",
+    "CTX_AREA_FK100",
+    "CTX_AREA_NK100",
+)
 # 주식당일분봉조회 is not in the reference: tr_id, parameters and fields from the official
 # examples_llm/domestic_stock/inquire_time_itemchartprice sample ("실전/모의 동일" tr_id).
 MINUTE_TR = "FHKST03010200"
-MINUTE_PARAMS = ("FID_ETC_CLS_CODE", "FID_COND_MRKT_DIV_CODE", "FID_INPUT_ISCD", "FID_INPUT_HOUR_1",
-                 "FID_PW_DATA_INCU_YN")
+MINUTE_PARAMS = (
+    "FID_ETC_CLS_CODE",
+    "FID_COND_MRKT_DIV_CODE",
+    "FID_INPUT_ISCD",
+    "FID_INPUT_HOUR_1",
+    "FID_PW_DATA_INCU_YN",
+)
 _HHMMSS = re.compile(r"^([01]\d|2[0-3])[0-5]\d[0-5]\d$")
-CCLD_PARAMS = ("CANO", "ACNT_PRDT_CD", "INQR_STRT_DT", "INQR_END_DT", "SLL_BUY_DVSN_CD", "INQR_DVSN",
-               "PDNO", "CCLD_DVSN", "ORD_GNO_BRNO", "ODNO", "INQR_DVSN_3", "INQR_DVSN_1",
-               "CTX_AREA_FK100", "CTX_AREA_NK100")
+CCLD_PARAMS = (
+    "CANO",
+    "ACNT_PRDT_CD",
+    "INQR_STRT_DT",
+    "INQR_END_DT",
+    "SLL_BUY_DVSN_CD",
+    "INQR_DVSN",
+    "PDNO",
+    "CCLD_DVSN",
+    "ORD_GNO_BRNO",
+    "ODNO",
+    "INQR_DVSN_3",
+    "INQR_DVSN_1",
+    "CTX_AREA_FK100",
+    "CTX_AREA_NK100",
+)
 
 
 _Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -283,12 +328,12 @@ class FakeKis(FakeServer):
         self.notice_tr = frames.NOTICE_TR_REAL if env == "real" else frames.NOTICE_TR_PAPER
 
         self.tape = Tape(dict(symbols) if symbols is not None else dict(DEFAULT_SYMBOLS), seed)
-        self.account = Account(cano=cano, prdt=prdt, cash=cash, commission_rate=commission_rate,
-                               sell_tax_rate=sell_tax_rate)
+        self.account = Account(
+            cano=cano, prdt=prdt, cash=cash, commission_rate=commission_rate, sell_tax_rate=sell_tax_rate
+        )
         self._static_prices: dict[str, int] = {}
         # (group, name) pairs saved in HTS [0110] under hts_id; seq is the position from "0".
-        self._conditions = psearch.numbered(psearch.DEFAULT_CONDITIONS if conditions is None
-                                            else conditions)
+        self._conditions = psearch.numbered(psearch.DEFAULT_CONDITIONS if conditions is None else conditions)
         self.minute_book = chart.MinuteBook()
         self._history: dict[str, list[chart.MinuteBar]] = {}  # code -> seeded bars of the start date
         self._seed = seed
@@ -408,8 +453,9 @@ class FakeKis(FakeServer):
 
     def add_position(self, code: str, qty: int, avg_price: int, *, name: str | None = None) -> None:
         """Hold `qty` shares bought before today. Codes without a tape keep `avg_price` as price."""
-        self.account.positions[code] = Position(code=code, name=name or name_of(code), qty=qty,
-                                                cost=qty * avg_price, prior_qty=qty)
+        self.account.positions[code] = Position(
+            code=code, name=name or name_of(code), qty=qty, cost=qty * avg_price, prior_qty=qty
+        )
         if code not in self.tape.symbols:
             self._static_prices[code] = avg_price
 
@@ -535,12 +581,17 @@ class FakeKis(FakeServer):
         self.requests.append((request.method, request.path, request.headers.get("tr_id", "")))
         tail = request.path.rsplit("/", 1)[-1]
         if tail in ("psearch-title", "psearch-result"):
-            self.psearch_requests.append(PsearchRequest(request.path, request.query.get("seq", ""),
-                                                        time.monotonic()))
+            self.psearch_requests.append(
+                PsearchRequest(request.path, request.query.get("seq", ""), time.monotonic())
+            )
         elif tail == "inquire-time-itemchartprice":
-            self.minute_requests.append(MinuteRequest(request.query.get("FID_INPUT_ISCD", ""),
-                                                      request.query.get("FID_INPUT_HOUR_1", ""),
-                                                      time.monotonic()))
+            self.minute_requests.append(
+                MinuteRequest(
+                    request.query.get("FID_INPUT_ISCD", ""),
+                    request.query.get("FID_INPUT_HOUR_1", ""),
+                    time.monotonic(),
+                )
+            )
         for fault in self._path_faults:
             if fault.n > 0 and fault.path_contains in request.path:
                 fault.n -= 1
@@ -549,16 +600,20 @@ class FakeKis(FakeServer):
 
     def _json(self, body: Any, *, status: int = 200, tr_id: str = "", tr_cont: str = "") -> web.Response:
         headers = {"tr_id": tr_id, "tr_cont": tr_cont, "gt_uid": uuid.uuid4().hex}
-        return web.json_response(body, status=status, headers=headers,
-                                 dumps=partial(json.dumps, ensure_ascii=False))
+        return web.json_response(
+            body, status=status, headers=headers, dumps=partial(json.dumps, ensure_ascii=False)
+        )
 
     def _rt_error(self, code: tuple[str, str], *, status: int = 200, tr_id: str = "") -> web.Response:
         return self._json({"rt_cd": "1", "msg_cd": code[0], "msg1": code[1]}, status=status, tr_id=tr_id)
 
     def _oauth_error(self, code: tuple[str, str]) -> web.Response:
         # The OAuth endpoints answer in their own shape, not the rt_cd envelope (brokers.md 2.2).
-        return web.json_response({"error_description": code[1], "error_code": code[0]}, status=403,
-                                 dumps=partial(json.dumps, ensure_ascii=False))
+        return web.json_response(
+            {"error_description": code[1], "error_code": code[0]},
+            status=403,
+            dumps=partial(json.dumps, ensure_ascii=False),
+        )
 
     def _hhmmss(self) -> str:
         return self.kst().strftime("%H%M%S")
@@ -586,8 +641,9 @@ class FakeKis(FakeServer):
         status, code = err
         return tr_id, self._rt_error(code, status=status, tr_id=tr_id)
 
-    def _gate_error(self, request: web.Request, tr_id: str,
-                    tr_ids: dict[str, Any]) -> tuple[int, tuple[str, str]] | None:
+    def _gate_error(
+        self, request: web.Request, tr_id: str, tr_ids: dict[str, Any]
+    ) -> tuple[int, tuple[str, str]] | None:
         if self._rate_limited():
             return self.rate_error_status, E_RATE
         auth = request.headers.get("authorization", "")
@@ -611,8 +667,10 @@ class FakeKis(FakeServer):
         env = entry[0] if isinstance(entry, tuple) else entry
         if env != self.env:
             what = "실전투자" if env == "real" else "모의투자"
-            msg = (f"{tr_id}는 {what} TR입니다. 이 서버는 {'모의투자' if self.env == 'paper' else '실전투자'}"
-                   f" 서버입니다 (a {env} tr_id on the {self.env} server)")
+            msg = (
+                f"{tr_id}는 {what} TR입니다. 이 서버는 {'모의투자' if self.env == 'paper' else '실전투자'}"
+                f" 서버입니다 (a {env} tr_id on the {self.env} server)"
+            )
             return 200, (E_SERVICE, msg)
         return None
 
@@ -666,8 +724,11 @@ class FakeKis(FakeServer):
         if now < self._next_token_at:
             return self._oauth_error(E_TOKEN_RATE)
         self._next_token_at = now + TOKEN_INTERVAL
-        if self._last_token and now - self._last_token[1] < TOKEN_REUSE \
-                and self._tokens.get(self._last_token[0], 0) > now:
+        if (
+            self._last_token
+            and now - self._last_token[1] < TOKEN_REUSE
+            and self._tokens.get(self._last_token[0], 0) > now
+        ):
             token = self._last_token[0]
         else:
             token = self._make_token(now)
@@ -676,30 +737,48 @@ class FakeKis(FakeServer):
         self.tokens_issued += 1
         expires = datetime.fromtimestamp(self._tokens[token], KST).strftime("%Y-%m-%d %H:%M:%S")
         remaining = int(self._tokens[token] - now)
-        return web.json_response({"access_token": token, "access_token_token_expired": expires,
-                                  "token_type": "Bearer", "expires_in": remaining})
+        return web.json_response(
+            {
+                "access_token": token,
+                "access_token_token_expired": expires,
+                "token_type": "Bearer",
+                "expires_in": remaining,
+            }
+        )
 
     def _make_token(self, now: float) -> str:
         def b64(data: bytes) -> str:
             return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
 
         head = b64(json.dumps({"typ": "JWT", "alg": "HS512"}).encode())
-        claims = {"sub": "token", "aud": str(uuid.uuid4()), "prdt_cd": "", "iss": "unogw",
-                  "exp": int(now) + TOKEN_LIFETIME, "iat": int(now), "jti": self.app_key}
+        claims = {
+            "sub": "token",
+            "aud": str(uuid.uuid4()),
+            "prdt_cd": "",
+            "iss": "unogw",
+            "exp": int(now) + TOKEN_LIFETIME,
+            "iat": int(now),
+            "jti": self.app_key,
+        }
         return f"{head}.{b64(json.dumps(claims).encode())}.{b64(secrets.token_bytes(64))}"
 
     async def _revoke(self, request: web.Request) -> web.Response:
         # Shape UNCONFIRMED beyond the request fields ([pykis] token_revoke).
         body = self._loads(await request.text())
-        if not isinstance(body, dict) or body.get("appkey") != self.app_key \
-                or body.get("appsecret") != self.app_secret:
+        if (
+            not isinstance(body, dict)
+            or body.get("appkey") != self.app_key
+            or body.get("appsecret") != self.app_secret
+        ):
             return self._oauth_error(E_APPKEY)
         token = str(body.get("token", ""))
         self._tokens.pop(token, None)
         if self._last_token and self._last_token[0] == token:
             self._last_token = None
-        return web.json_response({"code": 200, "message": "접근토큰 폐기에 성공하였습니다"},
-                                 dumps=partial(json.dumps, ensure_ascii=False))
+        return web.json_response(
+            {"code": 200, "message": "접근토큰 폐기에 성공하였습니다"},
+            dumps=partial(json.dumps, ensure_ascii=False),
+        )
 
     async def _approval(self, request: web.Request) -> web.Response:
         body = self._loads(await request.text())
@@ -730,11 +809,13 @@ class FakeKis(FakeServer):
         rec.status, rec.rt_cd, rec.msg_cd = 200, "1", err.msg_cd
         return resp
 
-    async def _order_prelude(self, request: web.Request,
-                             tr_ids: dict[str, Any]) -> tuple[OrderRequest, str, Any, web.Response | None]:
+    async def _order_prelude(
+        self, request: web.Request, tr_ids: dict[str, Any]
+    ) -> tuple[OrderRequest, str, Any, web.Response | None]:
         raw = await request.text()
-        rec = OrderRequest(path=request.path, tr_id=request.headers.get("tr_id", ""), body=self._loads(raw),
-                           at=self.now())
+        rec = OrderRequest(
+            path=request.path, tr_id=request.headers.get("tr_id", ""), body=self._loads(raw), at=self.now()
+        )
         self.order_requests.append(rec)
         if self._order_faults and self._order_faults[0].kind == "EGW00201":
             self._order_faults.popleft()
@@ -754,15 +835,25 @@ class FakeKis(FakeServer):
             return self._order_faults.popleft()
         return None
 
-    async def _answer(self, request: web.Request, rec: OrderRequest, body: dict[str, Any], tr_id: str,
-                      accept: Callable[[], Awaitable[None]], fault: _Fault | None) -> web.StreamResponse:
+    async def _answer(
+        self,
+        request: web.Request,
+        rec: OrderRequest,
+        body: dict[str, Any],
+        tr_id: str,
+        accept: Callable[[], Awaitable[None]],
+        fault: _Fault | None,
+    ) -> web.StreamResponse:
         """Answer a created order/cancel, ordering the REST answer and the notices as injected."""
         rec.status, rec.rt_cd, rec.msg_cd = 200, "0", OK_ORDER[0]
         if fault is not None and fault.kind == "502_after_create":
             rec.status, rec.injected = 502, fault.kind
             await accept()
-            return web.Response(status=502, text="<html><body><h1>502 Bad Gateway</h1></body></html>",
-                                content_type="text/html")
+            return web.Response(
+                status=502,
+                text="<html><body><h1>502 Bad Gateway</h1></body></html>",
+                content_type="text/html",
+            )
         if fault is not None and fault.kind == "timeout_after_create":
             rec.injected = fault.kind
             await accept()
@@ -795,8 +886,12 @@ class FakeKis(FakeServer):
         rec.odno = order.odno
         fault = self._take_after_create_fault()
         reject = fault is not None and fault.kind == "reject"
-        answer = {"rt_cd": "0", "msg_cd": OK_ORDER[0], "msg1": OK_ORDER[1],
-                  "output": {"KRX_FWDG_ORD_ORGNO": ORGNO, "ODNO": order.odno, "ORD_TMD": order.ord_tmd}}
+        answer = {
+            "rt_cd": "0",
+            "msg_cd": OK_ORDER[0],
+            "msg1": OK_ORDER[1],
+            "output": {"KRX_FWDG_ORD_ORGNO": ORGNO, "ODNO": order.odno, "ORD_TMD": order.ord_tmd},
+        }
 
         async def accept() -> None:
             await self._notify(self._order_notice(order, acpt="1"))
@@ -833,7 +928,7 @@ class FakeKis(FakeServer):
             # Market orders carry ORD_UNPR "0" ([mojito]); a price there is refused rather than
             # silently ignored, since the server's real reaction is UNCONFIRMED.
             if price != 0:
-                raise _Refusal(E_INPUT, f"시장가 주문의 ORD_UNPR은 \"0\"이어야 합니다 ({price})")
+                raise _Refusal(E_INPUT, f'시장가 주문의 ORD_UNPR은 "0"이어야 합니다 ({price})')
         else:
             self._check_price(sym, price)
         # Market buys are margined at the upper limit, as Korean brokers do.
@@ -847,9 +942,20 @@ class FakeKis(FakeServer):
             can = self.account.sellable(code, self.orders)
             if qty > can:
                 raise _Refusal(E_SHARES, f"주문가능수량을 초과 했습니다 (주문 {qty}주, 가능 {can}주)")
-        return FakeOrder(odno=self._new_odno(), kind="new", symbol=code, side=side, qty=qty, price=price,
-                         ord_dvsn=dvsn, tr_id=tr_id, created_at=self.now(), ord_tmd=self._hhmmss(),
-                         ord_dt=self._today(), reserve_price=reserve)
+        return FakeOrder(
+            odno=self._new_odno(),
+            kind="new",
+            symbol=code,
+            side=side,
+            qty=qty,
+            price=price,
+            ord_dvsn=dvsn,
+            tr_id=tr_id,
+            created_at=self.now(),
+            ord_tmd=self._hhmmss(),
+            ord_dt=self._today(),
+            reserve_price=reserve,
+        )
 
     async def _order_rvsecncl(self, request: web.Request) -> web.StreamResponse:
         rec, tr_id, body, err = await self._order_prelude(request, RVSECNCL_TR)
@@ -858,16 +964,23 @@ class FakeKis(FakeServer):
         try:
             b = self._check_body(body, RVSECNCL_FIELDS)
             orig = self._find_order(b)
-            record, accept = self._cancel(orig, b, tr_id) if b["RVSE_CNCL_DVSN_CD"] == "02" \
+            record, accept = (
+                self._cancel(orig, b, tr_id)
+                if b["RVSE_CNCL_DVSN_CD"] == "02"
                 else self._modify(orig, b, tr_id)
+            )
         except _Refusal as refusal:
             return self._refused(rec, tr_id, refusal)
         rec.odno = record.odno
         fault = self._take_after_create_fault()
         if fault is not None and fault.kind == "reject":
             fault = None  # an exchange reject of a cancel is not modelled; answer normally
-        answer = {"rt_cd": "0", "msg_cd": OK_ORDER[0], "msg1": OK_ORDER[1],
-                  "output": {"KRX_FWDG_ORD_ORGNO": ORGNO, "ODNO": record.odno, "ORD_TMD": record.ord_tmd}}
+        answer = {
+            "rt_cd": "0",
+            "msg_cd": OK_ORDER[0],
+            "msg1": OK_ORDER[1],
+            "output": {"KRX_FWDG_ORD_ORGNO": ORGNO, "ODNO": record.odno, "ORD_TMD": record.ord_tmd},
+        }
         return await self._answer(request, rec, answer, tr_id, accept, fault)
 
     def _find_order(self, b: dict[str, str]) -> FakeOrder:
@@ -898,12 +1011,25 @@ class FakeKis(FakeServer):
             raise _Refusal(E_QTY, f"정정/취소 가능수량을 초과했습니다 ({qty} > {orig.remaining})")
         return qty
 
-    def _cancel(self, orig: FakeOrder, b: dict[str, str],
-                tr_id: str) -> tuple[FakeOrder, Callable[[], Awaitable[None]]]:
+    def _cancel(
+        self, orig: FakeOrder, b: dict[str, str], tr_id: str
+    ) -> tuple[FakeOrder, Callable[[], Awaitable[None]]]:
         qty = self._change_qty(orig, b)
-        record = FakeOrder(odno=self._new_odno(), kind="cancel", symbol=orig.symbol, side=orig.side, qty=qty,
-                           price=orig.price, ord_dvsn=orig.ord_dvsn, tr_id=tr_id, created_at=self.now(),
-                           ord_tmd=self._hhmmss(), ord_dt=self._today(), orgn_odno=orig.odno, status="done")
+        record = FakeOrder(
+            odno=self._new_odno(),
+            kind="cancel",
+            symbol=orig.symbol,
+            side=orig.side,
+            qty=qty,
+            price=orig.price,
+            ord_dvsn=orig.ord_dvsn,
+            tr_id=tr_id,
+            created_at=self.now(),
+            ord_tmd=self._hhmmss(),
+            ord_dt=self._today(),
+            orgn_odno=orig.odno,
+            status="done",
+        )
         orig.cancelled += qty
         if orig.remaining == 0:
             orig.status = "cancelled"
@@ -919,8 +1045,9 @@ class FakeKis(FakeServer):
 
         return record, accept
 
-    def _modify(self, orig: FakeOrder, b: dict[str, str],
-                tr_id: str) -> tuple[FakeOrder, Callable[[], Awaitable[None]]]:
+    def _modify(
+        self, orig: FakeOrder, b: dict[str, str], tr_id: str
+    ) -> tuple[FakeOrder, Callable[[], Awaitable[None]]]:
         qty = self._change_qty(orig, b)
         dvsn = b["ORD_DVSN"]
         if dvsn not in (LIMIT, MARKET):
@@ -930,16 +1057,27 @@ class FakeKis(FakeServer):
         if dvsn == LIMIT:
             self._check_price(sym, price)
         elif price != 0:
-            raise _Refusal(E_INPUT, f"시장가 정정의 ORD_UNPR은 \"0\"이어야 합니다 ({b['ORD_UNPR']!r})")
+            raise _Refusal(E_INPUT, f'시장가 정정의 ORD_UNPR은 "0"이어야 합니다 ({b["ORD_UNPR"]!r})')
         reserve = sym.limits[1] if dvsn == MARKET else price
         if orig.side == "buy":
             extra = self.account.buy_cost(reserve, qty) - self.account.buy_cost(orig.reserve_price, qty)
             if extra > self.account.orderable_cash(self.orders):
                 raise _Refusal(E_CASH, "주문가능금액을 초과 했습니다 (정정)")
-        record = FakeOrder(odno=self._new_odno(), kind="modify", symbol=orig.symbol, side=orig.side, qty=qty,
-                           price=price, ord_dvsn=dvsn, tr_id=tr_id, created_at=self.now(),
-                           ord_tmd=self._hhmmss(), ord_dt=self._today(), orgn_odno=orig.odno,
-                           reserve_price=reserve)
+        record = FakeOrder(
+            odno=self._new_odno(),
+            kind="modify",
+            symbol=orig.symbol,
+            side=orig.side,
+            qty=qty,
+            price=price,
+            ord_dvsn=dvsn,
+            tr_id=tr_id,
+            created_at=self.now(),
+            ord_tmd=self._hhmmss(),
+            ord_dt=self._today(),
+            orgn_odno=orig.odno,
+            reserve_price=reserve,
+        )
         orig.replaced += qty
         if orig.remaining == 0:
             orig.status = "replaced"
@@ -959,19 +1097,40 @@ class FakeKis(FakeServer):
 
     # ------------------------------------------------------------------ notices
 
-    def _order_notice(self, order: FakeOrder, *, acpt: str, rctf: str = "0", refused: bool = False,
-                      fill: tuple[int, int] | None = None) -> Notice:
+    def _order_notice(
+        self,
+        order: FakeOrder,
+        *,
+        acpt: str,
+        rctf: str = "0",
+        refused: bool = False,
+        fill: tuple[int, int] | None = None,
+    ) -> Notice:
         """A notice for `order`. On acks (CNTG_YN 1) fields 9/10 carry the order qty/price, on fills
         this fill's qty/price (brokers.md 2.3). Fills use ACPT_YN 2 (확인): [pykis] reads ACPT_YN 1
         as "an acceptance", so a fill must not carry it."""
         qty, price = fill if fill is not None else (order.qty, order.price)
         return Notice(
-            cust_id=self.hts_id, acnt_no=f"{self.cano}{self.prdt}", oder_no=order.odno,
-            ooder_no=order.orgn_odno, seln_byov_cls="01" if order.side == "sell" else "02", rctf_cls=rctf,
-            oder_kind=order.ord_dvsn, oder_cond="0", code=order.symbol, cntg_qty=str(qty),
-            cntg_unpr=str(price), hour=self._hhmmss(), rfus_yn="1" if refused else "0",
-            cntg_yn="2" if fill is not None else "1", acpt_yn=acpt, brnc_no=ORGNO, oder_qty=str(order.qty),
-            acnt_name="테스트계좌", name=name_of(order.symbol), oder_prc=str(order.price),
+            cust_id=self.hts_id,
+            acnt_no=f"{self.cano}{self.prdt}",
+            oder_no=order.odno,
+            ooder_no=order.orgn_odno,
+            seln_byov_cls="01" if order.side == "sell" else "02",
+            rctf_cls=rctf,
+            oder_kind=order.ord_dvsn,
+            oder_cond="0",
+            code=order.symbol,
+            cntg_qty=str(qty),
+            cntg_unpr=str(price),
+            hour=self._hhmmss(),
+            rfus_yn="1" if refused else "0",
+            cntg_yn="2" if fill is not None else "1",
+            acpt_yn=acpt,
+            brnc_no=ORGNO,
+            oder_qty=str(order.qty),
+            acnt_name="테스트계좌",
+            name=name_of(order.symbol),
+            oder_prc=str(order.price),
         )
 
     async def _notify(self, notice: Notice) -> None:
@@ -1055,8 +1214,15 @@ class FakeKis(FakeServer):
         nk = f"{self.cano}^{self.prdt}^{last_key}^".ljust(100) if last_key else "".ljust(100)
         return fk, nk
 
-    def _page(self, request: web.Request, q: dict[str, str], rows: list[tuple[str, dict[str, str]]],
-              size: int, *, descending: bool = False) -> tuple[list[dict[str, str]], str, str, str]:
+    def _page(
+        self,
+        request: web.Request,
+        q: dict[str, str],
+        rows: list[tuple[str, dict[str, str]]],
+        size: int,
+        *,
+        descending: bool = False,
+    ) -> tuple[list[dict[str, str]], str, str, str]:
         """One page of `rows` (sorted (key, row) pairs) -> (rows, response tr_cont, fk, nk).
         Continuation needs the request header tr_cont "N" plus CTX_AREA_NK100 from the previous
         page; without tr_cont N the request is an initial one (tr_cont blank = 초기 조회) and gets
@@ -1069,9 +1235,10 @@ class FakeKis(FakeServer):
             if len(parts) < 3 or parts[0] != self.cano or parts[1] != self.prdt:
                 raise _Refusal(E_INPUT, f"연속조회키 오류입니다 (CTX_AREA_NK100 {nk_in!r})")
             last = parts[2]
-            start = next((i for i, (k, _) in enumerate(rows) if (k < last if descending else k > last)),
-                         len(rows))
-        page = rows[start:start + size]
+            start = next(
+                (i for i, (k, _) in enumerate(rows) if (k < last if descending else k > last)), len(rows)
+            )
+        page = rows[start : start + size]
         more = start + size < len(rows)
         # Last page: D when it is the only page, E after a continuation (UNCONFIRMED split).
         tr_cont: str = ("M" if continued else self.first_page_tr_cont) if more else "E" if continued else "D"
@@ -1095,12 +1262,20 @@ class FakeKis(FakeServer):
             return err
         sym = self.tape.symbols[code]
         lower, upper = sym.limits
-        out = {"stck_prpr": str(sym.price), "stck_oprc": str(sym.open or sym.base),
-               "stck_hgpr": str(sym.high or sym.base), "stck_lwpr": str(sym.low or sym.base),
-               "stck_sdpr": str(sym.base), "stck_mxpr": str(upper), "stck_llam": str(lower),
-               "acml_vol": str(sym.acml_vol)}
-        return self._json({"output": out, "rt_cd": "0", "msg_cd": "MCA00000",
-                           "msg1": "정상처리 되었습니다."}, tr_id="FHKST01010100")
+        out = {
+            "stck_prpr": str(sym.price),
+            "stck_oprc": str(sym.open or sym.base),
+            "stck_hgpr": str(sym.high or sym.base),
+            "stck_lwpr": str(sym.low or sym.base),
+            "stck_sdpr": str(sym.base),
+            "stck_mxpr": str(upper),
+            "stck_llam": str(lower),
+            "acml_vol": str(sym.acml_vol),
+        }
+        return self._json(
+            {"output": out, "rt_cd": "0", "msg_cd": "MCA00000", "msg1": "정상처리 되었습니다."},
+            tr_id="FHKST01010100",
+        )
 
     async def _inquire_daily_price(self, request: web.Request) -> web.Response:
         code, err = self._quote_symbol(request, "FHKST01010400")
@@ -1109,14 +1284,26 @@ class FakeKis(FakeServer):
         sym = self.tape.symbols[code]
         today = self.kst().strftime("%Y%m%d")
         # Yesterday: closed at the base, with a 3% range around it.
-        rows = [{"stck_bsop_date": today, "stck_oprc": str(sym.open or sym.base),
-                 "stck_hgpr": str(sym.high or sym.base), "stck_lwpr": str(sym.low or sym.base),
-                 "stck_clpr": str(sym.price)},
-                {"stck_bsop_date": "19990101", "stck_oprc": str(sym.base),
-                 "stck_hgpr": str(krx.round_down(int(sym.base * 1.02))),
-                 "stck_lwpr": str(krx.round_down(int(sym.base * 0.99))), "stck_clpr": str(sym.base)}]
-        return self._json({"output": rows, "rt_cd": "0", "msg_cd": "MCA00000",
-                           "msg1": "정상처리 되었습니다."}, tr_id="FHKST01010400")
+        rows = [
+            {
+                "stck_bsop_date": today,
+                "stck_oprc": str(sym.open or sym.base),
+                "stck_hgpr": str(sym.high or sym.base),
+                "stck_lwpr": str(sym.low or sym.base),
+                "stck_clpr": str(sym.price),
+            },
+            {
+                "stck_bsop_date": "19990101",
+                "stck_oprc": str(sym.base),
+                "stck_hgpr": str(krx.round_down(int(sym.base * 1.02))),
+                "stck_lwpr": str(krx.round_down(int(sym.base * 0.99))),
+                "stck_clpr": str(sym.base),
+            },
+        ]
+        return self._json(
+            {"output": rows, "rt_cd": "0", "msg_cd": "MCA00000", "msg1": "정상처리 되었습니다."},
+            tr_id="FHKST01010400",
+        )
 
     # ------------------------------------------------------------------ minute bars
 
@@ -1133,8 +1320,9 @@ class FakeKis(FakeServer):
                 # A str seed goes through sha512, not hash(): the same start gives the same history
                 # in every process.
                 rng = random.Random(f"fakekis-bars:{self._seed}:{code}:{today}:{began:%H%M}")
-                cached = chart.seeded_history(rng, sym.base, sym.limits,
-                                              chart.history_minutes(began.strftime("%H%M")))
+                cached = chart.seeded_history(
+                    rng, sym.base, sym.limits, chart.history_minutes(began.strftime("%H%M"))
+                )
                 self._history[code] = cached
             history = cached
         return chart.combine(history, self.minute_book.day(code, today))
@@ -1181,42 +1369,77 @@ class FakeKis(FakeServer):
             cum += b.amount
             # A bar is labelled with its minute's start, HHMM00, and covers HH:MM:00-59; the label
             # convention is UNCONFIRMED (the in-progress minute is the first row either way).
-            rows.append((f"{b.hhmm}00", self._bar_row(today, f"{b.hhmm}00", b.close, b.open, b.high,
-                                                      b.low, b.volume, cum)))
+            rows.append(
+                (
+                    f"{b.hhmm}00",
+                    self._bar_row(today, f"{b.hhmm}00", b.close, b.open, b.high, b.low, b.volume, cum),
+                )
+            )
         current = f"{now[:4]}00"
-        if self.minute_first_row_quirk and rows and rows[-1][0] < current <= end \
-                and chart.OPEN <= now[:4] < chart.CONTINUOUS_END:
+        if (
+            self.minute_first_row_quirk
+            and rows
+            and rows[-1][0] < current <= end
+            and chart.OPEN <= now[:4] < chart.CONTINUOUS_END
+        ):
             # The documented quirk: before the minute's first print its row already exists and
             # carries the previous minute's cntg_vol.
             last = bars[-1]
-            rows.append((current, self._bar_row(today, current, last.close, last.close, last.close,
-                                                last.close, last.volume, cum)))
+            rows.append(
+                (
+                    current,
+                    self._bar_row(
+                        today, current, last.close, last.close, last.close, last.close, last.volume, cum
+                    ),
+                )
+            )
         # A minute without prints has no row (the fake's tape only prints subscribed or booked
         # symbols), and asking before the first bar gives an empty output2 with rt_cd "0"; what KIS
         # does in both cases is UNCONFIRMED.
-        page = [row for hour, row in rows if hour <= end][-chart.MAX_ROWS:]
+        page = [row for hour, row in rows if hour <= end][-chart.MAX_ROWS :]
         page.reverse()  # newest first
         # output1 is the symbol as of now, whatever hour was asked (UNCONFIRMED); its day totals
         # include the seeded history, unlike inquire-price and H0STCNT0, which count from the start.
         diff = sym.price - sym.base
         lower, upper = sym.limits
-        summary = {"prdy_vrss": str(diff), "prdy_vrss_sign": prdy_sign(diff, sym.price, lower, upper),
-                   "prdy_ctrt": f"{diff / sym.base * 100:.2f}", "stck_prdy_clpr": str(sym.base),
-                   "acml_vol": str(sum(b.volume for b in bars)),
-                   "acml_tr_pbmn": str(sum(b.amount for b in bars)), "hts_kor_isnm": name_of(code),
-                   "stck_prpr": str(sym.price)}
+        summary = {
+            "prdy_vrss": str(diff),
+            "prdy_vrss_sign": prdy_sign(diff, sym.price, lower, upper),
+            "prdy_ctrt": f"{diff / sym.base * 100:.2f}",
+            "stck_prdy_clpr": str(sym.base),
+            "acml_vol": str(sum(b.volume for b in bars)),
+            "acml_tr_pbmn": str(sum(b.amount for b in bars)),
+            "hts_kor_isnm": name_of(code),
+            "stck_prpr": str(sym.price),
+        }
         # No tr_cont continuation: a client pages back by asking again with an earlier hour.
-        return self._json({"output1": summary, "output2": page, "rt_cd": "0", "msg_cd": psearch.OK[0],
-                           "msg1": psearch.OK[1]}, tr_id=tr_id)
+        return self._json(
+            {
+                "output1": summary,
+                "output2": page,
+                "rt_cd": "0",
+                "msg_cd": psearch.OK[0],
+                "msg1": psearch.OK[1],
+            },
+            tr_id=tr_id,
+        )
 
     @staticmethod
-    def _bar_row(date: str, hour: str, close: int, open_: int, high: int, low: int, volume: int,
-                 cum_amount: int) -> dict[str, str]:
+    def _bar_row(
+        date: str, hour: str, close: int, open_: int, high: int, low: int, volume: int, cum_amount: int
+    ) -> dict[str, str]:
         # acml_tr_pbmn is 누적 거래대금 in the official column mapping: the day's turnover up to
         # and including this minute (whether KIS sends the minute's own turnover is UNCONFIRMED).
-        return {"stck_bsop_date": date, "stck_cntg_hour": hour, "stck_prpr": str(close),
-                "stck_oprc": str(open_), "stck_hgpr": str(high), "stck_lwpr": str(low),
-                "cntg_vol": str(volume), "acml_tr_pbmn": str(cum_amount)}
+        return {
+            "stck_bsop_date": date,
+            "stck_cntg_hour": hour,
+            "stck_prpr": str(close),
+            "stck_oprc": str(open_),
+            "stck_hgpr": str(high),
+            "stck_lwpr": str(low),
+            "cntg_vol": str(volume),
+            "acml_tr_pbmn": str(cum_amount),
+        }
 
     # ------------------------------------------------------------------ condition search
 
@@ -1245,10 +1468,13 @@ class FakeKis(FakeServer):
             self._psearch_query(request, ("user_id",))
         except _Refusal as refusal:
             return self._rt_error((refusal.msg_cd, refusal.msg1), tr_id=tr_id)
-        rows = [{"user_id": self.hts_id, "seq": c.seq, "grp_nm": c.group, "condition_nm": c.name}
-                for c in self._conditions.values()]
-        return self._json({"output2": rows, "rt_cd": "0", "msg_cd": psearch.OK[0], "msg1": psearch.OK[1]},
-                          tr_id=tr_id)
+        rows = [
+            {"user_id": self.hts_id, "seq": c.seq, "grp_nm": c.group, "condition_nm": c.name}
+            for c in self._conditions.values()
+        ]
+        return self._json(
+            {"output2": rows, "rt_cd": "0", "msg_cd": psearch.OK[0], "msg1": psearch.OK[1]}, tr_id=tr_id
+        )
 
     async def _psearch_result(self, request: web.Request) -> web.Response:
         tr_id, err = self._psearch_gate(request, psearch.RESULT_TR)
@@ -1263,12 +1489,13 @@ class FakeKis(FakeServer):
             return self._rt_error((refusal.msg_cd, refusal.msg1), tr_id=tr_id)
         # Which 100 KIS keeps of a larger match, and in what order, is UNCONFIRMED: code order
         # (the portal example starts at 000120), the first 100.
-        members = sorted(cond.members)[:psearch.MAX_RESULTS]
+        members = sorted(cond.members)[: psearch.MAX_RESULTS]
         if not members:
             return self._rt_error(psearch.NO_MATCHES, tr_id=tr_id)
         rows = [self._psearch_row(code) for code in members]
-        return self._json({"output2": rows, "rt_cd": "0", "msg_cd": psearch.OK[0], "msg1": psearch.OK[1]},
-                          tr_id=tr_id)
+        return self._json(
+            {"output2": rows, "rt_cd": "0", "msg_cd": psearch.OK[0], "msg1": psearch.OK[1]}, tr_id=tr_id
+        )
 
     def _psearch_row(self, code: str) -> dict[str, str]:
         sym = self.tape.symbols[code]
@@ -1312,16 +1539,25 @@ class FakeKis(FakeServer):
             return err
         try:
             q = self._check_params(request, BALANCE_PARAMS)
-            rows = [(p.code, self._position_row(p)) for p in sorted(self.account.positions.values(),
-                                                                      key=lambda p: p.code)
-                    if p.qty > 0 or (self.keep_sold_positions and (p.today_buy or p.today_sell))]
+            rows = [
+                (p.code, self._position_row(p))
+                for p in sorted(self.account.positions.values(), key=lambda p: p.code)
+                if p.qty > 0 or (self.keep_sold_positions and (p.today_buy or p.today_sell))
+            ]
             page, tr_cont, fk, nk = self._page(request, q, rows, self.balance_page_size)
         except _Refusal as refusal:
             return self._rt_error((refusal.msg_cd, refusal.msg1), tr_id=tr_id)
         self.balance_pages_served += 1
         msg = OK_MORE if tr_cont in ("M", "F") else OK_DONE
-        body = {"ctx_area_fk100": fk, "ctx_area_nk100": nk, "output1": page,
-                "output2": [self._balance_summary()], "rt_cd": "0", "msg_cd": msg[0], "msg1": msg[1]}
+        body = {
+            "ctx_area_fk100": fk,
+            "ctx_area_nk100": nk,
+            "output1": page,
+            "output2": [self._balance_summary()],
+            "rt_cd": "0",
+            "msg_cd": msg[0],
+            "msg1": msg[1],
+        }
         return self._json(body, tr_id=tr_id, tr_cont=tr_cont)
 
     def _position_row(self, p: Position) -> dict[str, str]:
@@ -1373,8 +1609,9 @@ class FakeKis(FakeServer):
                     raise _Refusal(E_INPUT, f"{name} 형식 오류입니다 (YYYYMMDD): {q[name]!r}")
             orders = self._ccld_orders(q)
             descending = q["INQR_DVSN"] != "01"  # 00 역순 (newest first), 01 정순
-            rows = sorted(((o.odno, self._ccld_row(o)) for o in orders), key=lambda r: r[0],
-                          reverse=descending)
+            rows = sorted(
+                ((o.odno, self._ccld_row(o)) for o in orders), key=lambda r: r[0], reverse=descending
+            )
             page, tr_cont, fk, nk = self._page(request, q, rows, self.ccld_page_size, descending=descending)
         except _Refusal as refusal:
             return self._rt_error((refusal.msg_cd, refusal.msg1), tr_id=tr_id)
@@ -1385,11 +1622,21 @@ class FakeKis(FakeServer):
         buys = [o for o in new if o.side == "buy" and o.filled]
         buy_avg = sum(o.fill_amount for o in buys) / sum(o.filled for o in buys) if buys else 0.0
         msg = OK_MORE if tr_cont in ("M", "F") else OK_DONE
-        body = {"ctx_area_fk100": fk, "ctx_area_nk100": nk, "output1": page,
-                "output2": {"tot_ord_qty": str(sum(o.qty for o in new)), "tot_ccld_qty": str(filled_qty),
-                            "tot_ccld_amt": str(filled_amt), "prsm_tlex_smtl": str(self.account.today_fees),
-                            "pchs_avg_pric": f"{buy_avg:.4f}"},
-                "rt_cd": "0", "msg_cd": msg[0], "msg1": msg[1]}
+        body = {
+            "ctx_area_fk100": fk,
+            "ctx_area_nk100": nk,
+            "output1": page,
+            "output2": {
+                "tot_ord_qty": str(sum(o.qty for o in new)),
+                "tot_ccld_qty": str(filled_qty),
+                "tot_ccld_amt": str(filled_amt),
+                "prsm_tlex_smtl": str(self.account.today_fees),
+                "pchs_avg_pric": f"{buy_avg:.4f}",
+            },
+            "rt_cd": "0",
+            "msg_cd": msg[0],
+            "msg1": msg[1],
+        }
         return self._json(body, tr_id=tr_id, tr_cont=tr_cont)
 
     def _ccld_orders(self, q: dict[str, str]) -> list[FakeOrder]:
@@ -1555,10 +1802,12 @@ class FakeKis(FakeServer):
             self._owner[appkey] = conn
             # A well-formed but unknown code is registered and simply never ticks.
             conn.regs[key] = frames.new_key_iv()
-            return frames.control_ack(tr_id, tr_key, frames.SUBSCRIBE_OK, ok=True, encrypt=notice,
-                                      key_iv=conn.regs[key])
+            return frames.control_ack(
+                tr_id, tr_key, frames.SUBSCRIBE_OK, ok=True, encrypt=notice, key_iv=conn.regs[key]
+            )
         if key not in conn.regs:
             return refuse(frames.NOT_SUBSCRIBED)
         key_iv = conn.regs.pop(key)
-        return frames.control_ack(tr_id, tr_key, frames.UNSUBSCRIBE_OK, ok=True, encrypt=notice,
-                                  key_iv=key_iv)
+        return frames.control_ack(
+            tr_id, tr_key, frames.UNSUBSCRIBE_OK, ok=True, encrypt=notice, key_iv=key_iv
+        )

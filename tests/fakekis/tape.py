@@ -135,8 +135,7 @@ class Tape:
 
     def next_trade(self, code: str, hhmmss: str) -> Trade:
         sym = self.symbols[code]
-        price, side, qty = next_print(self.rng, sym.price, sym.limits, not sym.trades,
-                                      mean_qty=60)
+        price, side, qty = next_print(self.rng, sym.price, sym.limits, not sym.trades, mean_qty=60)
         return Trade(code=code, price=price, qty=qty, side=side, hhmmss=hhmmss)
 
     def batch_size(self) -> int:

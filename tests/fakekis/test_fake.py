@@ -32,7 +32,18 @@ CAPTURED = (
 )
 # Notice field indices of the official 26-field layout.
 ODER_NO, OODER_NO, SELN_BYOV, RCTF, CODE, QTY, PRICE, RFUS, CNTG_YN, ACPT_YN, ODER_QTY = (
-    2, 3, 4, 5, 8, 9, 10, 12, 13, 14, 16)
+    2,
+    3,
+    4,
+    5,
+    8,
+    9,
+    10,
+    12,
+    13,
+    14,
+    16,
+)
 
 FakeFactory = Callable[..., Awaitable[FakeKis]]
 
@@ -78,8 +89,11 @@ class Raw:
         return "V" + real_id[1:] if self.paper else real_id
 
     async def issue_token(self, secret: str | None = None) -> tuple[int, dict[str, Any]]:
-        body = {"grant_type": "client_credentials", "appkey": self.fake.app_key,
-                "appsecret": secret or self.fake.app_secret}
+        body = {
+            "grant_type": "client_credentials",
+            "appkey": self.fake.app_key,
+            "appsecret": secret or self.fake.app_secret,
+        }
         async with self.session.post(f"{self.fake.url}/oauth2/tokenP", json=body) as r:
             data = await r.json()
         if r.status == 200:
@@ -87,63 +101,105 @@ class Raw:
         return r.status, data
 
     async def approval(self) -> str:
-        body = {"grant_type": "client_credentials", "appkey": self.fake.app_key,
-                "secretkey": self.fake.app_secret}
+        body = {
+            "grant_type": "client_credentials",
+            "appkey": self.fake.app_key,
+            "secretkey": self.fake.app_secret,
+        }
         async with self.session.post(f"{self.fake.url}/oauth2/Approval", json=body) as r:
             assert r.status == 200
             return str((await r.json())["approval_key"])
 
     def headers(self, tr_id: str, tr_cont: str = "") -> dict[str, str]:
-        return {"content-type": "application/json; charset=utf-8", "authorization": f"Bearer {self.token}",
-                "appkey": self.fake.app_key, "appsecret": self.fake.app_secret, "tr_id": tr_id,
-                "custtype": "P", "tr_cont": tr_cont}
+        return {
+            "content-type": "application/json; charset=utf-8",
+            "authorization": f"Bearer {self.token}",
+            "appkey": self.fake.app_key,
+            "appsecret": self.fake.app_secret,
+            "tr_id": tr_id,
+            "custtype": "P",
+            "tr_cont": tr_cont,
+        }
 
-    async def post(self, path: str, tr_id: str, body: Any,
-                   timeout: float | None = None) -> tuple[int, Any]:
-        async with self.session.post(f"{self.fake.url}{path}", headers=self.headers(tr_id),
-                                     data=json.dumps(body),
-                                     timeout=aiohttp.ClientTimeout(total=timeout)) as r:
+    async def post(self, path: str, tr_id: str, body: Any, timeout: float | None = None) -> tuple[int, Any]:
+        async with self.session.post(
+            f"{self.fake.url}{path}",
+            headers=self.headers(tr_id),
+            data=json.dumps(body),
+            timeout=aiohttp.ClientTimeout(total=timeout),
+        ) as r:
             text = await r.text()
             try:
                 return r.status, json.loads(text)
             except ValueError:
                 return r.status, text
 
-    async def get(self, path: str, tr_id: str, params: dict[str, str],
-                  tr_cont: str = "") -> tuple[int, Any, str]:
-        async with self.session.get(f"{self.fake.url}{path}", headers=self.headers(tr_id, tr_cont),
-                                    params=params) as r:
+    async def get(
+        self, path: str, tr_id: str, params: dict[str, str], tr_cont: str = ""
+    ) -> tuple[int, Any, str]:
+        async with self.session.get(
+            f"{self.fake.url}{path}", headers=self.headers(tr_id, tr_cont), params=params
+        ) as r:
             return r.status, await r.json(), r.headers.get("tr_cont", "")
 
     def order_body(self, code: str, qty: int, price: int, dvsn: str = "00") -> dict[str, str]:
-        return {"CANO": "12345678", "ACNT_PRDT_CD": "01", "PDNO": code, "ORD_DVSN": dvsn,
-                "ORD_QTY": str(qty), "ORD_UNPR": str(price), "EXCG_ID_DVSN_CD": "KRX", "SLL_TYPE": "",
-                "CNDT_PRIC": ""}
+        return {
+            "CANO": "12345678",
+            "ACNT_PRDT_CD": "01",
+            "PDNO": code,
+            "ORD_DVSN": dvsn,
+            "ORD_QTY": str(qty),
+            "ORD_UNPR": str(price),
+            "EXCG_ID_DVSN_CD": "KRX",
+            "SLL_TYPE": "",
+            "CNDT_PRIC": "",
+        }
 
-    async def order(self, side: str, code: str, qty: int, price: int = 0, *,
-                    timeout: float | None = None) -> tuple[int, Any]:
+    async def order(
+        self, side: str, code: str, qty: int, price: int = 0, *, timeout: float | None = None
+    ) -> tuple[int, Any]:
         tr_id = self.tr("TTTC0012U" if side == "buy" else "TTTC0011U")
         body = self.order_body(code, qty, price, "01" if price == 0 else "00")
         return await self.post(f"{TRADING}/order-cash", tr_id, body, timeout)
 
     async def cancel(self, odno: str, qty: int = 0, all_qty: str = "Y") -> tuple[int, Any]:
-        body = {"CANO": "12345678", "ACNT_PRDT_CD": "01", "KRX_FWDG_ORD_ORGNO": "91252", "ORGN_ODNO": odno,
-                "ORD_DVSN": "00", "RVSE_CNCL_DVSN_CD": "02", "ORD_QTY": str(qty), "ORD_UNPR": "0",
-                "QTY_ALL_ORD_YN": all_qty, "EXCG_ID_DVSN_CD": "KRX"}
+        body = {
+            "CANO": "12345678",
+            "ACNT_PRDT_CD": "01",
+            "KRX_FWDG_ORD_ORGNO": "91252",
+            "ORGN_ODNO": odno,
+            "ORD_DVSN": "00",
+            "RVSE_CNCL_DVSN_CD": "02",
+            "ORD_QTY": str(qty),
+            "ORD_UNPR": "0",
+            "QTY_ALL_ORD_YN": all_qty,
+            "EXCG_ID_DVSN_CD": "KRX",
+        }
         return await self.post(f"{TRADING}/order-rvsecncl", self.tr("TTTC0013U"), body)
 
     def balance_params(self, fk: str = "", nk: str = "") -> dict[str, str]:
-        return {"CANO": "12345678", "ACNT_PRDT_CD": "01", "AFHR_FLPR_YN": "N", "OFL_YN": "",
-                "INQR_DVSN": "02", "UNPR_DVSN": "01", "FUND_STTL_ICLD_YN": "N", "FNCG_AMT_AUTO_RDPT_YN": "N",
-                "PRCS_DVSN": "00", "CTX_AREA_FK100": fk, "CTX_AREA_NK100": nk}
+        return {
+            "CANO": "12345678",
+            "ACNT_PRDT_CD": "01",
+            "AFHR_FLPR_YN": "N",
+            "OFL_YN": "",
+            "INQR_DVSN": "02",
+            "UNPR_DVSN": "01",
+            "FUND_STTL_ICLD_YN": "N",
+            "FNCG_AMT_AUTO_RDPT_YN": "N",
+            "PRCS_DVSN": "00",
+            "CTX_AREA_FK100": fk,
+            "CTX_AREA_NK100": nk,
+        }
 
     async def balance_all(self) -> tuple[list[dict[str, str]], list[str], dict[str, str]]:
         rows: list[dict[str, str]] = []
         conts: list[str] = []
         fk = nk = cont = ""
         while True:
-            status, body, resp_cont = await self.get(f"{TRADING}/inquire-balance", self.tr("TTTC8434R"),
-                                                     self.balance_params(fk, nk), cont)
+            status, body, resp_cont = await self.get(
+                f"{TRADING}/inquire-balance", self.tr("TTTC8434R"), self.balance_params(fk, nk), cont
+            )
             assert status == 200 and body["rt_cd"] == "0", body
             rows += body["output1"]
             conts.append(resp_cont)
@@ -162,10 +218,19 @@ class Ws:
         self.pending: list[str] = []
 
     async def send_reg(self, tr_id: str, tr_key: str, tr_type: str = "1") -> None:
-        await self.conn.send(json.dumps({
-            "header": {"approval_key": self.approval, "custtype": "P", "tr_type": tr_type,
-                       "content-type": "utf-8"},
-            "body": {"input": {"tr_id": tr_id, "tr_key": tr_key}}}))
+        await self.conn.send(
+            json.dumps(
+                {
+                    "header": {
+                        "approval_key": self.approval,
+                        "custtype": "P",
+                        "tr_type": tr_type,
+                        "content-type": "utf-8",
+                    },
+                    "body": {"input": {"tr_id": tr_id, "tr_key": tr_key}},
+                }
+            )
+        )
 
     async def next(self, pred: Callable[[str], bool], timeout: float = 3.0) -> str:
         for i, text in enumerate(self.pending):
@@ -257,8 +322,9 @@ async def test_approval_key_uses_secretkey(make_fake: FakeFactory, session: aioh
 
 
 @pytest.mark.parametrize("path", ["/tryitout", ""])
-async def test_subscribe_ack_and_captured_frame(make_fake: FakeFactory, session: aiohttp.ClientSession,
-                                                path: str) -> None:
+async def test_subscribe_ack_and_captured_frame(
+    make_fake: FakeFactory, session: aiohttp.ClientSession, path: str
+) -> None:
     fake = await make_fake()
     fake.pause_tape()
     ws = await open_ws(fake, Raw(fake, session), path)
@@ -293,7 +359,7 @@ async def test_generated_frames(make_fake: FakeFactory, session: aiohttp.ClientS
         assert len(fields) == 46 * n
         counts.append(n)
         for i in range(n):
-            rec = fields[46 * i:46 * (i + 1)]
+            rec = fields[46 * i : 46 * (i + 1)]
             price, qty, cum = int(rec[2]), int(rec[12]), int(rec[13])
             lower, upper = krx.price_limits({"005930": 62_700, "000660": 187_000}[rec[0]])
             assert rec[0] in ("005930", "000660") and re.fullmatch(r"\d{6}", rec[1])
@@ -317,8 +383,9 @@ async def ready(fake: FakeKis, session: aiohttp.ClientSession) -> tuple[Raw, Ws]
     return raw, ws
 
 
-async def test_market_order_acceptance_then_fill(make_fake: FakeFactory,
-                                                 session: aiohttp.ClientSession) -> None:
+async def test_market_order_acceptance_then_fill(
+    make_fake: FakeFactory, session: aiohttp.ClientSession
+) -> None:
     fake = await make_fake(rate_limit=None)
     raw, ws = await ready(fake, session)
     status, body = await raw.order("buy", "005930", 10)
@@ -351,8 +418,9 @@ async def test_market_order_acceptance_then_fill(make_fake: FakeFactory,
     await ws.conn.close()
 
 
-async def test_limit_orders_fill_when_crossed_and_sell_pays_tax(make_fake: FakeFactory,
-                                                                session: aiohttp.ClientSession) -> None:
+async def test_limit_orders_fill_when_crossed_and_sell_pays_tax(
+    make_fake: FakeFactory, session: aiohttp.ClientSession
+) -> None:
     fake = await make_fake(rate_limit=None)
     fake.pause_tape()
     raw, ws = await ready(fake, session)
@@ -426,8 +494,9 @@ async def test_order_validation(make_fake: FakeFactory, session: aiohttp.ClientS
     assert fake.orders[0].tr_id == "VTTC0802U"
 
 
-async def test_cancel_returns_new_odno_and_notices(make_fake: FakeFactory,
-                                                   session: aiohttp.ClientSession) -> None:
+async def test_cancel_returns_new_odno_and_notices(
+    make_fake: FakeFactory, session: aiohttp.ClientSession
+) -> None:
     fake = await make_fake(rate_limit=None)
     fake.pause_tape()
     raw, ws = await ready(fake, session)
@@ -448,8 +517,9 @@ async def test_cancel_returns_new_odno_and_notices(make_fake: FakeFactory,
     await ws.conn.close()
 
 
-async def test_daily_ccld_rows_and_continuation(make_fake: FakeFactory,
-                                                session: aiohttp.ClientSession) -> None:
+async def test_daily_ccld_rows_and_continuation(
+    make_fake: FakeFactory, session: aiohttp.ClientSession
+) -> None:
     fake = await make_fake(rate_limit=None, ccld_page_size=2)
     fake.pause_tape()
     raw = Raw(fake, session)
@@ -458,9 +528,22 @@ async def test_daily_ccld_rows_and_continuation(make_fake: FakeFactory,
     await raw.cancel(odnos[0])
     await fake.trade("005930", 60_100, 5, side="sell")  # fills the 60100 and 60200 buys
     today = fake.kst().strftime("%Y%m%d")
-    params = {"CANO": "12345678", "ACNT_PRDT_CD": "01", "INQR_STRT_DT": today, "INQR_END_DT": today,
-              "SLL_BUY_DVSN_CD": "00", "INQR_DVSN": "00", "PDNO": "", "CCLD_DVSN": "00", "ORD_GNO_BRNO": "",
-              "ODNO": "", "INQR_DVSN_3": "00", "INQR_DVSN_1": "", "CTX_AREA_FK100": "", "CTX_AREA_NK100": ""}
+    params = {
+        "CANO": "12345678",
+        "ACNT_PRDT_CD": "01",
+        "INQR_STRT_DT": today,
+        "INQR_END_DT": today,
+        "SLL_BUY_DVSN_CD": "00",
+        "INQR_DVSN": "00",
+        "PDNO": "",
+        "CCLD_DVSN": "00",
+        "ORD_GNO_BRNO": "",
+        "ODNO": "",
+        "INQR_DVSN_3": "00",
+        "INQR_DVSN_1": "",
+        "CTX_AREA_FK100": "",
+        "CTX_AREA_NK100": "",
+    }
     rows: list[dict[str, str]] = []
     conts = []
     cont = ""
@@ -471,8 +554,11 @@ async def test_daily_ccld_rows_and_continuation(make_fake: FakeFactory,
         conts.append(resp_cont)
         if resp_cont not in ("F", "M"):
             break
-        params = {**params, "CTX_AREA_FK100": body["ctx_area_fk100"],
-                  "CTX_AREA_NK100": body["ctx_area_nk100"]}
+        params = {
+            **params,
+            "CTX_AREA_FK100": body["ctx_area_fk100"],
+            "CTX_AREA_NK100": body["ctx_area_nk100"],
+        }
         cont = "N"
     assert conts == ["M", "E"] and len(rows) == 4
     by_no = {r["odno"]: r for r in rows}
@@ -495,16 +581,18 @@ async def test_balance_continuation(make_fake: FakeFactory, session: aiohttp.Cli
     assert all(isinstance(v, str) for r in rows for v in r.values())
     assert int(summary["scts_evlu_amt"]) == sum(int(r["evlu_amt"]) for r in rows)
     # CTX fields without the tr_cont N request header are an initial inquiry: page one again.
-    _, body, cont = await raw.get(f"{TRADING}/inquire-balance", "VTTC8434R",
-                                  raw.balance_params(nk=f"12345678^01^{codes[19]}^"))
+    _, body, cont = await raw.get(
+        f"{TRADING}/inquire-balance", "VTTC8434R", raw.balance_params(nk=f"12345678^01^{codes[19]}^")
+    )
     assert cont == "M" and body["output1"][0]["pdno"] == codes[0]
 
 
 # ---------------------------------------------------------------------------- rate limits and faults
 
 
-async def test_rate_limit_egw00201_creates_nothing(make_fake: FakeFactory,
-                                                   session: aiohttp.ClientSession) -> None:
+async def test_rate_limit_egw00201_creates_nothing(
+    make_fake: FakeFactory, session: aiohttp.ClientSession
+) -> None:
     fake = await make_fake()  # paper: 2 requests a second
     raw = Raw(fake, session)
     await raw.issue_token()
@@ -516,8 +604,9 @@ async def test_rate_limit_egw00201_creates_nothing(make_fake: FakeFactory,
     assert len(fake.orders) == 2 and len(fake.order_requests) == 5
 
 
-async def test_injected_egw00201_and_502_after_create(make_fake: FakeFactory,
-                                                      session: aiohttp.ClientSession) -> None:
+async def test_injected_egw00201_and_502_after_create(
+    make_fake: FakeFactory, session: aiohttp.ClientSession
+) -> None:
     fake = await make_fake(rate_limit=None)
     raw, ws = await ready(fake, session)
     fake.fail_next_orders(1, "EGW00201")
@@ -579,7 +668,10 @@ async def test_control_acks_and_errors(make_fake: FakeFactory, session: aiohttp.
     assert (await ws.control("H0STCNT0", "005930"))["body"]["rt_cd"] == "0"
     again = await ws.control("H0STCNT0", "005930")
     assert (again["body"]["rt_cd"], again["body"]["msg_cd"], again["body"]["msg1"]) == (
-        "1", "OPSP0002", "ALREADY IN SUBSCRIBE")
+        "1",
+        "OPSP0002",
+        "ALREADY IN SUBSCRIBE",
+    )
     off = await ws.control("H0STCNT0", "005930", "2")
     assert (off["body"]["rt_cd"], off["body"]["msg_cd"]) == ("0", "OPSP0001")
     assert off["body"]["msg1"].startswith("UNSUB")
@@ -659,8 +751,9 @@ async def test_stop_leaves_no_tasks(session: aiohttp.ClientSession) -> None:
     assert asyncio.all_tasks() - before == {asyncio.current_task()} - before
 
 
-async def test_balance_first_page_f_and_real_page_size(make_fake: FakeFactory,
-                                                        session: aiohttp.ClientSession) -> None:
+async def test_balance_first_page_f_and_real_page_size(
+    make_fake: FakeFactory, session: aiohttp.ClientSession
+) -> None:
     fake = await make_fake(env="real", rate_limit=None, first_page_tr_cont="F")  # real: 50 rows a page
     fake.seed_positions(101)
     raw = Raw(fake, session)
@@ -683,17 +776,27 @@ async def test_real_env_ids(make_fake: FakeFactory, session: aiohttp.ClientSessi
     await ws.conn.close()
 
 
-async def test_modify_moves_the_remaining_to_a_new_order(make_fake: FakeFactory,
-                                                         session: aiohttp.ClientSession) -> None:
+async def test_modify_moves_the_remaining_to_a_new_order(
+    make_fake: FakeFactory, session: aiohttp.ClientSession
+) -> None:
     fake = await make_fake(rate_limit=None)
     fake.pause_tape()
     raw, ws = await ready(fake, session)
     _, body = await raw.order("buy", "005930", 4, 60_000)
     odno = body["output"]["ODNO"]
     await ws.notice("H0STCNI9", "testuser")
-    modify = {"CANO": "12345678", "ACNT_PRDT_CD": "01", "KRX_FWDG_ORD_ORGNO": "91252", "ORGN_ODNO": odno,
-              "ORD_DVSN": "00", "RVSE_CNCL_DVSN_CD": "01", "ORD_QTY": "0", "ORD_UNPR": "62500",
-              "QTY_ALL_ORD_YN": "Y", "EXCG_ID_DVSN_CD": "KRX"}
+    modify = {
+        "CANO": "12345678",
+        "ACNT_PRDT_CD": "01",
+        "KRX_FWDG_ORD_ORGNO": "91252",
+        "ORGN_ODNO": odno,
+        "ORD_DVSN": "00",
+        "RVSE_CNCL_DVSN_CD": "01",
+        "ORD_QTY": "0",
+        "ORD_UNPR": "62500",
+        "QTY_ALL_ORD_YN": "Y",
+        "EXCG_ID_DVSN_CD": "KRX",
+    }
     _, body = await raw.post(f"{TRADING}/order-rvsecncl", "VTTC0013U", modify)
     assert body["rt_cd"] == "0"
     new_no = body["output"]["ODNO"]
@@ -721,8 +824,9 @@ async def test_injected_exchange_reject(make_fake: FakeFactory, session: aiohttp
     await ws.conn.close()
 
 
-async def test_wrong_hts_id_can_drop_the_connection(make_fake: FakeFactory,
-                                                    session: aiohttp.ClientSession) -> None:
+async def test_wrong_hts_id_can_drop_the_connection(
+    make_fake: FakeFactory, session: aiohttp.ClientSession
+) -> None:
     fake = await make_fake(wrong_hts_id="close")
     ws = await open_ws(fake, Raw(fake, session))
     await ws.send_reg("H0STCNI9", "someoneelse")
@@ -731,8 +835,9 @@ async def test_wrong_hts_id_can_drop_the_connection(make_fake: FakeFactory,
             await ws.conn.recv()
 
 
-async def test_pingpong_answered_by_ping_frame(make_fake: FakeFactory,
-                                               session: aiohttp.ClientSession) -> None:
+async def test_pingpong_answered_by_ping_frame(
+    make_fake: FakeFactory, session: aiohttp.ClientSession
+) -> None:
     fake = await make_fake(pingpong_interval=60)
     ws = await open_ws(fake, Raw(fake, session))
     await ws.control("H0STCNT0", "005930")

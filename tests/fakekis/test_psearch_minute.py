@@ -20,17 +20,49 @@ from tests.fakekis.test_fake import Raw
 QUOTES = "/uapi/domestic-stock/v1/quotations"
 TITLE, RESULT = f"{QUOTES}/psearch-title", f"{QUOTES}/psearch-result"
 MINUTE = f"{QUOTES}/inquire-time-itemchartprice"
-S2_FIELDS = ["code", "name", "daebi", "price", "chgrate", "acml_vol", "trade_amt", "change", "cttr", "open",
-             "high", "low", "high52", "low52", "expprice", "expchange", "expchggrate", "expcvol", "chgrate2",
-             "expdaebi", "recprice", "uplmtprice", "dnlmtprice", "stotprice"]
-BAR_FIELDS = {"stck_bsop_date", "stck_cntg_hour", "stck_prpr", "stck_oprc", "stck_hgpr", "stck_lwpr",
-              "cntg_vol", "acml_tr_pbmn"}
+S2_FIELDS = [
+    "code",
+    "name",
+    "daebi",
+    "price",
+    "chgrate",
+    "acml_vol",
+    "trade_amt",
+    "change",
+    "cttr",
+    "open",
+    "high",
+    "low",
+    "high52",
+    "low52",
+    "expprice",
+    "expchange",
+    "expchggrate",
+    "expcvol",
+    "chgrate2",
+    "expdaebi",
+    "recprice",
+    "uplmtprice",
+    "dnlmtprice",
+    "stotprice",
+]
+BAR_FIELDS = {
+    "stck_bsop_date",
+    "stck_cntg_hour",
+    "stck_prpr",
+    "stck_oprc",
+    "stck_hgpr",
+    "stck_lwpr",
+    "cntg_vol",
+    "acml_tr_pbmn",
+}
 MID = datetime(2026, 6, 3, 11, 0, 5)  # a Wednesday, two hours into the session
 
 
 class Boot(Protocol):
-    def __call__(self, *, env: Env = "real", at: datetime | None = MID,
-                 **kwargs: Any) -> Awaitable[tuple[FakeKis, Raw]]: ...
+    def __call__(
+        self, *, env: Env = "real", at: datetime | None = MID, **kwargs: Any
+    ) -> Awaitable[tuple[FakeKis, Raw]]: ...
 
 
 @pytest.fixture
@@ -40,8 +72,9 @@ async def boot() -> AsyncIterator[Boot]:
     fakes: list[FakeKis] = []
     async with aiohttp.ClientSession() as session:
 
-        async def factory(*, env: Env = "real", at: datetime | None = MID,
-                          **kwargs: Any) -> tuple[FakeKis, Raw]:
+        async def factory(
+            *, env: Env = "real", at: datetime | None = MID, **kwargs: Any
+        ) -> tuple[FakeKis, Raw]:
             clock = Clock.at(at, frozen=True) if at is not None else None
             fake = FakeKis(env=env, rate_limit=kwargs.pop("rate_limit", None), clock=clock, **kwargs)
             await fake.start()
@@ -84,8 +117,10 @@ async def test_psearch_title_rows(boot: Boot) -> None:
     assert status == 200 and set(body) == {"output2", "rt_cd", "msg_cd", "msg1"}
     assert (body["rt_cd"], body["msg_cd"], body["msg1"]) == ("0", "MCA00000", "정상처리 되었습니다.")
     assert [(r["user_id"], r["seq"], r["grp_nm"], r["condition_nm"]) for r in body["output2"]] == [
-        ("testuser", "0", "임시그룹", "급등주"), ("testuser", "1", "임시그룹", "거래량급증"),
-        ("testuser", "2", "돌파전략", "신고가")]
+        ("testuser", "0", "임시그룹", "급등주"),
+        ("testuser", "1", "임시그룹", "거래량급증"),
+        ("testuser", "2", "돌파전략", "신고가"),
+    ]
 
     fake.set_conditions([("나의그룹", "눌림목"), ("나의그룹", "정배열")])
     _, body, _ = await raw.get(TITLE, "HHKST03900300", {"user_id": "testuser"})
@@ -201,8 +236,11 @@ async def test_psearch_rate_limit_faults_and_request_log(boot: Boot) -> None:
     # The one window is shared with every other TR.
     await asyncio.sleep(1.05)
     await result(raw, "0")
-    _, body, _ = await raw.get(f"{QUOTES}/inquire-price", "FHKST01010100",
-                               {"FID_COND_MRKT_DIV_CODE": "J", "FID_INPUT_ISCD": "005930"})
+    _, body, _ = await raw.get(
+        f"{QUOTES}/inquire-price",
+        "FHKST01010100",
+        {"FID_COND_MRKT_DIV_CODE": "J", "FID_INPUT_ISCD": "005930"},
+    )
     assert body["rt_cd"] == "0"
     assert (await result(raw, "0"))[1]["msg_cd"] == "EGW00201"
 
@@ -230,8 +268,14 @@ async def test_psearch_request_times(boot: Boot) -> None:
 
 
 async def minute(raw: Raw, code: str, hour: str, **extra: str) -> Any:
-    params = {"FID_ETC_CLS_CODE": "", "FID_COND_MRKT_DIV_CODE": "J", "FID_INPUT_ISCD": code,
-              "FID_INPUT_HOUR_1": hour, "FID_PW_DATA_INCU_YN": "Y", **extra}
+    params = {
+        "FID_ETC_CLS_CODE": "",
+        "FID_COND_MRKT_DIV_CODE": "J",
+        "FID_INPUT_ISCD": code,
+        "FID_INPUT_HOUR_1": hour,
+        "FID_PW_DATA_INCU_YN": "Y",
+        **extra,
+    }
     status, body, _ = await raw.get(MINUTE, "FHKST03010200", params)
     assert status == 200
     return body
@@ -314,7 +358,12 @@ async def test_minute_bars_are_consistent_ohlc(boot: Boot) -> None:
     first, second = body["output2"][:2]
     assert (first["stck_cntg_hour"], second["stck_cntg_hour"]) == ("110000", "105900")
     assert [first[k] for k in ("stck_oprc", "stck_hgpr", "stck_lwpr", "stck_prpr", "cntg_vol")] == [
-        "62800", "63000", "62600", "62700", "21"]
+        "62800",
+        "63000",
+        "62600",
+        "62700",
+        "21",
+    ]
     turnover = 62_800 * 10 + 63_000 * 4 + 62_600 * 6 + 62_700
     assert int(first["acml_tr_pbmn"]) - int(second["acml_tr_pbmn"]) == turnover
     assert body["output1"]["stck_prpr"] == "62700" and body["output1"]["prdy_vrss_sign"] == "3"
@@ -360,9 +409,13 @@ async def test_minute_first_row_quirk(boot: Boot) -> None:
 
 async def test_minute_refusals(boot: Boot) -> None:
     _, raw = await boot()
-    for extra in ({"FID_COND_MRKT_DIV_CODE": "NX"}, {"FID_INPUT_ISCD": "999999"},
-                  {"FID_INPUT_HOUR_1": "1100"}, {"FID_INPUT_HOUR_1": "250000"},
-                  {"FID_PW_DATA_INCU_YN": "X"}):
+    for extra in (
+        {"FID_COND_MRKT_DIV_CODE": "NX"},
+        {"FID_INPUT_ISCD": "999999"},
+        {"FID_INPUT_HOUR_1": "1100"},
+        {"FID_INPUT_HOUR_1": "250000"},
+        {"FID_PW_DATA_INCU_YN": "X"},
+    ):
         body = await minute(raw, "005930", "110000", **extra)
         assert body["rt_cd"] == "1" and body["msg_cd"] == "OPSQ2001" and "output2" not in body, extra
     partial = {"FID_COND_MRKT_DIV_CODE": "J", "FID_INPUT_ISCD": "005930", "FID_INPUT_HOUR_1": "110000"}

@@ -109,8 +109,9 @@ class Account:
         return price * qty + math.ceil(price * qty * self.commission_rate)
 
     def reserved_cash(self, orders: list[FakeOrder]) -> int:
-        return sum(self.buy_cost(o.reserve_price, o.remaining) for o in orders
-                   if o.side == "buy" and o.working)
+        return sum(
+            self.buy_cost(o.reserve_price, o.remaining) for o in orders if o.side == "buy" and o.working
+        )
 
     def orderable_cash(self, orders: list[FakeOrder]) -> int:
         return self.d2_cash - self.reserved_cash(orders)

@@ -143,8 +143,10 @@ def system(code: str, message: str) -> str:
 
 
 SYSTEM_DUPLICATE = ("R10001", "동일한 App key로 접속이 되었습니다. 기존 세션은 종료가 됩니다")
-SYSTEM_HEARTBEAT = ("R10002",
-                    "사용자 프로그램으로부터 Heartbeat(연결유지) 메시지가 오지않아서 접속을 종료합니다")
+SYSTEM_HEARTBEAT = (
+    "R10002",
+    "사용자 프로그램으로부터 Heartbeat(연결유지) 메시지가 오지않아서 접속을 종료합니다",
+)
 SYSTEM_NO_LOGIN = ("R10004", "접속허용요청이 들어오지 않았습니다")
 
 
@@ -178,8 +180,9 @@ def cnsrreq_error(seq: str, code: int, msg: str) -> str:
     return dumps({"trnm": "CNSRREQ", "seq": seq, "return_code": code, "return_msg": msg})
 
 
-def condition_event(seq: str, code: str, flag: Literal["I", "D"], hhmmss: str, *,
-                    with_907: bool, value_9081: str | None) -> dict[str, Any]:
+def condition_event(
+    seq: str, code: str, flag: Literal["I", "D"], hhmmss: str, *, with_907: bool, value_9081: str | None
+) -> dict[str, Any]:
     """A type 02 entry (ka10173 실시간 데이터): 841 seq, 9001 code (no prefix), 843 I/D, 20 time."""
     values = {"841": seq, "9001": code, "843": flag, "20": hhmmss}
     if with_907:
@@ -197,8 +200,10 @@ ErrorStyle = Literal["code", "wrapped"]
 def rate_error(style: ErrorStyle, api_id: str, rate: float | None) -> dict[str, Any]:
     detail = f"{RATE_LIMIT_MSG}. 유량={rate if rate is not None else '?'}, API ID={api_id}"
     if style == "wrapped":
-        return {"return_code": WRAPPED_RATE_CODE,
-                "return_msg": f"허용된 요청 개수를 초과하였습니다[{RATE_LIMIT}:{detail}]"}
+        return {
+            "return_code": WRAPPED_RATE_CODE,
+            "return_msg": f"허용된 요청 개수를 초과하였습니다[{RATE_LIMIT}:{detail}]",
+        }
     return {"return_code": RATE_LIMIT, "return_msg": detail}
 
 
@@ -215,36 +220,50 @@ def auth_error(code: int, style: ErrorStyle) -> dict[str, Any]:
 
 REFERENCE_FRAMES: dict[str, str] = {
     # brokers.md 3.2 (spec au10001, comma fixed as the reference did)
-    "au10001": ('{"expires_dt":"20241107083713","token_type":"bearer",'
-                '"token":"WQJCwyqInphKnR3bSRtB9NE1lv...","return_code":0,'
-                '"return_msg":"정상적으로 처리되었습니다"}'),
+    "au10001": (
+        '{"expires_dt":"20241107083713","token_type":"bearer",'
+        '"token":"WQJCwyqInphKnR3bSRtB9NE1lv...","return_code":0,'
+        '"return_msg":"정상적으로 처리되었습니다"}'
+    ),
     # brokers.md 3.3 REG ack
     "REG": '{"trnm":"REG","return_code":0,"return_msg":""}',
     # condition-search.md 2.6 (LOGIN ack with sor_yn, third-party corroborated)
     "LOGIN": '{"trnm":"LOGIN","return_code":0,"return_msg":"", "sor_yn":"Y"}',
     # brokers.md 3.3 official 0B example (empty FIDs trimmed by the reference)
-    "0B": ('{"trnm":"REAL","data":[{"type":"0B","name":"주식체결","item":"005930","values":{"20":"165208",'
-           '"10":"-20800","11":"-50","12":"-0.24","27":"-20800","28":"-20700","15":"+82","13":"30379732",'
-           '"14":"632640","16":"20850","17":"+21150","18":"-20450","25":"5","26":"-1057122",'
-           '"29":"-22041267850","30":"-96.64","31":"36.67","32":"44","228":"98.92","311":"17230",'
-           '"290":"2","691":"0","567":"000000","568":"000000","9081":"1"}}]}'),
+    "0B": (
+        '{"trnm":"REAL","data":[{"type":"0B","name":"주식체결","item":"005930","values":{"20":"165208",'
+        '"10":"-20800","11":"-50","12":"-0.24","27":"-20800","28":"-20700","15":"+82","13":"30379732",'
+        '"14":"632640","16":"20850","17":"+21150","18":"-20450","25":"5","26":"-1057122",'
+        '"29":"-22041267850","30":"-96.64","31":"36.67","32":"44","228":"98.92","311":"17230",'
+        '"290":"2","691":"0","567":"000000","568":"000000","9081":"1"}}]}'
+    ),
     # brokers.md 3.3 official 00 example (an order-accepted event)
-    "00": ('{"data":[{"values":{"9201":"1111111111","9203":"0000018","9001":"005930","912":"JJ","913":"접수",'
-           '"302":"삼성전자","900":"1","901":"0","902":"1","903":"0","904":"0000000","905":"+매수",'
-           '"906":"시장가","907":"2","908":"094022","909":"","910":"","911":"","10":"+60700","27":"+60700",'
-           '"28":"-60000","914":"","915":"","938":"0","939":"0","919":"0","921":"0701002","922":"00",'
-           '"923":"00000000","2134":"1","2135":"KRX","2136":"Y"},"type":"00","name":"주문체결",'
-           '"item":"005930"}],"trnm":"REAL"}'),
+    "00": (
+        '{"data":[{"values":{"9201":"1111111111","9203":"0000018","9001":"005930","912":"JJ","913":"접수",'
+        '"302":"삼성전자","900":"1","901":"0","902":"1","903":"0","904":"0000000","905":"+매수",'
+        '"906":"시장가","907":"2","908":"094022","909":"","910":"","911":"","10":"+60700","27":"+60700",'
+        '"28":"-60000","914":"","915":"","938":"0","939":"0","919":"0","921":"0701002","922":"00",'
+        '"923":"00000000","2134":"1","2135":"KRX","2136":"Y"},"type":"00","name":"주문체결",'
+        '"item":"005930"}],"trnm":"REAL"}'
+    ),
     # condition-search.md 6 K1..K5
-    "K1": ('{"trnm":"CNSRLST","return_code":0,"return_msg":"","data":[["0","조건1"],["1","조건2"],'
-           '["2","조건3"],["3","조건4"],["4","조건5"]]}'),
-    "K2": ('{"trnm":"CNSRREQ","seq":"2  ","cont_yn":"N","next_key":"","return_code":0,'
-           '"data":[{"9001":"A005930","302":"삼성전자","10":"000075000","25":"5","11":"-00000100","12":"-00000130","13":"010386116",'
-           '"16":"000075100","17":"000075600","18":"000074700"}]}'),
-    "K3": ('{"data":[{"values":{"841":"4","9001":"005930","843":"I","20":"152028","907":"2"},"type":"02",'
-           '"name":"조건검색","item":"005930"}],"trnm":"REAL"}'),
-    "K4": ('{"trnm": "REAL", "data": [{"values": {"841": "1", "9001": "001210", "843": "D", "20": "095654"}, '
-           '"type": "02", "name": "조건검색", "item": "001210"}]}'),
+    "K1": (
+        '{"trnm":"CNSRLST","return_code":0,"return_msg":"","data":[["0","조건1"],["1","조건2"],'
+        '["2","조건3"],["3","조건4"],["4","조건5"]]}'
+    ),
+    "K2": (
+        '{"trnm":"CNSRREQ","seq":"2  ","cont_yn":"N","next_key":"","return_code":0,'
+        '"data":[{"9001":"A005930","302":"삼성전자","10":"000075000","25":"5","11":"-00000100","12":"-00000130","13":"010386116",'
+        '"16":"000075100","17":"000075600","18":"000074700"}]}'
+    ),
+    "K3": (
+        '{"data":[{"values":{"841":"4","9001":"005930","843":"I","20":"152028","907":"2"},"type":"02",'
+        '"name":"조건검색","item":"005930"}],"trnm":"REAL"}'
+    ),
+    "K4": (
+        '{"trnm": "REAL", "data": [{"values": {"841": "1", "9001": "001210", "843": "D", "20": "095654"}, '
+        '"type": "02", "name": "조건검색", "item": "001210"}]}'
+    ),
     "K5": '{"trnm":"CNSRCLR","seq":"1","return_code":0,"return_msg":""}',
     # condition-search.md 2.4: the snapshot reply of ka10173 (one of its identical rows kept)
     "K3_snapshot": '{"trnm":"CNSRREQ","seq":"4","return_code":0,"data":[{"jmcode":"A005930"}]}',

@@ -117,13 +117,17 @@ class Conditions:
             data: list[dict[str, str]] | None = [{"jmcode": f"A{c}"} for c in codes]
             if not codes and self.settings.empty_snapshot == "null":
                 data = None
-            await send(codec.dumps({"trnm": "CNSRREQ", "seq": echo, "return_code": 0, "return_msg": "",
-                                    "data": data}))
+            await send(
+                codec.dumps(
+                    {"trnm": "CNSRREQ", "seq": echo, "return_code": 0, "return_msg": "", "data": data}
+                )
+            )
         else:
             await send(codec.cnsrreq_error(echo, codec.INPUT_ERROR, f"search_type 오류 ({stype!r}; 0, 1)"))
 
-    def _search_page(self, seq: str, echo: str, codes: list[str], msg: dict[str, Any],
-                     quote: QuoteRow) -> str:
+    def _search_page(
+        self, seq: str, echo: str, codes: list[str], msg: dict[str, Any], quote: QuoteRow
+    ) -> str:
         start = 0
         if str(msg.get("cont_yn", "N")) == "Y":
             key = str(msg.get("next_key", ""))
@@ -131,12 +135,20 @@ class Conditions:
                 return codec.cnsrreq_error(echo, codec.CONT_KEY_ERROR, f"연속조회키 오류 ({key!r})")
             start = int(key)
         rows = [row for c in codes if (row := quote(c)) is not None]
-        page = rows[start:start + self.settings.page_size]
+        page = rows[start : start + self.settings.page_size]
         more = start + self.settings.page_size < len(rows)
         # next_key is opaque (length 20); an offset is the fake's choice.
-        return codec.dumps({"trnm": "CNSRREQ", "seq": echo, "cont_yn": "Y" if more else "N",
-                            "next_key": str(start + self.settings.page_size) if more else "",
-                            "return_code": 0, "return_msg": "", "data": page})
+        return codec.dumps(
+            {
+                "trnm": "CNSRREQ",
+                "seq": echo,
+                "cont_yn": "Y" if more else "N",
+                "next_key": str(start + self.settings.page_size) if more else "",
+                "return_code": 0,
+                "return_msg": "",
+                "data": page,
+            }
+        )
 
     async def _clear(self, state: ConnConditions, msg: dict[str, Any], send: Send) -> None:
         seq = self._seq(msg)
@@ -144,8 +156,16 @@ class Conditions:
         if seq not in state.realtime:
             # "CNSRCLR는 ... 실시간 조건검색 등록 후 해제해야 성공 응답을 받습니다." The failure's shape
             # is UNCONFIRMED: the same four fields with return_code 1.
-            await send(codec.dumps({"trnm": "CNSRCLR", "seq": echo, "return_code": 1,
-                                    "return_msg": "등록되지 않은 실시간 조건검색입니다"}))
+            await send(
+                codec.dumps(
+                    {
+                        "trnm": "CNSRCLR",
+                        "seq": echo,
+                        "return_code": 1,
+                        "return_msg": "등록되지 않은 실시간 조건검색입니다",
+                    }
+                )
+            )
             return
         state.realtime.discard(seq)
         await send(codec.dumps({"trnm": "CNSRCLR", "seq": echo, "return_code": 0, "return_msg": ""}))

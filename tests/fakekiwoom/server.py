@@ -96,7 +96,12 @@ APIS: dict[str, tuple[str, Category]] = {
 
 # Page sizes: none is published; these are the fake's defaults (UNCONFIRMED), changeable per test.
 DEFAULT_PAGE_SIZES: dict[str, int] = {
-    "kt00018": 20, "ka10075": 20, "ka10076": 20, "kt00007": 20, "ka10080": 900, "ka10081": 600,
+    "kt00018": 20,
+    "ka10075": 20,
+    "ka10076": 20,
+    "kt00007": 20,
+    "ka10080": 900,
+    "ka10081": 600,
 }
 TIC_SCOPES = frozenset({1, 3, 5, 10, 15, 30, 45, 60})
 
@@ -247,8 +252,9 @@ class FakeKiwoom(FakeServer):
         for sym in self.tape.symbols.values():
             self.tape.seed_history(sym, now.date(), history_days)
             self.tape.backfill(sym, now, history_minutes)
-        self.account = Account(acct_no=account, cash=cash, commission_rate=commission_rate,
-                               sell_tax_rate=sell_tax_rate)
+        self.account = Account(
+            acct_no=account, cash=cash, commission_rate=commission_rate, sell_tax_rate=sell_tax_rate
+        )
         self.conditions = Conditions(conditions or ConditionSettings())
         ws_settings = ws or WsSettings()
         ws_settings.paper = env == "paper"
@@ -313,8 +319,9 @@ class FakeKiwoom(FakeServer):
             limits = {"order": 5.0, "query": 5.0 if self.env == "real" else 1.0}
         self._windows = {cat: _Window(rate) for cat, rate in (limits or {}).items()}
 
-    def rate_limit_next(self, n: int = 1, api_id: str | None = None,
-                        style: codec.ErrorStyle | None = None) -> None:
+    def rate_limit_next(
+        self, n: int = 1, api_id: str | None = None, style: codec.ErrorStyle | None = None
+    ) -> None:
         """The next `n` REST calls (of `api_id`, or any) are refused with 1700 whatever the load."""
         self._rate_faults.append(_RateFault(api_id, n, style))
 
@@ -393,8 +400,9 @@ class FakeKiwoom(FakeServer):
         """Hold `qty` shares bought before today (a code without a tape gets one at avg_price)."""
         if code not in self.tape.symbols:
             self.add_symbol(code, krx.round_down(avg_price))
-        self.account.positions[code] = Position(code=code, name=name or name_of(code), qty=qty,
-                                                cost=qty * avg_price, prior_qty=qty)
+        self.account.positions[code] = Position(
+            code=code, name=name or name_of(code), qty=qty, cost=qty * avg_price, prior_qty=qty
+        )
 
     def seed_positions(self, count: int, *, qty: int = 10, price: int = 10_000) -> list[str]:
         """`count` synthetic positions (codes 900000 upward) to exercise continuation."""
@@ -425,8 +433,9 @@ class FakeKiwoom(FakeServer):
 
     async def _condition_push(self, seq: str, code: str, flag: Literal["I", "D"]) -> int:
         s = self.conditions.settings
-        entry = codec.condition_event(seq, code, flag, self._hhmmss(), with_907=s.with_907,
-                                      value_9081=s.value_9081)
+        entry = codec.condition_event(
+            seq, code, flag, self._hhmmss(), with_907=s.with_907, value_9081=s.value_9081
+        )
         return await self.hub.publish_condition(seq, entry)
 
     # ------------------------------------------------------------------ inspection
@@ -475,11 +484,17 @@ class FakeKiwoom(FakeServer):
         for fault in self._api_faults:
             if fault.n > 0 and fault.api_id == api_id:
                 fault.n -= 1
-                self.requests.append(RestRequest(api_id, request.path, None, self.clock.time(),
-                                                 status=fault.status))
+                self.requests.append(
+                    RestRequest(api_id, request.path, None, self.clock.time(), status=fault.status)
+                )
                 if request.path == ORDR:
-                    rec = OrderRequest(api_id, self._loads(await request.text()), self.clock.time(),
-                                       status=fault.status, injected=f"fail_next {fault.status}")
+                    rec = OrderRequest(
+                        api_id,
+                        self._loads(await request.text()),
+                        self.clock.time(),
+                        status=fault.status,
+                        injected=f"fail_next {fault.status}",
+                    )
                     self.order_requests.append(rec)
                 return web.Response(status=fault.status, text=f"{fault.status} injected by FakeKiwoom")
         return await handler(request)
@@ -491,12 +506,18 @@ class FakeKiwoom(FakeServer):
         except ValueError:
             return raw
 
-    def _json(self, body: dict[str, Any], api_id: str, *, status: int = 200, cont_yn: str = "N",
-              next_key: str = "") -> web.Response:
+    def _json(
+        self, body: dict[str, Any], api_id: str, *, status: int = 200, cont_yn: str = "N", next_key: str = ""
+    ) -> web.Response:
         # Response headers echo api-id and carry the continuation (spec response header table).
         headers = {"api-id": api_id, "cont-yn": cont_yn, "next-key": next_key}
-        return web.Response(text=codec.dumps(body), status=status, headers=headers,
-                            content_type="application/json", charset="utf-8")
+        return web.Response(
+            text=codec.dumps(body),
+            status=status,
+            headers=headers,
+            content_type="application/json",
+            charset="utf-8",
+        )
 
     def _error(self, body: dict[str, Any], api_id: str, status: int = 200) -> web.Response:
         return self._json(body, api_id, status=status)
@@ -511,8 +532,10 @@ class FakeKiwoom(FakeServer):
         return self.now().strftime("%Y%m%d")
 
     async def _not_found(self, request: web.Request) -> web.StreamResponse:
-        return web.json_response({"return_code": codec.UNKNOWN_API,
-                                  "return_msg": f"no such URL: {request.method} {request.path}"}, status=404)
+        return web.json_response(
+            {"return_code": codec.UNKNOWN_API, "return_msg": f"no such URL: {request.method} {request.path}"},
+            status=404,
+        )
 
     # ------------------------------------------------------------------ OAuth (au10001 / au10002)
 
@@ -539,17 +562,31 @@ class FakeKiwoom(FakeServer):
         if err is None and body.get("grant_type") != "client_credentials":
             err = (codec.INPUT_ERROR, "grant_type은 client_credentials입니다")
         if err is not None:
-            return self._json({"return_code": err[0], "return_msg": err[1]}, api_id,
-                              status=self.error_http_status)
+            return self._json(
+                {"return_code": err[0], "return_msg": err[1]}, api_id, status=self.error_http_status
+            )
         now = self.clock.time()
         # A fresh token on every call, earlier ones staying valid until they expire: whether Kiwoom
         # re-issues the same token within its lifetime is UNCONFIRMED.
-        tok = IssuedToken(token=secrets.token_urlsafe(64), app_key=self.app_key, env=self.env, issued_at=now,
-                          expires_at=now + self.token_lifetime)
+        tok = IssuedToken(
+            token=secrets.token_urlsafe(64),
+            app_key=self.app_key,
+            env=self.env,
+            issued_at=now,
+            expires_at=now + self.token_lifetime,
+        )
         self.tokens_issued.append(tok)
         expires = (self.now() + timedelta(seconds=self.token_lifetime)).strftime("%Y%m%d%H%M%S")
-        return self._json({"expires_dt": expires, "token_type": "bearer", "token": tok.token,
-                           "return_code": 0, "return_msg": codec.OK_MSG}, api_id)
+        return self._json(
+            {
+                "expires_dt": expires,
+                "token_type": "bearer",
+                "token": tok.token,
+                "return_code": 0,
+                "return_msg": codec.OK_MSG,
+            },
+            api_id,
+        )
 
     async def _revoke(self, request: web.Request) -> web.Response:
         api_id = request.headers.get("api-id", "au10002")
@@ -597,8 +634,14 @@ class FakeKiwoom(FakeServer):
         raw = await request.text()
         body = self._loads(raw)
         headers = request.headers
-        rec = RestRequest(api_id, request.path, body, self.clock.time(), cont_yn=headers.get("cont-yn", ""),
-                          next_key=headers.get("next-key", ""))
+        rec = RestRequest(
+            api_id,
+            request.path,
+            body,
+            self.clock.time(),
+            cont_yn=headers.get("cont-yn", ""),
+            next_key=headers.get("next-key", ""),
+        )
         self.requests.append(rec)
         order_rec: OrderRequest | None = None
         if request.path == ORDR:
@@ -610,8 +653,9 @@ class FakeKiwoom(FakeServer):
             order_rec.status = resp.status
         return resp
 
-    async def _dispatch_checked(self, request: web.Request, api_id: str, body: Any, rec: RestRequest,
-                                order_rec: OrderRequest | None) -> web.StreamResponse:
+    async def _dispatch_checked(
+        self, request: web.Request, api_id: str, body: Any, rec: RestRequest, order_rec: OrderRequest | None
+    ) -> web.StreamResponse:
         def failed(resp: web.Response, code: int) -> web.Response:
             rec.return_code = code
             if order_rec is not None:
@@ -628,12 +672,16 @@ class FakeKiwoom(FakeServer):
         scheme, _, token = request.headers.get("authorization", "").partition(" ")
         code = self._token_status(token.strip())[0] if scheme.lower() == "bearer" else codec.TOKEN_INVALID
         if code:
-            return failed(self._error(codec.auth_error(code, self.auth_error_style), api_id,
-                                      self.error_http_status), code)
+            return failed(
+                self._error(codec.auth_error(code, self.auth_error_style), api_id, self.error_http_status),
+                code,
+            )
         if spec is None or spec[0] != request.path:
             where = f"{spec[0]}" if spec else "없는 api-id"
-            return failed(self._refusal(codec.UNKNOWN_API, f"api-id 오류 ({api_id!r} → {where})", api_id),
-                          codec.UNKNOWN_API)
+            return failed(
+                self._refusal(codec.UNKNOWN_API, f"api-id 오류 ({api_id!r} → {where})", api_id),
+                codec.UNKNOWN_API,
+            )
         if not isinstance(body, dict):
             refusal = self._refusal(codec.INPUT_ERROR, "요청 본문은 JSON 객체입니다", api_id)
             return failed(refusal, codec.INPUT_ERROR)
@@ -657,19 +705,26 @@ class FakeKiwoom(FakeServer):
         cont = request.headers.get("cont-yn", "N") == "Y"
         key = request.headers.get("next-key", "") if cont else ""
         if api_id == "ka00001":
-            return self._json({"acctNo": self.account.acct_no, "return_code": 0, "return_msg": codec.OK_MSG},
-                              api_id)
+            return self._json(
+                {"acctNo": self.account.acct_no, "return_code": 0, "return_msg": codec.OK_MSG}, api_id
+            )
         handlers: dict[str, Callable[[str, dict[str, str], str], web.Response]] = {
-            "kt00001": self._kt00001, "kt00018": self._kt00018, "ka10075": self._ka10075,
-            "ka10076": self._ka10076, "kt00007": self._kt00007, "ka10001": self._ka10001,
-            "ka10080": self._ka10080, "ka10081": self._ka10081,
+            "kt00001": self._kt00001,
+            "kt00018": self._kt00018,
+            "ka10075": self._ka10075,
+            "ka10076": self._ka10076,
+            "kt00007": self._kt00007,
+            "ka10001": self._ka10001,
+            "ka10080": self._ka10080,
+            "ka10081": self._ka10081,
         }
         return handlers[api_id](api_id, body, key)
 
     # ------------------------------------------------------------------ paging
 
-    def _page(self, api_id: str, rows: list[tuple[str, dict[str, str]]], key: str,
-              descending: bool) -> tuple[list[dict[str, str]], str, str]:
+    def _page(
+        self, api_id: str, rows: list[tuple[str, dict[str, str]]], key: str, descending: bool
+    ) -> tuple[list[dict[str, str]], str, str]:
         """One page of sorted (sort key, row) pairs after `key` -> (rows, cont-yn, next-key).
         The next-key is the last row's sort key, so rows added meanwhile do not shift pages."""
         if key:
@@ -731,11 +786,16 @@ class FakeKiwoom(FakeServer):
         a = self.account
         orderable = max(a.orderable_cash(self.orders), 0)
         out = {
-            "entr": codec.zpad(a.cash, 15), "profa_ch": codec.zpad(a.reserved_cash(self.orders), 15),
-            "ord_alow_amt": codec.zpad(orderable, 15), "100stk_ord_alow_amt": codec.zpad(orderable, 15),
+            "entr": codec.zpad(a.cash, 15),
+            "profa_ch": codec.zpad(a.reserved_cash(self.orders), 15),
+            "ord_alow_amt": codec.zpad(orderable, 15),
+            "100stk_ord_alow_amt": codec.zpad(orderable, 15),
             "pymn_alow_amt": codec.zpad(max(min(a.cash, a.d2_cash), 0), 15),
-            "d1_entra": codec.zpad(a.cash, 15), "d2_entra": codec.zpad(a.d2_cash, 15),
-            "stk_entr_prst": [], "return_code": 0, "return_msg": codec.QUERY_OK_MSG,
+            "d1_entra": codec.zpad(a.cash, 15),
+            "d2_entra": codec.zpad(a.d2_cash, 15),
+            "stk_entr_prst": [],
+            "return_code": 0,
+            "return_msg": codec.QUERY_OK_MSG,
         }
         return self._json(out, api_id)
 
@@ -753,10 +813,13 @@ class FakeKiwoom(FakeServer):
         fees = sum(self._eval_costs(p, values[p.code]) for p in held)
         pl = total_eval - pur - fees
         summary = {
-            "tot_pur_amt": codec.zpad(pur, 15), "tot_evlt_amt": codec.zpad(total_eval, 15),
-            "tot_evlt_pl": codec.zpad(pl, 15), "tot_prft_rt": f"{pl / pur * 100:.2f}" if pur else "0.00",
+            "tot_pur_amt": codec.zpad(pur, 15),
+            "tot_evlt_amt": codec.zpad(total_eval, 15),
+            "tot_evlt_pl": codec.zpad(pl, 15),
+            "tot_prft_rt": f"{pl / pur * 100:.2f}" if pur else "0.00",
             "prsm_dpst_aset_amt": codec.zpad(self.account.d2_cash + total_eval, 15),
-            "tot_loan_amt": codec.zpad(0, 15), "tot_crd_loan_amt": codec.zpad(0, 15),
+            "tot_loan_amt": codec.zpad(0, 15),
+            "tot_crd_loan_amt": codec.zpad(0, 15),
             "tot_crd_ls_amt": codec.zpad(0, 15),
         }
         # The summary repeats on every page (UNCONFIRMED; the clients read it from each page).
@@ -810,12 +873,17 @@ class FakeKiwoom(FakeServer):
         self._stex_ok(body["stex_tp"], ("0", "1", "2"))
         if body["all_stk_tp"] == "1":
             self._require(body, "stk_cd")
-        orders = [o for o in self._order_filter(body, "trde_tp", "all_stk_tp")
-                  if o.kind == "new" and o.working]
+        orders = [
+            o for o in self._order_filter(body, "trde_tp", "all_stk_tp") if o.kind == "new" and o.working
+        ]
         rows = sorted(((o.ord_no, self._oso_row(o)) for o in orders), key=lambda r: r[0], reverse=True)
         page, cont, next_key = self._page(api_id, rows, key, descending=True)
-        return self._json({"oso": page, "return_code": 0, "return_msg": codec.QUERY_OK_MSG}, api_id,
-                          cont_yn=cont, next_key=next_key)
+        return self._json(
+            {"oso": page, "return_code": 0, "return_msg": codec.QUERY_OK_MSG},
+            api_id,
+            cont_yn=cont,
+            next_key=next_key,
+        )
 
     def _oso_row(self, o: FakeOrder) -> dict[str, str]:
         sym = self.tape.symbols[o.code]
@@ -842,21 +910,41 @@ class FakeKiwoom(FakeServer):
         if body["qry_tp"] == "1":
             self._require(body, "stk_cd")
         before = body.get("ord_no", "")
-        orders = [o for o in self._order_filter(body, "sell_tp", "qry_tp")
-                  if o.kind == "new" and o.filled and (not before or o.ord_no < before.zfill(7))]
+        orders = [
+            o
+            for o in self._order_filter(body, "sell_tp", "qry_tp")
+            if o.kind == "new" and o.filled and (not before or o.ord_no < before.zfill(7))
+        ]
         rows = sorted(((o.ord_no, self._cntr_row(o)) for o in orders), key=lambda r: r[0], reverse=True)
         page, cont, next_key = self._page(api_id, rows, key, descending=True)
-        return self._json({"cntr": page, "return_code": 0, "return_msg": codec.QUERY_OK_MSG}, api_id,
-                          cont_yn=cont, next_key=next_key)
+        return self._json(
+            {"cntr": page, "return_code": 0, "return_msg": codec.QUERY_OK_MSG},
+            api_id,
+            cont_yn=cont,
+            next_key=next_key,
+        )
 
     def _cntr_row(self, o: FakeOrder) -> dict[str, str]:
         return {
-            "ord_no": o.ord_no, "stk_nm": name_of(o.code), "io_tp_nm": self._io_tp_nm(o),
-            "ord_pric": str(o.price), "ord_qty": str(o.qty), "cntr_pric": str(o.avg_price),
-            "cntr_qty": str(o.filled), "oso_qty": str(o.remaining if o.working else 0),
-            "tdy_trde_cmsn": str(o.fees), "tdy_trde_tax": str(o.tax), "ord_stt": self._ord_stt(o),
-            "trde_tp": TRDE_TP_NAMES[o.trde_tp], "orig_ord_no": o.orig_ord_no, "ord_tm": o.ord_tm,
-            "stk_cd": o.code, "stex_tp": "1", "stex_tp_txt": "KRX", "sor_yn": "N", "stop_pric": "",
+            "ord_no": o.ord_no,
+            "stk_nm": name_of(o.code),
+            "io_tp_nm": self._io_tp_nm(o),
+            "ord_pric": str(o.price),
+            "ord_qty": str(o.qty),
+            "cntr_pric": str(o.avg_price),
+            "cntr_qty": str(o.filled),
+            "oso_qty": str(o.remaining if o.working else 0),
+            "tdy_trde_cmsn": str(o.fees),
+            "tdy_trde_tax": str(o.tax),
+            "ord_stt": self._ord_stt(o),
+            "trde_tp": TRDE_TP_NAMES[o.trde_tp],
+            "orig_ord_no": o.orig_ord_no,
+            "ord_tm": o.ord_tm,
+            "stk_cd": o.code,
+            "stex_tp": "1",
+            "stex_tp_txt": "KRX",
+            "sor_yn": "N",
+            "stop_pric": "",
         }
 
     def _kt00007(self, api_id: str, body: dict[str, str], key: str) -> web.Response:
@@ -882,11 +970,16 @@ class FakeKiwoom(FakeServer):
             if fr and (o.ord_no > fr if descending else o.ord_no < fr):
                 continue
             orders.append(o)
-        rows = sorted(((o.ord_no, self._detail_row(o)) for o in orders), key=lambda r: r[0],
-                      reverse=descending)
+        rows = sorted(
+            ((o.ord_no, self._detail_row(o)) for o in orders), key=lambda r: r[0], reverse=descending
+        )
         page, cont, next_key = self._page(api_id, rows, key, descending=descending)
-        return self._json({"acnt_ord_cntr_prps_dtl": page, "return_code": 0, "return_msg": codec.DONE_MSG},
-                          api_id, cont_yn=cont, next_key=next_key)
+        return self._json(
+            {"acnt_ord_cntr_prps_dtl": page, "return_code": 0, "return_msg": codec.DONE_MSG},
+            api_id,
+            cont_yn=cont,
+            next_key=next_key,
+        )
 
     def _detail_row(self, o: FakeOrder) -> dict[str, str]:
         cancel = o.kind == "cancel"
@@ -964,18 +1057,35 @@ class FakeKiwoom(FakeServer):
         for start, group in grouped.items():
             close = group[-1].close
             stamp = start.strftime("%Y%m%d%H%M%S")
-            rows.append((stamp, {
-                "cur_prc": codec.signed(close, sym.base), "trde_qty": str(sum(b.volume for b in group)),
-                "cntr_tm": stamp, "open_pric": codec.signed(group[0].open, sym.base),
-                "high_pric": codec.signed(max(b.high for b in group), sym.base),
-                "low_pric": codec.signed(min(b.low for b in group), sym.base),
-                "acc_trde_qty": str(group[-1].acc_volume), "pred_pre": codec.signed_num(close - sym.base),
-                "pred_pre_sig": codec.sign_code(close, sym.base, *sym.limits),
-            }))
+            rows.append(
+                (
+                    stamp,
+                    {
+                        "cur_prc": codec.signed(close, sym.base),
+                        "trde_qty": str(sum(b.volume for b in group)),
+                        "cntr_tm": stamp,
+                        "open_pric": codec.signed(group[0].open, sym.base),
+                        "high_pric": codec.signed(max(b.high for b in group), sym.base),
+                        "low_pric": codec.signed(min(b.low for b in group), sym.base),
+                        "acc_trde_qty": str(group[-1].acc_volume),
+                        "pred_pre": codec.signed_num(close - sym.base),
+                        "pred_pre_sig": codec.sign_code(close, sym.base, *sym.limits),
+                    },
+                )
+            )
         rows.sort(key=lambda r: r[0], reverse=True)
         page, cont, next_key = self._page(api_id, rows, key, descending=True)
-        return self._json({"stk_cd": sym.code, "stk_min_pole_chart_qry": page, "return_code": 0,
-                           "return_msg": codec.OK_MSG}, api_id, cont_yn=cont, next_key=next_key)
+        return self._json(
+            {
+                "stk_cd": sym.code,
+                "stk_min_pole_chart_qry": page,
+                "return_code": 0,
+                "return_msg": codec.OK_MSG,
+            },
+            api_id,
+            cont_yn=cont,
+            next_key=next_key,
+        )
 
     def _ka10081(self, api_id: str, body: dict[str, str], key: str) -> web.Response:
         """주식일봉차트조회요청: today's bar (when traded) then previous days, newest first. This is
@@ -992,22 +1102,35 @@ class FakeKiwoom(FakeServer):
             rows.append((day, self._day_row(day, d.open, d.high, d.low, d.close, d.volume, prev_close)))
         if sym.trades:
             today = self._today()
-            rows.insert(0, (today, self._day_row(today, sym.open, sym.high, sym.low, sym.price, sym.acml_vol,
-                                                 sym.base)))
+            rows.insert(
+                0,
+                (today, self._day_row(today, sym.open, sym.high, sym.low, sym.price, sym.acml_vol, sym.base)),
+            )
         rows = [r for r in rows if r[0] <= base_dt]
         page, cont, next_key = self._page(api_id, rows, key, descending=True)
-        return self._json({"stk_cd": sym.code, "stk_dt_pole_chart_qry": page, "return_code": 0,
-                           "return_msg": codec.OK_MSG}, api_id, cont_yn=cont, next_key=next_key)
+        return self._json(
+            {"stk_cd": sym.code, "stk_dt_pole_chart_qry": page, "return_code": 0, "return_msg": codec.OK_MSG},
+            api_id,
+            cont_yn=cont,
+            next_key=next_key,
+        )
 
     @staticmethod
-    def _day_row(day: str, open_: int, high: int, low: int, close: int, volume: int,
-                 prev_close: int) -> dict[str, str]:
+    def _day_row(
+        day: str, open_: int, high: int, low: int, close: int, volume: int, prev_close: int
+    ) -> dict[str, str]:
         lower, upper = krx.price_limits(prev_close)
         return {
-            "cur_prc": str(close), "trde_qty": str(volume), "trde_prica": str(close * volume // 1_000_000),
-            "dt": day, "open_pric": str(open_), "high_pric": str(high), "low_pric": str(low),
+            "cur_prc": str(close),
+            "trde_qty": str(volume),
+            "trde_prica": str(close * volume // 1_000_000),
+            "dt": day,
+            "open_pric": str(open_),
+            "high_pric": str(high),
+            "low_pric": str(low),
             "pred_pre": codec.signed_num(close - prev_close),
-            "pred_pre_sig": codec.sign_code(close, prev_close, lower, upper), "trde_tern_rt": "+0.10",
+            "pred_pre_sig": codec.sign_code(close, prev_close, lower, upper),
+            "trde_tern_rt": "+0.10",
         }
 
     def _condition_quote(self, code: str) -> dict[str, str] | None:
@@ -1019,10 +1142,15 @@ class FakeKiwoom(FakeServer):
         rate = round(diff / sym.base * 10_000) if sym.base else 0
         traded = sym.trades > 0
         return {
-            "9001": f"A{code}", "302": sym.name, "10": codec.zpad(sym.price, 9),
-            "25": codec.sign_code(sym.price, sym.base, *sym.limits), "11": codec.zpad(diff, 9),
-            "12": codec.zpad(rate, 9), "13": codec.zpad(sym.acml_vol, 9),
-            "16": codec.zpad(sym.open if traded else 0, 9), "17": codec.zpad(sym.high if traded else 0, 9),
+            "9001": f"A{code}",
+            "302": sym.name,
+            "10": codec.zpad(sym.price, 9),
+            "25": codec.sign_code(sym.price, sym.base, *sym.limits),
+            "11": codec.zpad(diff, 9),
+            "12": codec.zpad(rate, 9),
+            "13": codec.zpad(sym.acml_vol, 9),
+            "16": codec.zpad(sym.open if traded else 0, 9),
+            "17": codec.zpad(sym.high if traded else 0, 9),
             "18": codec.zpad(sym.low if traded else 0, 9),
         }
 
@@ -1033,15 +1161,20 @@ class FakeKiwoom(FakeServer):
         self._next_ord_no += 1
         return codec.ord_no(n)
 
-    async def _order(self, request: web.Request, api_id: str, body: dict[str, str],
-                     rec: OrderRequest) -> web.StreamResponse:
+    async def _order(
+        self, request: web.Request, api_id: str, body: dict[str, str], rec: OrderRequest
+    ) -> web.StreamResponse:
         if api_id in ("kt10000", "kt10001"):
             side: Side = "buy" if api_id == "kt10000" else "sell"
             order = self._validate_new(api_id, body, side)
             self.orders.append(order)  # reserves cash/shares now, before the answer or notices
             rec.ord_no = order.ord_no
-            answer = {"ord_no": order.ord_no, "dmst_stex_tp": order.dmst_stex_tp, "return_code": 0,
-                      "return_msg": codec.OK_MSG}
+            answer = {
+                "ord_no": order.ord_no,
+                "dmst_stex_tp": order.dmst_stex_tp,
+                "return_code": 0,
+                "return_msg": codec.OK_MSG,
+            }
 
             async def accept_new() -> None:
                 await self._accept_new(order)
@@ -1051,9 +1184,13 @@ class FakeKiwoom(FakeServer):
             record, orig = self._validate_cancel(body)
             rec.ord_no = record.ord_no
             what = "매수취소" if orig.side == "buy" else "매도취소"
-            answer = {"ord_no": record.ord_no, "base_orig_ord_no": orig.ord_no,
-                      "cncl_qty": codec.zpad(record.qty, 12), "return_code": 0,
-                      "return_msg": f"{what} 주문입력이 완료되었습니다"}
+            answer = {
+                "ord_no": record.ord_no,
+                "base_orig_ord_no": orig.ord_no,
+                "cncl_qty": codec.zpad(record.qty, 12),
+                "return_code": 0,
+                "return_msg": f"{what} 주문입력이 완료되었습니다",
+            }
 
             async def accept_cancel() -> None:
                 await self._cancel_events(record, orig)
@@ -1109,9 +1246,21 @@ class FakeKiwoom(FakeServer):
             can = self.account.sellable(code, self.orders)
             if qty > can:
                 raise _biz(f"매도가능수량을 초과했습니다 (주문 {qty}주, 가능 {can}주)")
-        return FakeOrder(ord_no=self._new_ord_no(), kind="new", api_id=api_id, code=code, side=side, qty=qty,
-                         price=price, trde_tp=trde_tp, dmst_stex_tp=stex, created_at=self.clock.time(),
-                         ord_tm=self._hhmmss(), ord_dt=self._today(), reserve_price=reserve)
+        return FakeOrder(
+            ord_no=self._new_ord_no(),
+            kind="new",
+            api_id=api_id,
+            code=code,
+            side=side,
+            qty=qty,
+            price=price,
+            trde_tp=trde_tp,
+            dmst_stex_tp=stex,
+            created_at=self.clock.time(),
+            ord_tm=self._hhmmss(),
+            ord_dt=self._today(),
+            reserve_price=reserve,
+        )
 
     def _validate_cancel(self, body: dict[str, str]) -> tuple[FakeOrder, FakeOrder]:
         self._require(body, "dmst_stex_tp", "orig_ord_no", "stk_cd", "cncl_qty")
@@ -1134,11 +1283,22 @@ class FakeKiwoom(FakeServer):
         qty = int(qty_s) or orig.remaining  # "0" cancels all that remains
         if qty > orig.remaining:
             raise _biz(f"취소가능수량을 초과했습니다 ({qty} > {orig.remaining})")
-        record = FakeOrder(ord_no=self._new_ord_no(), kind="cancel", api_id="kt10003", code=orig.code,
-                           side=orig.side, qty=qty, price=orig.price, trde_tp=orig.trde_tp,
-                           dmst_stex_tp=orig.dmst_stex_tp, created_at=self.clock.time(),
-                           ord_tm=self._hhmmss(), ord_dt=self._today(), orig_ord_no=orig.ord_no,
-                           status="done")
+        record = FakeOrder(
+            ord_no=self._new_ord_no(),
+            kind="cancel",
+            api_id="kt10003",
+            code=orig.code,
+            side=orig.side,
+            qty=qty,
+            price=orig.price,
+            trde_tp=orig.trde_tp,
+            dmst_stex_tp=orig.dmst_stex_tp,
+            created_at=self.clock.time(),
+            ord_tm=self._hhmmss(),
+            ord_dt=self._today(),
+            orig_ord_no=orig.ord_no,
+            status="done",
+        )
         orig.cancelled += qty
         if orig.remaining == 0:
             orig.status = "cancelled"
@@ -1146,8 +1306,15 @@ class FakeKiwoom(FakeServer):
         self.orders.append(record)
         return record, orig
 
-    async def _answer(self, request: web.Request, rec: OrderRequest, body: dict[str, Any], api_id: str,
-                      accept: Callable[[], Awaitable[None]], order: FakeOrder | None) -> web.StreamResponse:
+    async def _answer(
+        self,
+        request: web.Request,
+        rec: OrderRequest,
+        body: dict[str, Any],
+        api_id: str,
+        accept: Callable[[], Awaitable[None]],
+        order: FakeOrder | None,
+    ) -> web.StreamResponse:
         """Answer an accepted order/cancel, ordering the REST answer and the 00 frames as injected."""
         rec.return_code = 0
         fault = self._order_faults.popleft() if self._order_faults else None
@@ -1160,8 +1327,9 @@ class FakeKiwoom(FakeServer):
             rec.injected, rec.status = f"{fault.status}_after_create", fault.status
             await accept()
             html = f"<html><body><h1>{fault.status}</h1></body></html>"
-            return await self._write(request, web.Response(status=fault.status, text=html,
-                                                           content_type="text/html"), api_id, rec)
+            return await self._write(
+                request, web.Response(status=fault.status, text=html, content_type="text/html"), api_id, rec
+            )
         if fault is not None and fault.kind in ("notice_first", "delay"):
             rec.injected = fault.kind
             await accept()
@@ -1174,8 +1342,9 @@ class FakeKiwoom(FakeServer):
         finally:
             await accept()  # the order exists even if the client went away before the answer
 
-    async def _write(self, request: web.Request, resp: web.Response, api_id: str,
-                     rec: OrderRequest) -> web.Response:
+    async def _write(
+        self, request: web.Request, resp: web.Response, api_id: str, rec: OrderRequest
+    ) -> web.Response:
         """Write the answer now (not after the handler returns) so the timeline is exact."""
         try:
             await resp.prepare(request)
@@ -1186,8 +1355,9 @@ class FakeKiwoom(FakeServer):
 
     # ------------------------------------------------------------------ 00 / 04 frames
 
-    def _event(self, order: FakeOrder, status: str, *, fill: Fill | None = None,
-               reason: str = "0") -> dict[str, str]:
+    def _event(
+        self, order: FakeOrder, status: str, *, fill: Fill | None = None, reason: str = "0"
+    ) -> dict[str, str]:
         """FID values of a 00 주문체결 push (brokers.md 3.3 FID list and official example).
         911 is the cumulative filled quantity and 915 this fill's quantity (the 단위 fields exist
         for that split); 910/914 both this fill's price. Which of 911/915 is cumulative: UNCONFIRMED."""
@@ -1221,10 +1391,16 @@ class FakeKiwoom(FakeServer):
         if pos is None:
             return
         sym = self.tape.symbols[code]
-        values = {"9201": self.account.acct_no, "9001": code, "302": pos.name,
-                  "10": codec.signed(sym.price, sym.base), "930": str(pos.qty),
-                  "931": str(round(pos.avg_price)), "932": str(pos.cost),
-                  "933": str(max(self.account.sellable(code, self.orders), 0))}
+        values = {
+            "9201": self.account.acct_no,
+            "9001": code,
+            "302": pos.name,
+            "10": codec.signed(sym.price, sym.base),
+            "930": str(pos.qty),
+            "931": str(round(pos.avg_price)),
+            "932": str(pos.cost),
+            "933": str(max(self.account.sellable(code, self.orders), 0)),
+        }
         await self.hub.publish_account(BALANCE, "잔고", code, values, self.app_key)
 
     async def _accept_new(self, order: FakeOrder) -> None:
@@ -1285,8 +1461,9 @@ class FakeKiwoom(FakeServer):
                 log.exception("fakekiwoom tape step failed")
 
     async def _tick_once(self) -> None:
-        wanted = {item.split("_")[0] for c in self.hub.connections for t, item in c.registrations
-                  if t == "0B"}
+        wanted = {
+            item.split("_")[0] for c in self.hub.connections for t, item in c.registrations if t == "0B"
+        }
         wanted |= {o.code for o in self._book}
         for code in sorted(wanted & self.tape.symbols.keys()):
             await self._print(self.tape.symbols[code], self.tape.step(code, self.now()))

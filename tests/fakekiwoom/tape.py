@@ -179,8 +179,16 @@ class Tape:
             low = krx.round_up(max(close - self.rng.randint(0, spread), 1))
             open_ = krx.round_down(self.rng.randint(low, high)) if high > low else close
             open_ = min(max(open_, low), high)
-            sym.history.append(DayBar(day, open_, max(high, close), min(low, close), close,
-                                      self.rng.randint(5_000_000, 20_000_000)))
+            sym.history.append(
+                DayBar(
+                    day,
+                    open_,
+                    max(high, close),
+                    min(low, close),
+                    close,
+                    self.rng.randint(5_000_000, 20_000_000),
+                )
+            )
             # The previous day's close: a step away from this day's open.
             close = max(krx.round_down(open_ + self.rng.randint(-spread, spread)), krx.tick_size(1))
         if sym.history:
@@ -198,8 +206,7 @@ class Tape:
     def step(self, code: str, at: datetime, *, apply: bool = False) -> Trade:
         """The next random print of `code` (a tick up, down or unchanged)."""
         sym = self.symbols[code]
-        price, side, qty = next_print(self.rng, sym.price, sym.limits, not sym.trades,
-                                      mean_qty=60)
+        price, side, qty = next_print(self.rng, sym.price, sym.limits, not sym.trades, mean_qty=60)
         trade = Trade(code=code, price=price, qty=qty, side=side, at=at)
         if apply:
             sym.apply(trade)

@@ -133,8 +133,9 @@ class WsHub:
                 sent += await self.send(conn, codec.real([entry]))
         return sent
 
-    async def publish_account(self, type_: str, name: str, item: str, values: dict[str, str],
-                              app_key: str | None) -> int:
+    async def publish_account(
+        self, type_: str, name: str, item: str, values: dict[str, str], app_key: str | None
+    ) -> int:
         """Account pushes reach every logged-in connection of the account that registered the type
         ("종목코드 등록과 상관 없이 … 계좌에 매매가 발생할 경우 수신" — brokers.md 3.3)."""
         sent = 0
@@ -303,7 +304,7 @@ class WsHub:
             return codec.ack(trnm, 1, f"grp_no 오류 ({grp!r}; 1-4 chars)")
         data = msg.get("data")
         if not isinstance(data, list) or not data:
-            return codec.ack(trnm, 1, "data 오류: [{\"item\": [...], \"type\": [...]}]")
+            return codec.ack(trnm, 1, 'data 오류: [{"item": [...], "type": [...]}]')
         pairs: list[tuple[str, str]] = []
         for entry in data:
             items = entry.get("item") if isinstance(entry, dict) else None
@@ -333,7 +334,7 @@ class WsHub:
         if not isinstance(item, str):
             return f"item 오류 ({item!r})"
         if type_ in ACCOUNT_TYPES:
-            return "" if item == "" else f"{type_}의 item은 \"\"입니다 ({item!r})"
+            return "" if item == "" else f'{type_}의 item은 ""입니다 ({item!r})'
         code, _, suffix = item.partition("_")
         if not krx.CODE_RE.match(code) or suffix not in ("", "NX", "AL"):
             return f"종목코드 오류 ({item!r}; KRX 039490, NXT 039490_NX, SOR 039490_AL)"

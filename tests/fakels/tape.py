@@ -168,6 +168,5 @@ class Tape:
 
     def next_trade(self, code: str, at: datetime) -> Trade:
         inst = self.instruments[code]
-        price, side, qty = next_print(self.rng, inst.price, inst.limits, not inst.trades,
-                                      mean_qty=40)
+        price, side, qty = next_print(self.rng, inst.price, inst.limits, not inst.trades, mean_qty=40)
         return Trade(code=code, price=price, qty=qty, side=side, at=at)

@@ -42,8 +42,11 @@ class ConditionMembers:
         else:
             members.discard(symbol)
         self._seq += 1
-        self._deliver(ConditionChange(condition_id, symbol, "enter" if entered else "leave",
-                                      self._seq, self._clock.time_ns()))
+        self._deliver(
+            ConditionChange(
+                condition_id, symbol, "enter" if entered else "leave", self._seq, self._clock.time_ns()
+            )
+        )
         return True
 
     def snapshot(self, condition_id: str, symbols: Iterable[str]) -> int:
@@ -66,8 +69,9 @@ class ConditionPoller:
     watched condition is asked every `interval` seconds and the answers are diffed. The first
     poll after watching starts delivers the current matches as enters."""
 
-    def __init__(self, members: ConditionMembers,
-                 fetch: Callable[[str], Awaitable[set[str]]], interval: float) -> None:
+    def __init__(
+        self, members: ConditionMembers, fetch: Callable[[str], Awaitable[set[str]]], interval: float
+    ) -> None:
         self.members = members
         self._fetch = fetch
         self.interval = interval

@@ -31,8 +31,9 @@ class Pacer:
             self.window = max(1.0, 1.0 / rate)
             self.capacity = max(1, math.floor(rate * self.window + 1e-9))
             # With a single slot there is nothing to keep back: orders then only go first.
-            self.query_capacity = (self.capacity if self.capacity == 1
-                                   else max(1, math.floor(self.capacity * query_share)))
+            self.query_capacity = (
+                self.capacity if self.capacity == 1 else max(1, math.floor(self.capacity * query_share))
+            )
         self._sent: deque[float] = deque()  # grant times inside the window
         self._waiters: list[tuple[int, int, asyncio.Future[None]]] = []
         self._order = itertools.count()

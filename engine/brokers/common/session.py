@@ -21,8 +21,7 @@ class Reply:
 
 
 class HttpSession:
-    def __init__(self, venue: str, base_url: str, pacer: Pacer | None = None,
-                 timeout: float = 10.0) -> None:
+    def __init__(self, venue: str, base_url: str, pacer: Pacer | None = None, timeout: float = 10.0) -> None:
         self.venue = venue
         self.base_url = base_url.rstrip("/")
         self.pacer = pacer or Pacer(0)
@@ -42,10 +41,17 @@ class HttpSession:
             await self._session.close()
             self._session = None
 
-    async def send(self, method: str, path: str, *, priority: Priority = Priority.QUERY,
-                   headers: Mapping[str, str] | None = None, json: Any = None,
-                   data: bytes | Mapping[str, str] | None = None,
-                   params: Mapping[str, str] | None = None) -> Reply:
+    async def send(
+        self,
+        method: str,
+        path: str,
+        *,
+        priority: Priority = Priority.QUERY,
+        headers: Mapping[str, str] | None = None,
+        json: Any = None,
+        data: bytes | Mapping[str, str] | None = None,
+        params: Mapping[str, str] | None = None,
+    ) -> Reply:
         """One request in its turn. A transport failure is raised as retryable: whether it is
         safe to resend is the caller's decision (an order may have reached the broker)."""
         if self._session is None:
@@ -55,9 +61,13 @@ class HttpSession:
         await self.pacer.wait(priority)
         try:
             async with self._session.request(
-                    method, self.base_url + path, headers=dict(headers) if headers else None,
-                    json=json, data=dict(data) if isinstance(data, Mapping) else data,
-                    params=dict(params) if params else None) as resp:
+                method,
+                self.base_url + path,
+                headers=dict(headers) if headers else None,
+                json=json,
+                data=dict(data) if isinstance(data, Mapping) else data,
+                params=dict(params) if params else None,
+            ) as resp:
                 return Reply(resp.status, dict(resp.headers), await resp.read())
         except (aiohttp.ClientError, TimeoutError) as exc:
             raise unreachable(self.venue, exc) from None

@@ -31,29 +31,34 @@ class BrokerEnv:
     def environment(self) -> str:
         chosen = self.get("ENV").lower() or "paper"
         if chosen not in ENVIRONMENTS:
-            self.problems.append(f"{self.prefix}_ENV must be paper or real; got "
-                                 f"{shown_value(chosen)}")
+            self.problems.append(f"{self.prefix}_ENV must be paper or real; got {shown_value(chosen)}")
             return "paper"
         return chosen
 
     def key(self, name: str, where: str) -> str:
         value = self.get(name)
         if not plain_key(value):
-            self.problems.append(f"{self.prefix}_{name} is missing, too short or not plain text "
-                                 f"(hidden): copy it from {where}, without quotes or spaces")
+            self.problems.append(
+                f"{self.prefix}_{name} is missing, too short or not plain text "
+                f"(hidden): copy it from {where}, without quotes or spaces"
+            )
         return value
 
     def urls(self, rest: str, ws: str) -> tuple[str, str]:
         """The endpoints: the official ones unless <PREFIX>_REST_URL / _WS_URL say otherwise."""
-        return (self.settings.url(f"{self.prefix}_REST_URL", ("https", "http")) or rest,
-                self.settings.url(f"{self.prefix}_WS_URL", ("wss", "ws")) or ws)
+        return (
+            self.settings.url(f"{self.prefix}_REST_URL", ("https", "http")) or rest,
+            self.settings.url(f"{self.prefix}_WS_URL", ("wss", "ws")) or ws,
+        )
 
     def check(self, environment: str, paper_hint: str = "") -> None:
         """Real money needs LIVE_TRADING=yes; then every problem found, or nothing."""
         live = self.settings.boolean("LIVE_TRADING", False)
         problems = self.problems + self.settings.problems
         if environment == "real" and not live:
-            problems.append(f"{self.prefix}_ENV=real trades real money: set LIVE_TRADING=yes to "
-                            f"allow it (or use {self.prefix}_ENV=paper{paper_hint})")
+            problems.append(
+                f"{self.prefix}_ENV=real trades real money: set LIVE_TRADING=yes to "
+                f"allow it (or use {self.prefix}_ENV=paper{paper_hint})"
+            )
         if problems:
             raise ConfigError(f"Invalid {self.broker} configuration", problems)

@@ -31,9 +31,13 @@ class ReconnectingStream(ABC):
     # Connection failures a retry can cure; anything else is a bug and ends the stream.
     transient: tuple[type[BaseException], ...] = (OSError, TimeoutError, Silence)
 
-    def __init__(self, url: str, on_connection: ConnectionHandler,
-                 delays: Sequence[float] = (0.5, 1.0, 2.0, 5.0, 10.0, 30.0),
-                 silence_timeout: float = 60.0) -> None:
+    def __init__(
+        self,
+        url: str,
+        on_connection: ConnectionHandler,
+        delays: Sequence[float] = (0.5, 1.0, 2.0, 5.0, 10.0, 30.0),
+        silence_timeout: float = 60.0,
+    ) -> None:
         self.url = url
         self._on_connection = on_connection
         self._backoff = Backoff(delays)
@@ -78,8 +82,7 @@ class ReconnectingStream(ABC):
         while True:
             await asyncio.sleep(self.silence_timeout / 3)
             if time.monotonic() - self.last_frame > self.silence_timeout:
-                log.warning("%s: no frame for %.0fs; reconnecting", self.venue,
-                            self.silence_timeout)
+                log.warning("%s: no frame for %.0fs; reconnecting", self.venue, self.silence_timeout)
                 close(f"no frame for {self.silence_timeout:.0f}s (heartbeat timeout)")
                 return
 

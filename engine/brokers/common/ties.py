@@ -41,14 +41,28 @@ class OrderTies:
     def coid_of(self, broker_order_id: str, default: str = "") -> str:
         return next((c for c, o in self.by_coid.items() if o == broker_order_id), default)
 
-    def answer(self, request: OrderRequest, broker_order_id: str,
-               status: OrderStatus = OrderStatus.ACCEPTED, filled: int = 0) -> BrokerOrder:
+    def answer(
+        self,
+        request: OrderRequest,
+        broker_order_id: str,
+        status: OrderStatus = OrderStatus.ACCEPTED,
+        filled: int = 0,
+    ) -> BrokerOrder:
         self.by_coid[request.client_order_id] = broker_order_id
-        return BrokerOrder(broker_order_id, request.client_order_id, request.symbol, request.side,
-                           request.qty, request.price, status, filled)
+        return BrokerOrder(
+            broker_order_id,
+            request.client_order_id,
+            request.symbol,
+            request.side,
+            request.qty,
+            request.price,
+            status,
+            filled,
+        )
 
-    async def place(self, request: OrderRequest, send: Callable[[], Awaitable[str]],
-                    listing: Listing) -> BrokerOrder:
+    async def place(
+        self, request: OrderRequest, send: Callable[[], Awaitable[str]], listing: Listing
+    ) -> BrokerOrder:
         """`send` places the order and returns the broker's number for it."""
         coid = request.client_order_id
         if coid in self.by_coid:
@@ -63,8 +77,9 @@ class OrderTies:
             self._attempts[coid] = self.clock.now()
         return self.answer(request, await send())
 
-    async def match(self, request: OrderRequest, since: datetime, claimed: Iterable[str],
-                    listing: Listing) -> BrokerOrder | None:
+    async def match(
+        self, request: OrderRequest, since: datetime, claimed: Iterable[str], listing: Listing
+    ) -> BrokerOrder | None:
         taken = set(claimed)
         # Date and time together: an order sent at 23:59:59 is found at 00:00:01.
         earliest = (since - CLOCK_SLACK).astimezone(SEOUL)
@@ -72,21 +87,31 @@ class OrderTies:
         price = request.price if request.type == "limit" else None
         for row in await listing(earliest.date()):
             o = row.order
-            if (o.broker_order_id not in taken and o.symbol == request.symbol
-                    and o.side == request.side and o.qty == request.qty
-                    and (o.price or None) == price and row.placed >= floor):
+            if (
+                o.broker_order_id not in taken
+                and o.symbol == request.symbol
+                and o.side == request.side
+                and o.qty == request.qty
+                and (o.price or None) == price
+                and row.placed >= floor
+            ):
                 return replace(o, client_order_id=request.client_order_id)
         return None
 
-    async def find(self, request: OrderRequest, placed_after_ns: int, claimed: set[str],
-                   broker_order_id: str | None, listing: Listing) -> BrokerOrder | None:
+    async def find(
+        self,
+        request: OrderRequest,
+        placed_after_ns: int,
+        claimed: set[str],
+        broker_order_id: str | None,
+        listing: Listing,
+    ) -> BrokerOrder | None:
         """The broker's order for this request: by the number the journal ties to it (after a
         restart the engine names it), else by shape."""
         placed = seoul_datetime(placed_after_ns)
         number = broker_order_id or self.by_coid.get(request.client_order_id)
         if number is not None:
-            rows = [r.order for r in await listing(placed.date())
-                    if r.order.broker_order_id == number]
+            rows = [r.order for r in await listing(placed.date()) if r.order.broker_order_id == number]
             if not rows:
                 return None
             self.by_coid[request.client_order_id] = number

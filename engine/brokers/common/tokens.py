@@ -24,8 +24,16 @@ Issue = Callable[[], Awaitable[tuple[str, float]]]  # (token, expiry as epoch se
 
 
 class TokenCache:
-    def __init__(self, path: Path, identity: str, clock: Clock, issue: Issue, *,
-                 min_interval: float = 0.0, too_soon: Collection[str] = ()) -> None:
+    def __init__(
+        self,
+        path: Path,
+        identity: str,
+        clock: Clock,
+        issue: Issue,
+        *,
+        min_interval: float = 0.0,
+        too_soon: Collection[str] = (),
+    ) -> None:
         self.path = path
         self.clock = clock
         self._issue = issue
@@ -61,14 +69,18 @@ class TokenCache:
                 return self._token
             cached = await asyncio.to_thread(self._load)
             token = cached.get("token")
-            if (token and token != self._rejected
-                    and cached.get("expires_at", 0) > self.clock.time() + MARGIN_S):
+            if (
+                token
+                and token != self._rejected
+                and cached.get("expires_at", 0) > self.clock.time() + MARGIN_S
+            ):
                 self._token = str(token)
                 return self._token
             wait = cached.get("issued_at", 0) + self.min_interval - self.clock.time()
             if wait > 0:
-                log.info("token issued %.0fs ago; waiting %.0fs before the next",
-                         self.min_interval - wait, wait)
+                log.info(
+                    "token issued %.0fs ago; waiting %.0fs before the next", self.min_interval - wait, wait
+                )
                 await asyncio.sleep(wait)
             try:
                 token, expires_at = await self._issue()
@@ -78,8 +90,9 @@ class TokenCache:
                 raise
             self.issued += 1
             self._token = token
-            await asyncio.to_thread(self._save, {"token": token, "expires_at": expires_at,
-                                                 "issued_at": self.clock.time()})
+            await asyncio.to_thread(
+                self._save, {"token": token, "expires_at": expires_at, "issued_at": self.clock.time()}
+            )
             return token
 
     def reject(self) -> None:

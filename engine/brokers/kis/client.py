@@ -70,31 +70,42 @@ class KisBroker(StreamingBroker):
     name = "kis"
     stream: KisStream
 
-    def __init__(self, config: KisConfig, data_dir: Path, costs: CostModel | None = None,
-                 clock: Clock | None = None) -> None:
+    def __init__(
+        self, config: KisConfig, data_dir: Path, costs: CostModel | None = None, clock: Clock | None = None
+    ) -> None:
         super().__init__()
         self.config = config
         self.clock = clock or Clock()
         self.paper = config.paper
         self.capabilities = Capabilities(
-            client_order_ids=False, lists_fills=False, lists_orders=True,
-            condition_search=ConditionSearch.POLLED, max_conditions=MAX_CONDITIONS,
-            conditions_on_paper=False, intraday_bars=True,
+            client_order_ids=False,
+            lists_fills=False,
+            lists_orders=True,
+            condition_search=ConditionSearch.POLLED,
+            max_conditions=MAX_CONDITIONS,
+            conditions_on_paper=False,
+            intraday_bars=True,
             max_symbols=REGISTRATION_CAP - 1,  # one slot is the fill notice
-            environments=("paper", "real"))
+            environments=("paper", "real"),
+        )
         self.http = KisHttp(config, data_dir / "kis_token.json", self.clock)
         self.endpoint = config.rest_url
         self.notice_tr = codec.NOTICE_TR[config.env]
-        self.stream = KisStream(config.ws_url, self.http.approval_key, self._on_frame,
-                                self._on_connection, self._on_bad_frame,
-                                now_ns=self.clock.time_ns)
+        self.stream = KisStream(
+            config.ws_url,
+            self.http.approval_key,
+            self._on_frame,
+            self._on_connection,
+            self._on_bad_frame,
+            now_ns=self.clock.time_ns,
+        )
         self.stream.registrations[(self.notice_tr, config.hts_id)] = None
         self.costs = costs or CostModel()
         self._pending: PendingRequests[tuple[str, str], codec.ControlAck] = PendingRequests(
-            "KIS", ACK_TIMEOUT)
+            "KIS", ACK_TIMEOUT
+        )
         self._members = ConditionMembers(self._deliver_condition, self.clock)
-        self.poller = ConditionPoller(self._members, self._poll_condition,
-                                      config.condition_poll_seconds)
+        self.poller = ConditionPoller(self._members, self._poll_condition, config.condition_poll_seconds)
         # Fills by content, for notices that carry no execution number: a repeat gets the id
         # the first one got; and each order's running total (status and filled_qty).
         self._fill_ids: dict[tuple[str, str, int, int], str] = {}
@@ -131,8 +142,7 @@ class KisBroker(StreamingBroker):
             if frame.tr_id == self.notice_tr and frame.ok and frame.key and frame.iv:
                 self._cipher = (frame.key, frame.iv)
             if not self._pending.resolve((frame.tr_id, frame.tr_key), frame) and not frame.ok:
-                log.warning("KIS refused %s %s: %s %s", frame.tr_id, frame.tr_key, frame.msg_cd,
-                            frame.msg1)
+                log.warning("KIS refused %s %s: %s %s", frame.tr_id, frame.tr_key, frame.msg_cd, frame.msg1)
         elif isinstance(frame, codec.EncryptedFrame) and frame.tr_id == self.notice_tr:
             self._on_notice(frame)
 
@@ -150,31 +160,71 @@ class KisBroker(StreamingBroker):
         if notice.is_fill:
             fill_id, filled = self._fill_identity(notice)
             amount = notice.qty * notice.price
-            market = self._instruments[notice.symbol].market if notice.symbol in self._instruments \
+            market = (
+                self._instruments[notice.symbol].market
+                if notice.symbol in self._instruments
                 else Market.KOSPI
+            )
             # KIS notices carry no fees: the engine's fee model gives them.
-            commission, tax = self.costs.fill_costs(notice.side == Side.SELL, amount, market,
-                                                    self.clock.today())
-            status = (OrderStatus.FILLED if filled >= notice.order_qty > 0
-                      else OrderStatus.PARTIALLY_FILLED)
-            update = OrderUpdate("fill", notice.odno, coid, notice.symbol, notice.side,
-                                 notice.order_qty, status, filled,
-                                 fill_id=fill_id, fill_qty=notice.qty, fill_price=notice.price,
-                                 commission=commission, tax=tax, ts_ns=self.clock.time_ns())
+            commission, tax = self.costs.fill_costs(
+                notice.side == Side.SELL, amount, market, self.clock.today()
+            )
+            status = OrderStatus.FILLED if filled >= notice.order_qty > 0 else OrderStatus.PARTIALLY_FILLED
+            update = OrderUpdate(
+                "fill",
+                notice.odno,
+                coid,
+                notice.symbol,
+                notice.side,
+                notice.order_qty,
+                status,
+                filled,
+                fill_id=fill_id,
+                fill_qty=notice.qty,
+                fill_price=notice.price,
+                commission=commission,
+                tax=tax,
+                ts_ns=self.clock.time_ns(),
+            )
         elif notice.refused:
-            update = OrderUpdate("rejected", notice.odno, coid, notice.symbol, notice.side,
-                                 notice.order_qty, OrderStatus.REJECTED, 0, reason="refused",
-                                 message="KIS refused the order")
+            update = OrderUpdate(
+                "rejected",
+                notice.odno,
+                coid,
+                notice.symbol,
+                notice.side,
+                notice.order_qty,
+                OrderStatus.REJECTED,
+                0,
+                reason="refused",
+                message="KIS refused the order",
+            )
         elif notice.correction == "2" or notice.accept == "3":
             # A cancel confirmation names the original order in OODER_NO.
             target = notice.original_odno or notice.odno
             coid = self.ties.coid_of(target, coid)
-            update = OrderUpdate("cancelled", target, coid, notice.symbol, notice.side,
-                                 notice.order_qty, OrderStatus.CANCELLED, 0,
-                                 message="cancelled at KIS")
+            update = OrderUpdate(
+                "cancelled",
+                target,
+                coid,
+                notice.symbol,
+                notice.side,
+                notice.order_qty,
+                OrderStatus.CANCELLED,
+                0,
+                message="cancelled at KIS",
+            )
         else:
-            update = OrderUpdate("accepted", notice.odno, coid, notice.symbol, notice.side,
-                                 notice.order_qty, OrderStatus.ACCEPTED, 0)
+            update = OrderUpdate(
+                "accepted",
+                notice.odno,
+                coid,
+                notice.symbol,
+                notice.side,
+                notice.order_qty,
+                OrderStatus.ACCEPTED,
+                0,
+            )
         self._sink.on_order_update(update)
 
     def _fill_identity(self, notice: codec.Notice) -> tuple[str, int]:
@@ -191,22 +241,24 @@ class KisBroker(StreamingBroker):
             return known, filled
         filled += notice.qty
         self._filled[notice.odno] = filled
-        self._fill_ids[key] = fill_id = cumulative_fill_id(notice.odno, filled,
-                                                                      self.clock.today())
+        self._fill_ids[key] = fill_id = cumulative_fill_id(notice.odno, filled, self.clock.today())
         return fill_id, filled
 
     async def _register(self, tr_id: str, tr_key: str, register: bool) -> codec.ControlAck | None:
         """None when offline (replayed on reconnect) or unanswered."""
         return await self._pending.request(
-            (tr_id, tr_key), lambda: self.stream.send_registration(tr_id, tr_key, register))
+            (tr_id, tr_key), lambda: self.stream.send_registration(tr_id, tr_key, register)
+        )
 
     async def subscribe(self, symbol: str) -> None:
         key = (codec.TRADES_TR, symbol)
         if key in self.stream.registrations:
             return
         if len(self.stream.registrations) >= REGISTRATION_CAP:
-            raise BrokerError("registration_cap", f"KIS allows {REGISTRATION_CAP} realtime "
-                              "registrations per app key (the fill notice is one)")
+            raise BrokerError(
+                "registration_cap",
+                f"KIS allows {REGISTRATION_CAP} realtime registrations per app key (the fill notice is one)",
+            )
         self.stream.registrations[key] = None
         ack = await self._register(*key, register=True)
         if ack is not None and not ack.ok and ack.msg_cd != "OPSP0002":  # 0002: already there
@@ -227,8 +279,9 @@ class KisBroker(StreamingBroker):
 
     async def conditions(self) -> list[ConditionInfo]:
         self._refuse_on_paper()
-        data, _ = await self.http.request("GET", PSEARCH_TITLE_PATH, codec.PSEARCH_TITLE_TR,
-                                          params={"user_id": self.config.hts_id})
+        data, _ = await self.http.request(
+            "GET", PSEARCH_TITLE_PATH, codec.PSEARCH_TITLE_TR, params={"user_id": self.config.hts_id}
+        )
         return codec.conditions(data)
 
     async def watch_condition(self, condition: ConditionInfo) -> None:
@@ -242,8 +295,11 @@ class KisBroker(StreamingBroker):
     async def _poll_condition(self, condition_id: str) -> set[str]:
         try:
             data, _ = await self.http.request(
-                "GET", PSEARCH_RESULT_PATH, codec.PSEARCH_RESULT_TR,
-                params={"user_id": self.config.hts_id, "seq": condition_id})
+                "GET",
+                PSEARCH_RESULT_PATH,
+                codec.PSEARCH_RESULT_TR,
+                params={"user_id": self.config.hts_id, "seq": condition_id},
+            )
         except BrokerError as exc:
             if exc.code == codec.NO_MATCHES:
                 return set()  # KIS answers "no symbol matches" with this error
@@ -260,9 +316,18 @@ class KisBroker(StreamingBroker):
         hour = min(now.strftime("%H%M%S"), "153000")
         bars: dict[int, Bar] = {}
         for _ in range(20):  # 30 a call: 20 calls cover 09:00-15:30 and then some
-            data, _ = await self.http.request("GET", MINUTE_BARS_PATH, codec.MINUTE_BARS_TR, params={
-                "FID_ETC_CLS_CODE": "", "FID_COND_MRKT_DIV_CODE": "J", "FID_INPUT_ISCD": symbol,
-                "FID_INPUT_HOUR_1": hour, "FID_PW_DATA_INCU_YN": "N"})
+            data, _ = await self.http.request(
+                "GET",
+                MINUTE_BARS_PATH,
+                codec.MINUTE_BARS_TR,
+                params={
+                    "FID_ETC_CLS_CODE": "",
+                    "FID_COND_MRKT_DIV_CODE": "J",
+                    "FID_INPUT_ISCD": symbol,
+                    "FID_INPUT_HOUR_1": hour,
+                    "FID_PW_DATA_INCU_YN": "N",
+                },
+            )
             page = codec.minute_bars(data, today)
             fresh = [b for b in page if b.start_ns not in bars]
             if not fresh:
@@ -291,21 +356,28 @@ class KisBroker(StreamingBroker):
         base = _int(out.get("stck_sdpr")) or _int(out.get("stck_prpr"))
         if base <= 0:
             raise BrokerError("unknown_symbol", f"KIS has no price for {code}")
-        daily, _ = await self.http.request("GET", DAILY_PRICE_PATH, "FHKST01010400", params={
-            **params, "FID_PERIOD_DIV_CODE": "D", "FID_ORG_ADJ_PRC": "1"})
+        daily, _ = await self.http.request(
+            "GET",
+            DAILY_PRICE_PATH,
+            "FHKST01010400",
+            params={**params, "FID_PERIOD_DIV_CODE": "D", "FID_ORG_ADJ_PRC": "1"},
+        )
         rows = daily.get("output") or []
         today = self.clock.now().strftime("%Y%m%d")
         previous: dict[str, Any] = next((r for r in rows if r.get("stck_bsop_date") != today), {})
         limits = daily_limits(base)
         listing = BY_CODE.get(code)
         inst = Instrument(
-            code=code, name=listing.name if listing else str(out.get("hts_kor_isnm", code)),
-            market=listing.market if listing else Market.KOSPI, prev_close=base,
+            code=code,
+            name=listing.name if listing else str(out.get("hts_kor_isnm", code)),
+            market=listing.market if listing else Market.KOSPI,
+            prev_close=base,
             prev_high=_int(previous.get("stck_hgpr")) or base,
             prev_low=_int(previous.get("stck_lwpr")) or base,
             open=_int(out.get("stck_oprc")) or base,
             upper_limit=_int(out.get("stck_mxpr")) or limits.upper,
-            lower_limit=_int(out.get("stck_llam")) or limits.lower)
+            lower_limit=_int(out.get("stck_llam")) or limits.lower,
+        )
         self._instruments[code] = inst
         return inst
 
@@ -313,10 +385,12 @@ class KisBroker(StreamingBroker):
 
     async def place_order(self, request: OrderRequest) -> BrokerOrder:
         async def send() -> str:
-            body = codec.order_body(self.config.account, request.symbol, request.type,
-                                    request.qty, request.price)
-            data, _ = await self.http.request("POST", ORDER_PATH, codec.ORDER_TR[request.side],
-                                              body=body, priority=Priority.ORDER)
+            body = codec.order_body(
+                self.config.account, request.symbol, request.type, request.qty, request.price
+            )
+            data, _ = await self.http.request(
+                "POST", ORDER_PATH, codec.ORDER_TR[request.side], body=body, priority=Priority.ORDER
+            )
             out = data.get("output") or {}
             odno = str(out.get("ODNO", ""))
             self._branch[odno] = str(out.get("KRX_FWDG_ORD_ORGNO", ""))
@@ -330,12 +404,26 @@ class KisBroker(StreamingBroker):
         cano, product = codec.split_account(self.config.account)
         today = self.clock.today()
         start = min(since, today) if since is not None else today
-        rows, _ = await self.http.pages(DAILY_PATH, codec.DAILY_ORDERS_TR, {
-            "CANO": cano, "ACNT_PRDT_CD": product, "INQR_STRT_DT": start.strftime("%Y%m%d"),
-            "INQR_END_DT": today.strftime("%Y%m%d"),
-            "SLL_BUY_DVSN_CD": "00", "INQR_DVSN": "00", "PDNO": "", "CCLD_DVSN": "00",
-            "ORD_GNO_BRNO": "", "ODNO": "", "INQR_DVSN_3": "00", "INQR_DVSN_1": "",
-            "CTX_AREA_FK100": "", "CTX_AREA_NK100": ""})
+        rows, _ = await self.http.pages(
+            DAILY_PATH,
+            codec.DAILY_ORDERS_TR,
+            {
+                "CANO": cano,
+                "ACNT_PRDT_CD": product,
+                "INQR_STRT_DT": start.strftime("%Y%m%d"),
+                "INQR_END_DT": today.strftime("%Y%m%d"),
+                "SLL_BUY_DVSN_CD": "00",
+                "INQR_DVSN": "00",
+                "PDNO": "",
+                "CCLD_DVSN": "00",
+                "ORD_GNO_BRNO": "",
+                "ODNO": "",
+                "INQR_DVSN_3": "00",
+                "INQR_DVSN_1": "",
+                "CTX_AREA_FK100": "",
+                "CTX_AREA_NK100": "",
+            },
+        )
         for row in rows:
             if row.get("odno") and row.get("ord_gno_brno"):
                 self._branch.setdefault(str(row["odno"]), str(row["ord_gno_brno"]))
@@ -346,36 +434,61 @@ class KisBroker(StreamingBroker):
         qty, filled = _int(row.get("ord_qty")), _int(row.get("tot_ccld_qty"))
         # The original order's row carries its cancelled quantity (cnc_cfrm_qty); cncl_yn
         # marks only the cancel request's own row. Either means nothing more will fill.
-        cancelled = (str(row.get("cncl_yn", "N")).upper() == "Y"
-                     or _int(row.get("cnc_cfrm_qty")) > 0)
-        status = (OrderStatus.FILLED if filled >= qty > 0 else OrderStatus.CANCELLED if cancelled
-                  else OrderStatus.REJECTED if _int(row.get("rjct_qty")) else
-                  OrderStatus.PARTIALLY_FILLED if filled else OrderStatus.ACCEPTED)
+        cancelled = str(row.get("cncl_yn", "N")).upper() == "Y" or _int(row.get("cnc_cfrm_qty")) > 0
+        status = (
+            OrderStatus.FILLED
+            if filled >= qty > 0
+            else OrderStatus.CANCELLED
+            if cancelled
+            else OrderStatus.REJECTED
+            if _int(row.get("rjct_qty"))
+            else OrderStatus.PARTIALLY_FILLED
+            if filled
+            else OrderStatus.ACCEPTED
+        )
         price = _int(row.get("ord_unpr")) or None
-        return BrokerOrder(str(row.get("odno", "")), coid, str(row.get("pdno", "")),
-                           Side.SELL if str(row.get("sll_buy_dvsn_cd")) == "01" else Side.BUY, qty,
-                           price,
-                           status, filled)
+        return BrokerOrder(
+            str(row.get("odno", "")),
+            coid,
+            str(row.get("pdno", "")),
+            Side.SELL if str(row.get("sll_buy_dvsn_cd")) == "01" else Side.BUY,
+            qty,
+            price,
+            status,
+            filled,
+        )
 
     async def _listing(self, since: date) -> list[ListedOrder]:
         today = self.clock.now().strftime("%Y%m%d")
-        return [ListedOrder(self._row_order(r, ""), str(r.get("ord_dt") or today)
-                            + str(r.get("ord_tmd", ""))) for r in await self._today(since)]
+        return [
+            ListedOrder(self._row_order(r, ""), str(r.get("ord_dt") or today) + str(r.get("ord_tmd", "")))
+            for r in await self._today(since)
+        ]
 
-    async def find_order(self, request: OrderRequest, placed_after_ns: int,
-                         claimed: set[str], broker_order_id: str | None = None) -> BrokerOrder | None:
-        return await self.ties.find(request, placed_after_ns, claimed, broker_order_id,
-                                    self._listing)
+    async def find_order(
+        self,
+        request: OrderRequest,
+        placed_after_ns: int,
+        claimed: set[str],
+        broker_order_id: str | None = None,
+    ) -> BrokerOrder | None:
+        return await self.ties.find(request, placed_after_ns, claimed, broker_order_id, self._listing)
 
     async def cancel_order(self, broker_order_id: str) -> BrokerOrder:
         if broker_order_id not in self._branch:
             await self._today()
-        body = codec.cancel_body(self.config.account, self._branch.get(broker_order_id, ""),
-                                 broker_order_id)
-        await self.http.request("POST", CANCEL_PATH, codec.CANCEL_TR, body=body,
-                                priority=Priority.ORDER)
-        return BrokerOrder(broker_order_id, self.ties.coid_of(broker_order_id), "", Side.BUY, 0,
-                           None, OrderStatus.CANCELLED, 0)
+        body = codec.cancel_body(self.config.account, self._branch.get(broker_order_id, ""), broker_order_id)
+        await self.http.request("POST", CANCEL_PATH, codec.CANCEL_TR, body=body, priority=Priority.ORDER)
+        return BrokerOrder(
+            broker_order_id,
+            self.ties.coid_of(broker_order_id),
+            "",
+            Side.BUY,
+            0,
+            None,
+            OrderStatus.CANCELLED,
+            0,
+        )
 
     async def open_orders(self) -> list[BrokerOrder]:
         orders = [self._row_order(r, "") for r in await self._today()]
@@ -386,16 +499,29 @@ class KisBroker(StreamingBroker):
 
     async def order_states(self) -> list[tuple[BrokerOrder, float]]:
         """Today's orders with their average fill price, for reconciling missed fills."""
-        return [(self._row_order(r, ""), float(str(r.get("avg_prvs") or 0) or 0))
-                for r in await self._today()]
+        return [
+            (self._row_order(r, ""), float(str(r.get("avg_prvs") or 0) or 0)) for r in await self._today()
+        ]
 
     async def account(self) -> AccountSnapshot:
         cano, product = codec.split_account(self.config.account)
-        rows, summary = await self.http.pages(BALANCE_PATH, codec.BALANCE_TR, {
-            "CANO": cano, "ACNT_PRDT_CD": product, "AFHR_FLPR_YN": "N", "OFL_YN": "",
-            "INQR_DVSN": "02", "UNPR_DVSN": "01", "FUND_STTL_ICLD_YN": "N",
-            "FNCG_AMT_AUTO_RDPT_YN": "N", "PRCS_DVSN": "00", "CTX_AREA_FK100": "",
-            "CTX_AREA_NK100": ""})
+        rows, summary = await self.http.pages(
+            BALANCE_PATH,
+            codec.BALANCE_TR,
+            {
+                "CANO": cano,
+                "ACNT_PRDT_CD": product,
+                "AFHR_FLPR_YN": "N",
+                "OFL_YN": "",
+                "INQR_DVSN": "02",
+                "UNPR_DVSN": "01",
+                "FUND_STTL_ICLD_YN": "N",
+                "FNCG_AMT_AUTO_RDPT_YN": "N",
+                "PRCS_DVSN": "00",
+                "CTX_AREA_FK100": "",
+                "CTX_AREA_NK100": "",
+            },
+        )
         first = summary[0] if isinstance(summary, list) and summary else summary
         totals: dict[str, Any] = first if isinstance(first, dict) else {}
         # dnca_tot_amt is settled cash (T+2); the D+2 figure includes today's trades.

@@ -38,6 +38,7 @@ class KisDecodeError(ValueError):
 
 # ---- control messages ------------------------------------------------------------------------
 
+
 @dataclass(frozen=True, slots=True)
 class ControlAck:
     tr_id: str
@@ -85,16 +86,19 @@ def _trade_ts(fields: list[str], base: int) -> int:
 def parse_trades(count: int, payload: str, received_ns: int) -> list[Tick]:
     fields = payload.split("^")
     if count < 1 or len(fields) != count * TRADE_FIELDS:
-        raise KisDecodeError(f"H0STCNT0 frame says {count} records but has {len(fields)} fields "
-                             f"(expected {count} x {TRADE_FIELDS}): {payload[:80]!r}")
+        raise KisDecodeError(
+            f"H0STCNT0 frame says {count} records but has {len(fields)} fields "
+            f"(expected {count} x {TRADE_FIELDS}): {payload[:80]!r}"
+        )
     ticks = []
     for r in range(count):
         b = r * TRADE_FIELDS
         try:
             price, qty, volume = int(fields[b + F_PRICE]), int(fields[b + F_QTY]), int(fields[b + F_VOLUME])
         except ValueError:
-            raise KisDecodeError(f"H0STCNT0 record {r} has a non-numeric price/qty/volume: "
-                                 f"{fields[b:b + 14]}") from None
+            raise KisDecodeError(
+                f"H0STCNT0 record {r} has a non-numeric price/qty/volume: {fields[b : b + 14]}"
+            ) from None
         ts = _trade_ts(fields, b) or received_ns
         ticks.append(Tick(fields[b + F_CODE], ts, price, qty, SIDES.get(fields[b + F_SIDE], 0), volume))
     return ticks
@@ -121,20 +125,33 @@ def decode(text: str, received_ns: int) -> Frame:
         return PingPong(text)
     body = msg.get("body") or {}
     output = body.get("output") or {}
-    return ControlAck(tr_id=str(header.get("tr_id", "")), tr_key=str(header.get("tr_key", "")),
-                      ok=str(body.get("rt_cd", "1")) == "0", msg_cd=str(body.get("msg_cd", "")),
-                      msg1=str(body.get("msg1", "")), iv=output.get("iv"), key=output.get("key"))
+    return ControlAck(
+        tr_id=str(header.get("tr_id", "")),
+        tr_key=str(header.get("tr_key", "")),
+        ok=str(body.get("rt_cd", "1")) == "0",
+        msg_cd=str(body.get("msg_cd", "")),
+        msg1=str(body.get("msg1", "")),
+        iv=output.get("iv"),
+        key=output.get("key"),
+    )
 
 
 def subscribe_message(approval_key: str, tr_id: str, tr_key: str, register: bool) -> str:
-    return json.dumps({
-        "header": {"approval_key": approval_key, "custtype": "P",
-                   "tr_type": "1" if register else "2", "content-type": "utf-8"},
-        "body": {"input": {"tr_id": tr_id, "tr_key": tr_key}},
-    })
+    return json.dumps(
+        {
+            "header": {
+                "approval_key": approval_key,
+                "custtype": "P",
+                "tr_type": "1" if register else "2",
+                "content-type": "utf-8",
+            },
+            "body": {"input": {"tr_id": tr_id, "tr_key": tr_key}},
+        }
+    )
 
 
 # ---- fill notices ----------------------------------------------------------------------------
+
 
 def decrypt(payload: str, key: str, iv: str) -> str:
     """AES-256-CBC with PKCS#7 padding, base64 in, UTF-8 out (the official sample's scheme)."""
@@ -179,17 +196,26 @@ def parse_notice(plain: str) -> Notice:
 
     try:
         return Notice(
-            odno=f[2].strip(), original_odno=f[3].strip(),
-            side=Side.SELL if f[4].strip() == "01" else Side.BUY, correction=f[5].strip() or "0",
-            symbol=f[8].strip().removeprefix("A"), qty=num(f[9]), price=num(f[10]), time=f[11],
-            refused=f[12].strip() == "1", is_fill=f[13].strip() == "2", accept=f[14].strip(),
-            order_qty=num(f[16]), order_price=num(f[-1]),
+            odno=f[2].strip(),
+            original_odno=f[3].strip(),
+            side=Side.SELL if f[4].strip() == "01" else Side.BUY,
+            correction=f[5].strip() or "0",
+            symbol=f[8].strip().removeprefix("A"),
+            qty=num(f[9]),
+            price=num(f[10]),
+            time=f[11],
+            refused=f[12].strip() == "1",
+            is_fill=f[13].strip() == "2",
+            accept=f[14].strip(),
+            order_qty=num(f[16]),
+            order_price=num(f[-1]),
         )
     except ValueError:
         raise KisDecodeError(f"fill notice has non-numeric quantities: {f[:17]}") from None
 
 
 # ---- REST ------------------------------------------------------------------------------------
+
 
 def tr_id(base: str, env: str) -> str:
     """Paper ids replace the leading T/J/C with V (the official client's rule)."""
@@ -211,16 +237,33 @@ def order_body(account: str, symbol: str, order_type: str, qty: int, price: int 
     """Keys UPPERCASE and every value a string, as the portal requires."""
     cano, product = split_account(account)
     market = order_type == "market"
-    return {"CANO": cano, "ACNT_PRDT_CD": product, "PDNO": symbol, "ORD_DVSN": "01" if market else "00",
-            "ORD_QTY": str(qty), "ORD_UNPR": "0" if market or price is None else str(price),
-            "EXCG_ID_DVSN_CD": "KRX", "SLL_TYPE": "", "CNDT_PRIC": ""}
+    return {
+        "CANO": cano,
+        "ACNT_PRDT_CD": product,
+        "PDNO": symbol,
+        "ORD_DVSN": "01" if market else "00",
+        "ORD_QTY": str(qty),
+        "ORD_UNPR": "0" if market or price is None else str(price),
+        "EXCG_ID_DVSN_CD": "KRX",
+        "SLL_TYPE": "",
+        "CNDT_PRIC": "",
+    }
 
 
 def cancel_body(account: str, branch: str, odno: str) -> dict[str, str]:
     cano, product = split_account(account)
-    return {"CANO": cano, "ACNT_PRDT_CD": product, "KRX_FWDG_ORD_ORGNO": branch, "ORGN_ODNO": odno,
-            "ORD_DVSN": "00", "RVSE_CNCL_DVSN_CD": "02", "ORD_QTY": "0", "ORD_UNPR": "0",
-            "QTY_ALL_ORD_YN": "Y", "EXCG_ID_DVSN_CD": "KRX"}
+    return {
+        "CANO": cano,
+        "ACNT_PRDT_CD": product,
+        "KRX_FWDG_ORD_ORGNO": branch,
+        "ORGN_ODNO": odno,
+        "ORD_DVSN": "00",
+        "RVSE_CNCL_DVSN_CD": "02",
+        "ORD_QTY": "0",
+        "ORD_UNPR": "0",
+        "QTY_ALL_ORD_YN": "Y",
+        "EXCG_ID_DVSN_CD": "KRX",
+    }
 
 
 @dataclass(frozen=True, slots=True)
@@ -236,8 +279,10 @@ ERRORS: dict[str, tuple[str, bool]] = {
     "EGW00133": ("KIS allows one access token per minute; the cached token is reused", True),
     "EGW00121": ("the KIS access token is invalid or expired; a new one is requested", True),
     "EGW00123": ("the KIS access token expired; a new one is requested", True),
-    "OPSP8996": ("another program is connected with this app key: close it (HTS/API), one "
-                 "session per key", False),
+    "OPSP8996": (
+        "another program is connected with this app key: close it (HTS/API), one session per key",
+        False,
+    ),
 }
 
 
@@ -271,8 +316,11 @@ def conditions(body: dict[str, Any]) -> list[ConditionInfo]:
 
 def condition_matches(body: dict[str, Any]) -> set[str]:
     """psearch-result: the codes matching now (output2, not output)."""
-    return {str(row["code"]).strip() for row in body.get("output2") or []
-            if isinstance(row, dict) and str(row.get("code", "")).strip()}
+    return {
+        str(row["code"]).strip()
+        for row in body.get("output2") or []
+        if isinstance(row, dict) and str(row.get("code", "")).strip()
+    }
 
 
 def _whole(value: Any) -> int:
@@ -295,7 +343,14 @@ def minute_bars(body: dict[str, Any], today: str) -> list[Bar]:
         close = _whole(row.get("stck_prpr"))
         if close <= 0:
             continue
-        bars.append(Bar(int(start.timestamp()) * 1_000_000_000,
-                        _whole(row.get("stck_oprc")) or close, _whole(row.get("stck_hgpr")) or close,
-                        _whole(row.get("stck_lwpr")) or close, close, _whole(row.get("cntg_vol"))))
+        bars.append(
+            Bar(
+                int(start.timestamp()) * 1_000_000_000,
+                _whole(row.get("stck_oprc")) or close,
+                _whole(row.get("stck_hgpr")) or close,
+                _whole(row.get("stck_lwpr")) or close,
+                close,
+                _whole(row.get("cntg_vol")),
+            )
+        )
     return bars

@@ -57,22 +57,33 @@ class KisConfig:
         secret = read.key("APP_SECRET", "the KIS Developers portal")
         account = read.get("ACCOUNT")
         if not ACCOUNT.match(account):
-            read.problems.append("KIS_ACCOUNT must be 8 digits, a dash and 2 digits, e.g. "
-                                 f"12345678-01; got {shown_value(account)}")
+            read.problems.append(
+                "KIS_ACCOUNT must be 8 digits, a dash and 2 digits, e.g. "
+                f"12345678-01; got {shown_value(account)}"
+            )
         hts_id = read.get("HTS_ID")
         if not hts_id:
-            read.problems.append("KIS_HTS_ID is missing: your HTS login id (fill notices are "
-                                 "keyed by it)")
+            read.problems.append("KIS_HTS_ID is missing: your HTS login id (fill notices are keyed by it)")
         elif not HTS_ID.fullmatch(hts_id):
-            read.problems.append("KIS_HTS_ID must be your HTS login id (letters, digits, _ or -, "
-                                 f"up to 16); got {shown_value(hts_id)}")
+            read.problems.append(
+                "KIS_HTS_ID must be your HTS login id (letters, digits, _ or -, "
+                f"up to 16); got {shown_value(hts_id)}"
+            )
         rest_url, ws_url = read.urls(*URLS[kis_env])
         poll = read.settings.number("KIS_CONDITION_POLL_SECONDS", 3.0, 1.0, 600.0, "seconds")
         read.check(kis_env)
-        return cls(env=kis_env, app_key=key, app_secret=secret, account=account, hts_id=hts_id,
-                   rest_url=rest_url, ws_url=ws_url,
-                   requests_per_second=18.0 if kis_env == "real" else 2.0,
-                   condition_poll_seconds=poll)
+        return cls(
+            env=kis_env,
+            app_key=key,
+            app_secret=secret,
+            account=account,
+            hts_id=hts_id,
+            rest_url=rest_url,
+            ws_url=ws_url,
+            requests_per_second=18.0 if kis_env == "real" else 2.0,
+            condition_poll_seconds=poll,
+        )
+
 
 def from_env(environ: Mapping[str, str]) -> KisConfig:
     return KisConfig.from_env(environ)

@@ -37,15 +37,20 @@ def _json(raw: bytes) -> dict[str, Any]:
 
 
 class KisHttp:
-    def __init__(self, config: KisConfig, token_path: Path, clock: Clock | None = None,
-                 timeout: float = 10.0) -> None:
+    def __init__(
+        self, config: KisConfig, token_path: Path, clock: Clock | None = None, timeout: float = 10.0
+    ) -> None:
         self.config = config
         self.clock = clock or Clock()
-        self.session = HttpSession("KIS", config.rest_url, Pacer(config.requests_per_second),
-                                   timeout)
-        self.tokens = TokenCache(token_path, f"{config.env}:{config.app_key}", self.clock,
-                                 self._issue, min_interval=TOKEN_MIN_INTERVAL,
-                                 too_soon={"EGW00133"})
+        self.session = HttpSession("KIS", config.rest_url, Pacer(config.requests_per_second), timeout)
+        self.tokens = TokenCache(
+            token_path,
+            f"{config.env}:{config.app_key}",
+            self.clock,
+            self._issue,
+            min_interval=TOKEN_MIN_INTERVAL,
+            too_soon={"EGW00133"},
+        )
         self.rate_limited = 0
 
     @property
@@ -69,15 +74,23 @@ class KisHttp:
     # ---- token and approval key ----------------------------------------------------------
 
     async def _issue(self) -> tuple[str, float]:
-        status, body = await self._post_json("/oauth2/tokenP", {
-            "grant_type": "client_credentials", "appkey": self.config.app_key,
-            "appsecret": self.config.app_secret})
+        status, body = await self._post_json(
+            "/oauth2/tokenP",
+            {
+                "grant_type": "client_credentials",
+                "appkey": self.config.app_key,
+                "appsecret": self.config.app_secret,
+            },
+        )
         if status != 200 or "access_token" not in body:
             err = codec.error_from(body)
             if err.code in CREDENTIAL_ERRORS or status in (401, 403):
                 # The key pair itself was refused: name the settings, never their values.
-                raise BrokerError("credentials", "credentials refused: check KIS_APP_KEY / "
-                                  f"KIS_APP_SECRET (KIS said {err.code}: {err.message})")
+                raise BrokerError(
+                    "credentials",
+                    "credentials refused: check KIS_APP_KEY / "
+                    f"KIS_APP_SECRET (KIS said {err.code}: {err.message})",
+                )
             raise BrokerError(err.code, err.message, retryable=err.retryable)
         return str(body["access_token"]), self._expiry(body)
 
@@ -102,17 +115,24 @@ class KisHttp:
         token = await self.tokens.forget()
         if token is None:
             return False
-        status, body = await self._post_json("/oauth2/revokeP", {
-            "appkey": self.config.app_key, "appsecret": self.config.app_secret, "token": token})
+        status, body = await self._post_json(
+            "/oauth2/revokeP",
+            {"appkey": self.config.app_key, "appsecret": self.config.app_secret, "token": token},
+        )
         if status != 200:
             err = codec.error_from(body)
             raise BrokerError(err.code, err.message)
         return True
 
     async def approval_key(self) -> str:
-        status, body = await self._post_json("/oauth2/Approval", {
-            "grant_type": "client_credentials", "appkey": self.config.app_key,
-            "secretkey": self.config.app_secret})  # `secretkey` here, not `appsecret`
+        status, body = await self._post_json(
+            "/oauth2/Approval",
+            {
+                "grant_type": "client_credentials",
+                "appkey": self.config.app_key,
+                "secretkey": self.config.app_secret,
+            },
+        )  # `secretkey` here, not `appsecret`
         if status != 200 or "approval_key" not in body:
             err = codec.error_from(body)
             raise BrokerError(err.code, err.message, retryable=err.retryable)
@@ -120,21 +140,39 @@ class KisHttp:
 
     # ---- API requests --------------------------------------------------------------------
 
-    async def request(self, method: str, path: str, tr: str, *, body: Mapping[str, str] | None = None,
-                      params: Mapping[str, str] | None = None, tr_cont: str = "",
-                      priority: Priority = Priority.QUERY) -> tuple[dict[str, Any], str]:
+    async def request(
+        self,
+        method: str,
+        path: str,
+        tr: str,
+        *,
+        body: Mapping[str, str] | None = None,
+        params: Mapping[str, str] | None = None,
+        tr_cont: str = "",
+        priority: Priority = Priority.QUERY,
+    ) -> tuple[dict[str, Any], str]:
         """One API call: returns (body, response tr_cont). EGW00201 (rate) is waited out and
         retried, since KIS did not act on it; an expired token is renewed once. A transport
         failure or a 5xx is raised as retryable: the caller decides whether resending is safe."""
         renewed = False
         for attempt in range(RATE_RETRIES):
-            headers = {"content-type": "application/json; charset=utf-8",
-                       "authorization": f"Bearer {await self.token()}",
-                       "appkey": self.config.app_key, "appsecret": self.config.app_secret,
-                       "tr_id": codec.tr_id(tr, self.config.env), "custtype": "P", "tr_cont": tr_cont}
-            reply = await self.session.send(method, path, priority=priority, headers=headers,
-                                            json=dict(body) if body is not None else None,
-                                            params=params)
+            headers = {
+                "content-type": "application/json; charset=utf-8",
+                "authorization": f"Bearer {await self.token()}",
+                "appkey": self.config.app_key,
+                "appsecret": self.config.app_secret,
+                "tr_id": codec.tr_id(tr, self.config.env),
+                "custtype": "P",
+                "tr_cont": tr_cont,
+            }
+            reply = await self.session.send(
+                method,
+                path,
+                priority=priority,
+                headers=headers,
+                json=dict(body) if body is not None else None,
+                params=params,
+            )
             data = _json(reply.body)
             if data.get("rt_cd") == "0":
                 return data, reply.headers.get("tr_cont", "")
@@ -148,13 +186,13 @@ class KisHttp:
                 self.forget_token()
                 continue
             if reply.status >= 500 or not data:
-                raise BrokerError(f"http_{reply.status}", f"KIS answered HTTP {reply.status}",
-                                  retryable=True)
+                raise BrokerError(f"http_{reply.status}", f"KIS answered HTTP {reply.status}", retryable=True)
             raise BrokerError(err.code, err.message, retryable=False)
         raise BrokerError("EGW00201", "KIS rate limit persisted; try again shortly", retryable=True)
 
-    async def pages(self, path: str, tr: str, params: Mapping[str, str],
-                    list_key: str = "output1") -> tuple[list[dict[str, Any]], Any]:
+    async def pages(
+        self, path: str, tr: str, params: Mapping[str, str], list_key: str = "output1"
+    ) -> tuple[list[dict[str, Any]], Any]:
         """Every page of a listing: KIS says more follow with tr_cont F/M in the response
         header; the next request sends tr_cont N and the CTX_AREA keys it returned."""
         rows: list[dict[str, Any]] = []

@@ -25,10 +25,16 @@ class KisStream(WebsocketStream):
     # The approval key refused, etc., is also worth another try after the pause: say why.
     transient = (Exception,)
 
-    def __init__(self, url: str, approval_key: Callable[[], Awaitable[str]],
-                 on_frame: FrameHandler, on_connection: ConnectionHandler,
-                 on_bad_frame: Callable[[str], None], silence_timeout: float = 300.0,
-                 now_ns: Callable[[], int] = time.time_ns) -> None:
+    def __init__(
+        self,
+        url: str,
+        approval_key: Callable[[], Awaitable[str]],
+        on_frame: FrameHandler,
+        on_connection: ConnectionHandler,
+        on_bad_frame: Callable[[str], None],
+        silence_timeout: float = 300.0,
+        now_ns: Callable[[], int] = time.time_ns,
+    ) -> None:
         # PINGPONG comes about every 110 s: five minutes of nothing is a dead socket.
         super().__init__(url, on_connection, silence_timeout=silence_timeout)
         self._now_ns = now_ns
@@ -43,12 +49,10 @@ class KisStream(WebsocketStream):
 
     async def _session(self) -> str:
         self._key = await self._approval_key()
-        async with websockets.connect(self.url, max_size=None, ping_interval=None,
-                                      compression=None) as ws:
+        async with websockets.connect(self.url, max_size=None, ping_interval=None, compression=None) as ws:
             for key in list(self.registrations):
                 if isinstance(key, tuple):
-                    await ws.send(codec.subscribe_message(self._key, str(key[0]), str(key[1]),
-                                                          True))
+                    await ws.send(codec.subscribe_message(self._key, str(key[0]), str(key[1]), True))
             await self._serve(ws)
             return "KIS closed the connection"
 

@@ -70,26 +70,38 @@ class KiwoomBroker(StreamingBroker):
     name = "kiwoom"
     stream: KiwoomStream
 
-    def __init__(self, config: KiwoomConfig, data_dir: Path, costs: CostModel | None = None,
-                 clock: Clock | None = None) -> None:
+    def __init__(
+        self, config: KiwoomConfig, data_dir: Path, costs: CostModel | None = None, clock: Clock | None = None
+    ) -> None:
         super().__init__()
         self.config = config
         self.clock = clock or Clock()
         self.paper = config.paper
         self.capabilities = Capabilities(
-            client_order_ids=False, lists_fills=False, lists_orders=True,
-            condition_search=ConditionSearch.PUSHED, max_conditions=MAX_CONDITIONS,
-            conditions_on_paper=True, intraday_bars=True, max_symbols=MAX_SYMBOLS,
-            environments=("paper", "real"))
+            client_order_ids=False,
+            lists_fills=False,
+            lists_orders=True,
+            condition_search=ConditionSearch.PUSHED,
+            max_conditions=MAX_CONDITIONS,
+            conditions_on_paper=True,
+            intraday_bars=True,
+            max_symbols=MAX_SYMBOLS,
+            environments=("paper", "real"),
+        )
         self.endpoint = config.rest_url
         self.costs = costs or CostModel()
         self.http = KiwoomHttp(config, data_dir / "kiwoom_token.json", self.clock)
-        self.stream = KiwoomStream(config.ws_url, self.http.token, self.http.refuse_token,
-                                   self._on_frame, self._on_connection, self._on_bad_frame,
-                                   self.clock.now)
+        self.stream = KiwoomStream(
+            config.ws_url,
+            self.http.token,
+            self.http.refuse_token,
+            self._on_frame,
+            self._on_connection,
+            self._on_bad_frame,
+            self.clock.now,
+        )
         self.stream.registrations[ACCOUNT] = None
-        self._pending: PendingRequests[PendingKey, codec.Reply] = PendingRequests(
-            "Kiwoom", ANSWER_TIMEOUT)
+        self._pending: PendingRequests[PendingKey, codec.Reply] = PendingRequests("Kiwoom", ANSWER_TIMEOUT)
         self._serial = itertools.count()
         self._members = ConditionMembers(self._deliver_condition, self.clock)
         self.ties = OrderTies(self.clock)  # client order id <-> ord_no
@@ -135,8 +147,12 @@ class KiwoomBroker(StreamingBroker):
             self._on_order_event(event)
         for change in frame.conditions:
             if not self._members.change(change.condition_id, change.symbol, change.entered):
-                log.debug("condition %s: %s %s is a repeat or not followed", change.condition_id,
-                          change.symbol, "enter" if change.entered else "leave")
+                log.debug(
+                    "condition %s: %s %s is a repeat or not followed",
+                    change.condition_id,
+                    change.symbol,
+                    "enter" if change.entered else "leave",
+                )
 
     def _on_reply(self, reply: codec.Reply) -> None:
         trnm = reply.trnm
@@ -145,8 +161,9 @@ class KiwoomBroker(StreamingBroker):
                 # Answers to what the connection registered again by itself: no caller waits.
                 self.stream.setup_acks -= 1
                 if not reply.ok:
-                    log.warning("Kiwoom refused a %s while reconnecting: %s %s", trnm,
-                                reply.code, reply.message)
+                    log.warning(
+                        "Kiwoom refused a %s while reconnecting: %s %s", trnm, reply.code, reply.message
+                    )
                 return
             self._resolve(reply, lambda k: k[0] == trnm)
             return
@@ -163,10 +180,8 @@ class KiwoomBroker(StreamingBroker):
                     self._on_bad_frame(str(exc))
                 else:
                     self._members.snapshot(reply.seq, matches)
-            if not self._resolve(reply, lambda k: k[0] == trnm and k[1] in (reply.seq, "")) \
-                    and not reply.ok:
-                log.warning("Kiwoom refused condition %s: %s %s", reply.seq, reply.code,
-                            reply.message)
+            if not self._resolve(reply, lambda k: k[0] == trnm and k[1] in (reply.seq, "")) and not reply.ok:
+                log.warning("Kiwoom refused condition %s: %s %s", reply.seq, reply.code, reply.message)
             return
         if trnm == "CNSRCLR":
             self._resolve(reply, lambda k: k[0] == trnm and k[1] == reply.seq)
@@ -180,8 +195,7 @@ class KiwoomBroker(StreamingBroker):
 
     async def _ask(self, trnm: str, seq: str, text: str) -> codec.Reply | None:
         """A request on the socket and its answer; None when offline or unanswered."""
-        return await self._pending.request((trnm, seq, next(self._serial)),
-                                           lambda: self.stream.send(text))
+        return await self._pending.request((trnm, seq, next(self._serial)), lambda: self.stream.send(text))
 
     # ---- account events (00) ------------------------------------------------------------------
 
@@ -195,54 +209,89 @@ class KiwoomBroker(StreamingBroker):
             if event.state == "확인" and original in self._cancelling and "정정" not in event.kind:
                 self._deliver_cancelled(self._cancelling[original], event)
             elif event.state == "거부":
-                log.warning("Kiwoom refused the cancel/modify %s of order %s: %s", event.ord_no,
-                            event.original, event.reason)
+                log.warning(
+                    "Kiwoom refused the cancel/modify %s of order %s: %s",
+                    event.ord_no,
+                    event.original,
+                    event.reason,
+                )
             return
         self._codes.setdefault((self.clock.today(), _key(event.ord_no)), event.symbol)
         coid = self._coid_of(event.ord_no)
         if event.state == "접수":
-            update = OrderUpdate("accepted", event.ord_no, coid, event.symbol, event.side,
-                                 event.order_qty, OrderStatus.ACCEPTED, 0)
+            update = OrderUpdate(
+                "accepted",
+                event.ord_no,
+                coid,
+                event.symbol,
+                event.side,
+                event.order_qty,
+                OrderStatus.ACCEPTED,
+                0,
+            )
         elif event.state == "체결":
             update = self._fill(event, coid)
         elif event.state == "취소":
             self._deliver_cancelled(event.ord_no, event)
             return
         elif event.state == "거부":
-            update = OrderUpdate("rejected", event.ord_no, coid, event.symbol, event.side,
-                                 event.order_qty, OrderStatus.REJECTED, 0, reason="refused",
-                                 message=f"Kiwoom refused the order: {event.reason or 'no reason'}")
+            update = OrderUpdate(
+                "rejected",
+                event.ord_no,
+                coid,
+                event.symbol,
+                event.side,
+                event.order_qty,
+                OrderStatus.REJECTED,
+                0,
+                reason="refused",
+                message=f"Kiwoom refused the order: {event.reason or 'no reason'}",
+            )
         elif event.state == "확인":
             log.debug("Kiwoom confirmed order %s", event.ord_no)
             return
         else:
-            self._on_bad_frame(f"a 00 event with an unknown state {event.state!r} for order "
-                               f"{event.ord_no}")
+            self._on_bad_frame(f"a 00 event with an unknown state {event.state!r} for order {event.ord_no}")
             return
         sink.on_order_update(update)
 
     def _coid_of(self, ord_no: str) -> str:
         """Our id for Kiwoom's order number: the newest tie, since numbers start again every day
         and a process that runs for days ties the same number to one order a day."""
-        return next((coid for coid, number in reversed(self.ties.by_coid.items())
-                     if number == ord_no), "")
+        return next((coid for coid, number in reversed(self.ties.by_coid.items()) if number == ord_no), "")
 
     def _fill(self, event: codec.OrderEvent, coid: str) -> OrderUpdate:
         # The execution number names the fill: a repeated notice repeats it. Order numbers start
         # again every day, so the Seoul date keeps one day's fill from another's.
-        fill_id = (f"{self.clock.today():%Y%m%d}-{event.ord_no}-{event.execution}"
-                   if event.execution else cumulative_fill_id(event.ord_no, event.filled,
-                                                         self.clock.today()))
+        fill_id = (
+            f"{self.clock.today():%Y%m%d}-{event.ord_no}-{event.execution}"
+            if event.execution
+            else cumulative_fill_id(event.ord_no, event.filled, self.clock.today())
+        )
         # Kiwoom's 00 frames carry no per-fill fees: the engine's fee model gives them.
-        commission, tax = self.costs.fill_costs(event.side == Side.SELL,
-                                                event.fill_qty * event.fill_price,
-                                                self._market(event.symbol), self.clock.today())
-        status = (OrderStatus.FILLED if event.filled >= event.order_qty > 0
-                  else OrderStatus.PARTIALLY_FILLED)
-        return OrderUpdate("fill", event.ord_no, coid, event.symbol, event.side, event.order_qty,
-                           status, event.filled, fill_id=fill_id, fill_qty=event.fill_qty,
-                           fill_price=event.fill_price, commission=commission, tax=tax,
-                           ts_ns=self.clock.time_ns())
+        commission, tax = self.costs.fill_costs(
+            event.side == Side.SELL,
+            event.fill_qty * event.fill_price,
+            self._market(event.symbol),
+            self.clock.today(),
+        )
+        status = OrderStatus.FILLED if event.filled >= event.order_qty > 0 else OrderStatus.PARTIALLY_FILLED
+        return OrderUpdate(
+            "fill",
+            event.ord_no,
+            coid,
+            event.symbol,
+            event.side,
+            event.order_qty,
+            status,
+            event.filled,
+            fill_id=fill_id,
+            fill_qty=event.fill_qty,
+            fill_price=event.fill_price,
+            commission=commission,
+            tax=tax,
+            ts_ns=self.clock.time_ns(),
+        )
 
     def _deliver_cancelled(self, ord_no: str, event: codec.OrderEvent) -> None:
         """Once per order, whichever of Kiwoom's frames says it first (the cancel's 확인 when it
@@ -253,9 +302,19 @@ class KiwoomBroker(StreamingBroker):
         if done in self._cancelled or self._sink is None:
             return
         self._cancelled.add(done)
-        self._sink.on_order_update(OrderUpdate(
-            "cancelled", ord_no, self._coid_of(ord_no), event.symbol, event.side,
-            event.order_qty, OrderStatus.CANCELLED, 0, message="cancelled at Kiwoom"))
+        self._sink.on_order_update(
+            OrderUpdate(
+                "cancelled",
+                ord_no,
+                self._coid_of(ord_no),
+                event.symbol,
+                event.side,
+                event.order_qty,
+                OrderStatus.CANCELLED,
+                0,
+                message="cancelled at Kiwoom",
+            )
+        )
 
     def _market(self, code: str) -> Market:
         cached = self._instruments.get(code)
@@ -272,14 +331,16 @@ class KiwoomBroker(StreamingBroker):
             return
         held = sum(1 for k in self.stream.registrations if isinstance(k, tuple) and k[0] == "symbol")
         if held >= MAX_SYMBOLS:
-            raise BrokerError("registration_cap", f"Tradecord registers at most {MAX_SYMBOLS} "
-                              "symbols for realtime trades on Kiwoom; cancel one first")
+            raise BrokerError(
+                "registration_cap",
+                f"Tradecord registers at most {MAX_SYMBOLS} "
+                "symbols for realtime trades on Kiwoom; cancel one first",
+            )
         self.stream.registrations[key] = None
         reply = await self._ask("REG", "", codec.register(codec.TICK_TYPE, [symbol]))
         if reply is not None and not reply.ok:
             self.stream.registrations.pop(key, None)
-            raise BrokerError(str(reply.code), f"Kiwoom refused realtime trades of {symbol}: "
-                              f"{reply.message}")
+            raise BrokerError(str(reply.code), f"Kiwoom refused realtime trades of {symbol}: {reply.message}")
 
     async def unsubscribe(self, symbol: str) -> None:
         if self.stream.registrations.pop(("symbol", symbol), 1) is None:
@@ -290,11 +351,13 @@ class KiwoomBroker(StreamingBroker):
     async def conditions(self) -> list[ConditionInfo]:
         reply = await self._ask("CNSRLST", "", codec.condition_list())
         if reply is None:
-            raise BrokerError("unreachable", "Kiwoom did not answer the condition list (the "
-                              "websocket is not connected yet)", retryable=True)
+            raise BrokerError(
+                "unreachable",
+                "Kiwoom did not answer the condition list (the websocket is not connected yet)",
+                retryable=True,
+            )
         if not reply.ok:
-            raise BrokerError(str(reply.code), f"Kiwoom refused the condition list: "
-                              f"{reply.message}")
+            raise BrokerError(str(reply.code), f"Kiwoom refused the condition list: {reply.message}")
         try:
             return codec.conditions(reply)
         except codec.KiwoomDecodeError as exc:
@@ -304,8 +367,9 @@ class KiwoomBroker(StreamingBroker):
         cid = condition.id
         watched = len(self._members.members)
         if not self._members.watching(cid) and watched >= MAX_CONDITIONS:
-            raise BrokerError("condition_cap", f"Kiwoom follows at most {MAX_CONDITIONS} "
-                              "realtime conditions per login")
+            raise BrokerError(
+                "condition_cap", f"Kiwoom follows at most {MAX_CONDITIONS} realtime conditions per login"
+            )
         self._members.watch(cid)
         key = ("condition", cid)
         self.stream.registrations[key] = None
@@ -316,16 +380,16 @@ class KiwoomBroker(StreamingBroker):
             listing = await self._ask("CNSRLST", "", codec.condition_list())
             if listing is not None and not listing.ok:
                 self._forget_condition(cid)
-                raise BrokerError(str(listing.code), "Kiwoom refused the condition list: "
-                                  f"{listing.message}")
+                raise BrokerError(str(listing.code), f"Kiwoom refused the condition list: {listing.message}")
         reply = await self._ask("CNSRREQ", cid, codec.condition_request(cid))
         if reply is None:
-            log.warning("Kiwoom did not answer for condition %s; it is asked again on the next "
-                        "connection", condition.name)
+            log.warning(
+                "Kiwoom did not answer for condition %s; it is asked again on the next connection",
+                condition.name,
+            )
         elif not reply.ok:
             self._forget_condition(cid)
-            raise BrokerError(str(reply.code), f"Kiwoom refused condition {condition.name}: "
-                              f"{reply.message}")
+            raise BrokerError(str(reply.code), f"Kiwoom refused condition {condition.name}: {reply.message}")
 
     def _forget_condition(self, condition_id: str) -> None:
         self.stream.registrations.pop(("condition", condition_id), None)
@@ -336,8 +400,9 @@ class KiwoomBroker(StreamingBroker):
         if self.stream.registrations.pop(("condition", condition_id), 1) is None:
             reply = await self._ask("CNSRCLR", condition_id, codec.condition_clear(condition_id))
             if reply is not None and not reply.ok:
-                log.warning("Kiwoom did not clear condition %s: %s %s", condition_id, reply.code,
-                            reply.message)
+                log.warning(
+                    "Kiwoom did not clear condition %s: %s %s", condition_id, reply.code, reply.message
+                )
 
     # ---- instruments and bars -----------------------------------------------------------------
 
@@ -352,45 +417,53 @@ class KiwoomBroker(StreamingBroker):
         cached = self._instruments.get(code)
         if cached is not None and cached[0] == today:
             return cached[1]
-        data, _, _ = await self.http.call(codec.STOCK_INFO_PATH, codec.STOCK_INFO_API,
-                                          {"stk_cd": code})
-        daily, _, _ = await self.http.call(codec.CHART_PATH, codec.DAILY_CHART_API, {
-            "stk_cd": code, "base_dt": f"{today:%Y%m%d}", "upd_stkpc_tp": "1"})
+        data, _, _ = await self.http.call(codec.STOCK_INFO_PATH, codec.STOCK_INFO_API, {"stk_cd": code})
+        daily, _, _ = await self.http.call(
+            codec.CHART_PATH,
+            codec.DAILY_CHART_API,
+            {"stk_cd": code, "base_dt": f"{today:%Y%m%d}", "upd_stkpc_tp": "1"},
+        )
         try:
             info = codec.stock_info(data, code)
             previous = codec.previous_day(daily.get("stk_dt_pole_chart_qry") or [], today)
         except codec.KiwoomDecodeError as exc:
-            raise BrokerError("bad_answer", f"Kiwoom's figures for {code} did not parse: {exc}") \
-                from None
+            raise BrokerError("bad_answer", f"Kiwoom's figures for {code} did not parse: {exc}") from None
         if info.base <= 0:
             raise BrokerError("unknown_symbol", f"Kiwoom has no base price for {code}")
         limits = daily_limits(info.base)
         listing = BY_CODE.get(code)
         high, low = previous or (info.base, info.base)
         inst = Instrument(
-            code=code, name=listing.name if listing else info.name,
-            market=listing.market if listing else Market.KOSPI, prev_close=info.base,
-            prev_high=high or info.base, prev_low=low or info.base, open=info.open or info.base,
-            upper_limit=info.upper or limits.upper, lower_limit=info.lower or limits.lower)
+            code=code,
+            name=listing.name if listing else info.name,
+            market=listing.market if listing else Market.KOSPI,
+            prev_close=info.base,
+            prev_high=high or info.base,
+            prev_low=low or info.base,
+            open=info.open or info.base,
+            upper_limit=info.upper or limits.upper,
+            lower_limit=info.lower or limits.lower,
+        )
         self._instruments[code] = (today, inst)
         return inst
 
     async def minute_bars(self, symbol: str) -> list[Bar]:
         """Today's 1-minute bars (ka10080, newest first, paged), oldest first."""
         today = self.clock.today()
-        body = {"stk_cd": symbol, "tic_scope": "1", "upd_stkpc_tp": "1",
-                "base_dt": f"{today:%Y%m%d}"}
+        body = {"stk_cd": symbol, "tic_scope": "1", "upd_stkpc_tp": "1", "base_dt": f"{today:%Y%m%d}"}
         bars: dict[int, Bar] = {}
         cont, key = "", ""
         for _ in range(BAR_PAGES):
-            data, more, key = await self.http.call(codec.CHART_PATH, codec.MINUTE_CHART_API, body,
-                                                   cont_yn=cont, next_key=key)
+            data, more, key = await self.http.call(
+                codec.CHART_PATH, codec.MINUTE_CHART_API, body, cont_yn=cont, next_key=key
+            )
             rows = data.get("stk_min_pole_chart_qry") or []
             try:
                 page = codec.minute_bars(rows, today)
             except codec.KiwoomDecodeError as exc:
-                raise BrokerError("bad_answer", f"Kiwoom's minute chart of {symbol} did not "
-                                  f"parse: {exc}") from None
+                raise BrokerError(
+                    "bad_answer", f"Kiwoom's minute chart of {symbol} did not parse: {exc}"
+                ) from None
             bars.update((b.start_ns, b) for b in page)
             # Newest first: a page reaching an earlier day has all of today's.
             if more != "Y" or not key or len(page) < len(rows):
@@ -408,8 +481,9 @@ class KiwoomBroker(StreamingBroker):
             ord_no = str(data.get("ord_no", "")).strip()
             if not ord_no:
                 # Taken, but unnamed: the repeat finds it in the listing rather than send again.
-                raise BrokerError("bad_answer", "Kiwoom took the order but gave no order number",
-                                  retryable=True)
+                raise BrokerError(
+                    "bad_answer", "Kiwoom took the order but gave no order number", retryable=True
+                )
             self._codes[(self.clock.today(), _key(ord_no))] = request.symbol
             return ord_no
 
@@ -419,32 +493,40 @@ class KiwoomBroker(StreamingBroker):
         today = self.clock.today()
         code = self._codes.get((today, _key(broker_order_id)))
         if code is None:
-            listed = [r.order for r in await self._orders_of(today)
-                      if _key(r.order.broker_order_id) == _key(broker_order_id)]
+            listed = [
+                r.order
+                for r in await self._orders_of(today)
+                if _key(r.order.broker_order_id) == _key(broker_order_id)
+            ]
             if not listed:
                 raise BrokerError("unknown_order", f"Kiwoom has no order {broker_order_id} today")
             code = listed[0].symbol
         key = _key(broker_order_id)
         self._cancelling[key] = broker_order_id
         try:
-            await self.http.call(codec.ORDER_PATH, codec.CANCEL_API,
-                                 codec.cancel_body(code, broker_order_id), priority=Priority.ORDER)
+            await self.http.call(
+                codec.ORDER_PATH,
+                codec.CANCEL_API,
+                codec.cancel_body(code, broker_order_id),
+                priority=Priority.ORDER,
+            )
         except BrokerError as exc:
             if not exc.retryable:
                 self._cancelling.pop(key, None)  # refused: no confirmation will come
             raise
-        return BrokerOrder(broker_order_id, self._coid_of(broker_order_id), code, Side.BUY, 0,
-                           None, OrderStatus.CANCELLED, 0)
+        return BrokerOrder(
+            broker_order_id, self._coid_of(broker_order_id), code, Side.BUY, 0, None, OrderStatus.CANCELLED, 0
+        )
 
     async def _orders_of(self, day: date) -> list[codec.ListedRow]:
         """The orders of one Seoul date (kt00007), cancels folded into their originals."""
-        rows, _ = await self.http.pages(codec.ACCOUNT_PATH, codec.ORDER_DETAIL_API,
-                                        codec.order_detail_body(day), "acnt_ord_cntr_prps_dtl")
+        rows, _ = await self.http.pages(
+            codec.ACCOUNT_PATH, codec.ORDER_DETAIL_API, codec.order_detail_body(day), "acnt_ord_cntr_prps_dtl"
+        )
         try:
             listed = codec.order_rows(rows, day)
         except codec.KiwoomDecodeError as exc:
-            raise BrokerError("bad_answer", f"Kiwoom's order listing did not parse: {exc}") \
-                from None
+            raise BrokerError("bad_answer", f"Kiwoom's order listing did not parse: {exc}") from None
         for row in listed:
             self._codes.setdefault((day, _key(row.order.broker_order_id)), row.order.symbol)
         return listed
@@ -461,14 +543,21 @@ class KiwoomBroker(StreamingBroker):
             day += timedelta(days=1)
         return out
 
-    async def find_order(self, request: OrderRequest, placed_after_ns: int,
-                         claimed: set[str], broker_order_id: str | None = None) -> BrokerOrder | None:
-        return await self.ties.find(request, placed_after_ns, claimed, broker_order_id,
-                                    self._listing)
+    async def find_order(
+        self,
+        request: OrderRequest,
+        placed_after_ns: int,
+        claimed: set[str],
+        broker_order_id: str | None = None,
+    ) -> BrokerOrder | None:
+        return await self.ties.find(request, placed_after_ns, claimed, broker_order_id, self._listing)
 
     async def open_orders(self) -> list[BrokerOrder]:
-        return [r.order for r in await self._orders_of(self.clock.today())
-                if r.order.status in (OrderStatus.ACCEPTED, OrderStatus.PARTIALLY_FILLED)]
+        return [
+            r.order
+            for r in await self._orders_of(self.clock.today())
+            if r.order.status in (OrderStatus.ACCEPTED, OrderStatus.PARTIALLY_FILLED)
+        ]
 
     async def fills(self) -> list[BrokerFill]:
         return []  # kt00007 gives each order's totals: see order_states()
@@ -479,9 +568,12 @@ class KiwoomBroker(StreamingBroker):
 
     async def account(self) -> AccountSnapshot:
         deposit, _, _ = await self.http.call(codec.ACCOUNT_PATH, codec.DEPOSIT_API, {"qry_tp": "3"})
-        rows, _ = await self.http.pages(codec.ACCOUNT_PATH, codec.BALANCE_API,
-                                        {"qry_tp": "1", "dmst_stex_tp": codec.EXCHANGE},
-                                        "acnt_evlt_remn_indv_tot")
+        rows, _ = await self.http.pages(
+            codec.ACCOUNT_PATH,
+            codec.BALANCE_API,
+            {"qry_tp": "1", "dmst_stex_tp": codec.EXCHANGE},
+            "acnt_evlt_remn_indv_tot",
+        )
         try:
             return AccountSnapshot(cash=codec.cash(deposit), positions=codec.positions(rows))
         except codec.KiwoomDecodeError as exc:

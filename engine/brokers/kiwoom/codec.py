@@ -75,6 +75,7 @@ def _show(value: Any) -> str:
 
 # ---- numbers and codes ------------------------------------------------------------------------
 
+
 def number(value: Any) -> int:
     """A signed whole number as Kiwoom writes it: "000000000000003" 3, "-00000000196888"
     -196888, "+82" 82, "" 0 (an empty field is a zero in every example)."""
@@ -89,8 +90,9 @@ def number(value: Any) -> int:
     digits = text[1:] if text[0] in "+-" else text
     digits = digits.replace(",", "")
     whole, dot, fraction = digits.partition(".")
-    if not (whole.isascii() and whole.isdigit()) or (dot and fraction and not (
-            fraction.isascii() and fraction.isdigit())):
+    if not (whole.isascii() and whole.isdigit()) or (
+        dot and fraction and not (fraction.isascii() and fraction.isdigit())
+    ):
         raise KiwoomDecodeError(f"not a number: {_show(value)}")
     return sign * int(whole)
 
@@ -140,6 +142,7 @@ def seoul_time(stamp: str) -> datetime:
 
 # ---- REST bodies ------------------------------------------------------------------------------
 
+
 def token_expiry(body: Mapping[str, Any]) -> tuple[str, float]:
     """au10001's answer: (token, expiry as epoch seconds), expires_dt being Seoul time."""
     token = body.get("token")
@@ -151,21 +154,32 @@ def token_expiry(body: Mapping[str, Any]) -> tuple[str, float]:
 def order_body(symbol_code: str, order_type: str, qty: int, limit: int | None) -> dict[str, str]:
     """kt10000 / kt10001: every value a string; a market order has no price ("")."""
     market = order_type == "market"
-    return {"dmst_stex_tp": EXCHANGE, "stk_cd": symbol_code, "ord_qty": str(qty),
-            "ord_uv": "" if market or limit is None else str(limit),
-            "trde_tp": MARKET_TRDE_TP if market else LIMIT_TRDE_TP, "cond_uv": ""}
+    return {
+        "dmst_stex_tp": EXCHANGE,
+        "stk_cd": symbol_code,
+        "ord_qty": str(qty),
+        "ord_uv": "" if market or limit is None else str(limit),
+        "trde_tp": MARKET_TRDE_TP if market else LIMIT_TRDE_TP,
+        "cond_uv": "",
+    }
 
 
 def cancel_body(symbol_code: str, ord_no: str) -> dict[str, str]:
     """kt10003: cncl_qty "0" cancels all that remains."""
-    return {"dmst_stex_tp": EXCHANGE, "orig_ord_no": ord_no, "stk_cd": symbol_code,
-            "cncl_qty": "0"}
+    return {"dmst_stex_tp": EXCHANGE, "orig_ord_no": ord_no, "stk_cd": symbol_code, "cncl_qty": "0"}
 
 
 def order_detail_body(day: date) -> dict[str, str]:
     """kt00007 of one Seoul date, in order (qry_tp 1), every stock and side."""
-    return {"ord_dt": day.strftime("%Y%m%d"), "qry_tp": "1", "stk_bond_tp": "0", "sell_tp": "0",
-            "stk_cd": "", "fr_ord_no": "", "dmst_stex_tp": EXCHANGE}
+    return {
+        "ord_dt": day.strftime("%Y%m%d"),
+        "qry_tp": "1",
+        "stk_bond_tp": "0",
+        "sell_tp": "0",
+        "stk_cd": "",
+        "fr_ord_no": "",
+        "dmst_stex_tp": EXCHANGE,
+    }
 
 
 @dataclass(frozen=True, slots=True)
@@ -227,8 +241,11 @@ def order_rows(rows: Iterable[Any], day: date) -> list[ListedRow]:
             status = OrderStatus.FILLED
         elif "거부" in str(row.get("acpt_tp", "")):
             status = OrderStatus.REJECTED
-        elif (ord_no.zfill(7) in cancelled or "취소" in str(row.get("mdfy_cncl", ""))
-              or ("ord_remnq" in row and remaining <= 0)):
+        elif (
+            ord_no.zfill(7) in cancelled
+            or "취소" in str(row.get("mdfy_cncl", ""))
+            or ("ord_remnq" in row and remaining <= 0)
+        ):
             status = OrderStatus.CANCELLED
         elif filled:
             status = OrderStatus.PARTIALLY_FILLED
@@ -236,8 +253,16 @@ def order_rows(rows: Iterable[Any], day: date) -> list[ListedRow]:
             status = OrderStatus.ACCEPTED
         market = "시장가" in str(row.get("trde_tp", ""))
         limit = price(row.get("ord_uv"))
-        order = BrokerOrder(ord_no, "", symbol(row.get("stk_cd")), _side(str(row.get("io_tp_nm", ""))),
-                            qty, None if market or not limit else limit, status, filled)
+        order = BrokerOrder(
+            ord_no,
+            "",
+            symbol(row.get("stk_cd")),
+            _side(str(row.get("io_tp_nm", ""))),
+            qty,
+            None if market or not limit else limit,
+            status,
+            filled,
+        )
         placed = stamp + "".join(c for c in str(row.get("ord_tm", "")) if c.isdigit())[:6]
         out.append(ListedRow(order, placed.ljust(14, "0"), float(price(row.get("cntr_uv")))))
     return out
@@ -274,9 +299,14 @@ class StockInfo:
 
 
 def stock_info(body: Mapping[str, Any], code: str) -> StockInfo:
-    return StockInfo(code, str(body.get("stk_nm") or code).strip(), price(body.get("base_pric")),
-                     price(body.get("upl_pric")), price(body.get("lst_pric")),
-                     price(body.get("open_pric")))
+    return StockInfo(
+        code,
+        str(body.get("stk_nm") or code).strip(),
+        price(body.get("base_pric")),
+        price(body.get("upl_pric")),
+        price(body.get("lst_pric")),
+        price(body.get("open_pric")),
+    )
 
 
 def previous_day(rows: Iterable[Any], today: date) -> tuple[int, int] | None:
@@ -303,9 +333,16 @@ def minute_bars(rows: Iterable[Any], today: date) -> list[Bar]:
         close = price(row.get("cur_prc"))
         if close <= 0:
             continue
-        bars.append(Bar(int(start.timestamp()) * 1_000_000_000,
-                        price(row.get("open_pric")) or close, price(row.get("high_pric")) or close,
-                        price(row.get("low_pric")) or close, close, abs(number(row.get("trde_qty")))))
+        bars.append(
+            Bar(
+                int(start.timestamp()) * 1_000_000_000,
+                price(row.get("open_pric")) or close,
+                price(row.get("high_pric")) or close,
+                price(row.get("low_pric")) or close,
+                close,
+                abs(number(row.get("trde_qty"))),
+            )
+        )
     return bars
 
 
@@ -327,8 +364,9 @@ def login(token: str) -> str:
 
 
 def register(types: str, items: list[str]) -> str:
-    return _dumps({"trnm": "REG", "grp_no": GROUP, "refresh": "1",
-                   "data": [{"item": items, "type": [types]}]})
+    return _dumps(
+        {"trnm": "REG", "grp_no": GROUP, "refresh": "1", "data": [{"item": items, "type": [types]}]}
+    )
 
 
 def unregister(types: str, items: list[str]) -> str:
@@ -341,8 +379,7 @@ def condition_list() -> str:
 
 def condition_request(seq: str) -> str:
     """ka10173: the current matches as a snapshot, then REAL type 02 enters and leaves."""
-    return _dumps({"trnm": "CNSRREQ", "seq": seq, "search_type": "1",
-                   "stex_tp": CONDITION_EXCHANGE})
+    return _dumps({"trnm": "CNSRREQ", "seq": seq, "search_type": "1", "stex_tp": CONDITION_EXCHANGE})
 
 
 def condition_clear(seq: str) -> str:
@@ -350,6 +387,7 @@ def condition_clear(seq: str) -> str:
 
 
 # ---- websocket: messages in -------------------------------------------------------------------
+
 
 @dataclass(frozen=True, slots=True)
 class Ping:
@@ -448,12 +486,20 @@ def decode(text: str, now: datetime) -> Frame:
     if trnm == "REAL":
         return _real(msg, now)
     if trnm == "SYSTEM":
-        return System(str(msg.get("code", msg.get("return_code", ""))),
-                      str(msg.get("message", msg.get("return_msg", ""))))
+        return System(
+            str(msg.get("code", msg.get("return_code", ""))),
+            str(msg.get("message", msg.get("return_msg", ""))),
+        )
     if not trnm:
         raise KiwoomDecodeError(f"a frame without trnm: {_show(text)}")
-    return Reply(trnm, return_code(msg), str(msg.get("return_msg", "")),
-                 str(msg.get("seq", "")).strip(), msg.get("data"), frozenset(codes_of(msg)))
+    return Reply(
+        trnm,
+        return_code(msg),
+        str(msg.get("return_msg", "")),
+        str(msg.get("seq", "")).strip(),
+        msg.get("data"),
+        frozenset(codes_of(msg)),
+    )
 
 
 def _real(msg: Mapping[str, Any], now: datetime) -> Real:
@@ -490,8 +536,9 @@ def _time_on(hhmmss: str, now: datetime) -> int:
         raise KiwoomDecodeError(f"not an HHMMSS time: {_show(hhmmss)}")
     local = now.astimezone(SEOUL)
     try:
-        when = local.replace(hour=int(hhmmss[:2]), minute=int(hhmmss[2:4]),
-                             second=int(hhmmss[4:]), microsecond=0)
+        when = local.replace(
+            hour=int(hhmmss[:2]), minute=int(hhmmss[2:4]), second=int(hhmmss[4:]), microsecond=0
+        )
     except ValueError:
         raise KiwoomDecodeError(f"not an HHMMSS time: {_show(hhmmss)}") from None
     if when - local > timedelta(hours=12):
@@ -509,8 +556,9 @@ def tick(item: str, values: Mapping[str, Any], now: datetime) -> Tick:
     if not code or last <= 0 or qty <= 0:
         raise KiwoomDecodeError(f"a 0B entry without code, price or volume: {_show(dict(values))}")
     side = 1 if signed_qty.startswith("+") else -1 if signed_qty.startswith("-") else 0
-    return Tick(code, _time_on(str(values.get("20", "")).strip(), now), last, qty, side,
-                abs(number(values.get("13"))))
+    return Tick(
+        code, _time_on(str(values.get("20", "")).strip(), now), last, qty, side, abs(number(values.get("13")))
+    )
 
 
 def order_event(item: str, values: Mapping[str, Any]) -> OrderEvent:
@@ -542,10 +590,23 @@ def order_event(item: str, values: Mapping[str, Any]) -> OrderEvent:
             filled = max(order_qty - remaining, fill_qty)
         else:
             filled = max(total, fill_qty)
-    return OrderEvent(ord_no, _zeros(values.get("904")), symbol(values.get("9001") or item), state,
-                      kind, side, order_qty, price(values.get("901")), remaining, execution,
-                      fill_qty, fill_price, filled, str(values.get("908", "")).strip(),
-                      str(values.get("919", "")).strip())
+    return OrderEvent(
+        ord_no,
+        _zeros(values.get("904")),
+        symbol(values.get("9001") or item),
+        state,
+        kind,
+        side,
+        order_qty,
+        price(values.get("901")),
+        remaining,
+        execution,
+        fill_qty,
+        fill_price,
+        filled,
+        str(values.get("908", "")).strip(),
+        str(values.get("919", "")).strip(),
+    )
 
 
 def condition_event(item: str, values: Mapping[str, Any]) -> ConditionEvent:
@@ -568,8 +629,7 @@ def conditions(reply: Reply) -> list[ConditionInfo]:
         elif isinstance(row, (list, tuple)) and len(row) >= 2:
             seq, name = row[0], row[1]
         else:
-            raise KiwoomDecodeError(f"a CNSRLST row that is neither [seq, name] nor an object: "
-                                    f"{_show(row)}")
+            raise KiwoomDecodeError(f"a CNSRLST row that is neither [seq, name] nor an object: {_show(row)}")
         seq_text = str(seq).strip()
         if seq_text:
             found.append(ConditionInfo(seq_text, str(name).strip() or f"condition {seq_text}"))

@@ -16,8 +16,7 @@ if TYPE_CHECKING:
 # shared/reference/brokers.md 3.1: the real and the paper (모의투자, KRX only) hosts.
 URLS = {
     "real": ("https://api.kiwoom.com", "wss://api.kiwoom.com:10000/api/dostk/websocket"),
-    "paper": ("https://mockapi.kiwoom.com",
-              "wss://mockapi.kiwoom.com:10000/api/dostk/websocket"),
+    "paper": ("https://mockapi.kiwoom.com", "wss://mockapi.kiwoom.com:10000/api/dostk/websocket"),
 }
 # brokers.md 3.6, as quoted by third parties (UNCONFIRMED): 5 orders/s and 5 queries/s on real,
 # 1 query/s on paper. Paper orders are not stated; the 5/s order rule is assumed to hold there.
@@ -56,13 +55,19 @@ class KiwoomConfig:
         key, secret = read.key("APP_KEY", where), read.key("SECRET_KEY", where)
         rest_url, ws_url = read.urls(*URLS[kiwoom_env])
         default_orders, default_queries = RATES[kiwoom_env]
-        orders = read.settings.number("KIWOOM_ORDERS_PER_SECOND", default_orders, 0.1, 50.0,
-                                      "requests/s")
-        queries = read.settings.number("KIWOOM_QUERIES_PER_SECOND", default_queries, 0.1, 50.0,
-                                       "requests/s")
+        orders = read.settings.number("KIWOOM_ORDERS_PER_SECOND", default_orders, 0.1, 50.0, "requests/s")
+        queries = read.settings.number("KIWOOM_QUERIES_PER_SECOND", default_queries, 0.1, 50.0, "requests/s")
         read.check(kiwoom_env)
-        return cls(env=kiwoom_env, app_key=key, secret_key=secret, rest_url=rest_url,
-                   ws_url=ws_url, orders_per_second=orders, queries_per_second=queries)
+        return cls(
+            env=kiwoom_env,
+            app_key=key,
+            secret_key=secret,
+            rest_url=rest_url,
+            ws_url=ws_url,
+            orders_per_second=orders,
+            queries_per_second=queries,
+        )
+
 
 def from_env(environ: Mapping[str, str]) -> KiwoomConfig:
     return KiwoomConfig.from_env(environ)

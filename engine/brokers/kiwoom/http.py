@@ -42,18 +42,24 @@ def _json(raw: bytes) -> dict[str, Any] | None:
 
 
 class KiwoomHttp:
-    def __init__(self, config: KiwoomConfig, token_path: Path, clock: Clock,
-                 timeout: float = 10.0) -> None:
+    def __init__(self, config: KiwoomConfig, token_path: Path, clock: Clock, timeout: float = 10.0) -> None:
         self.config = config
         self.clock = clock
         # The shared session is not paced itself: each call waits on its own budget below.
         self.session = HttpSession(VENUE, config.rest_url, Pacer(0), timeout)
         # Kiwoom counts orders and queries on separate budgets: one pacer each, so an order
         # never waits for a query's slot, and queries may use the whole of their own.
-        self.pacers = {Priority.ORDER: Pacer(config.orders_per_second * MARGIN),
-                       Priority.QUERY: Pacer(config.queries_per_second * MARGIN, query_share=1.0)}
-        self.tokens = TokenCache(token_path, f"kiwoom:{config.env}:{config.app_key}", clock,
-                                 self._issue, min_interval=TOKEN_MIN_INTERVAL)
+        self.pacers = {
+            Priority.ORDER: Pacer(config.orders_per_second * MARGIN),
+            Priority.QUERY: Pacer(config.queries_per_second * MARGIN, query_share=1.0),
+        }
+        self.tokens = TokenCache(
+            token_path,
+            f"kiwoom:{config.env}:{config.app_key}",
+            clock,
+            self._issue,
+            min_interval=TOKEN_MIN_INTERVAL,
+        )
         self.rate_limited = 0  # 1700 answers waited out
         self.renewals = 0  # tokens renewed after a refusal
 
@@ -73,33 +79,51 @@ class KiwoomHttp:
         self.renewals += 1
         self.tokens.reject()
 
-    async def _post(self, path: str, api_id: str, body: Mapping[str, str],
-                    headers: Mapping[str, str] | None = None,
-                    priority: Priority | None = None) -> tuple[int, Mapping[str, str], dict[str, Any] | None]:
+    async def _post(
+        self,
+        path: str,
+        api_id: str,
+        body: Mapping[str, str],
+        headers: Mapping[str, str] | None = None,
+        priority: Priority | None = None,
+    ) -> tuple[int, Mapping[str, str], dict[str, Any] | None]:
         if priority is not None:
             await self.pacers[priority].wait(priority)
-        reply = await self.session.send("POST", path, headers={
-            "content-type": CONTENT_TYPE, "api-id": api_id, **(headers or {})}, json=dict(body))
+        reply = await self.session.send(
+            "POST",
+            path,
+            headers={"content-type": CONTENT_TYPE, "api-id": api_id, **(headers or {})},
+            json=dict(body),
+        )
         return reply.status, reply.headers, _json(reply.body)
 
     async def _issue(self) -> tuple[str, float]:
-        status, _, body = await self._post(codec.TOKEN_PATH, codec.TOKEN_API, {
-            "grant_type": "client_credentials", "appkey": self.config.app_key,
-            "secretkey": self.config.secret_key})
+        status, _, body = await self._post(
+            codec.TOKEN_PATH,
+            codec.TOKEN_API,
+            {
+                "grant_type": "client_credentials",
+                "appkey": self.config.app_key,
+                "secretkey": self.config.secret_key,
+            },
+        )
         if body is None or codec.return_code(body) != 0:
             if body is None or status >= 500:
-                raise BrokerError(f"http_{status}", f"Kiwoom answered HTTP {status} to the token "
-                                  "request", retryable=True)
+                raise BrokerError(
+                    f"http_{status}", f"Kiwoom answered HTTP {status} to the token request", retryable=True
+                )
             codes = codec.codes_of(body)
             said = f"{codec.return_code(body)}: {str(body.get('return_msg', '')).strip()}"
             if codes & codec.RATE_LIMIT_CODES:
-                raise BrokerError("1700", f"Kiwoom rate limit on the token request ({said})",
-                                  retryable=True)
+                raise BrokerError("1700", f"Kiwoom rate limit on the token request ({said})", retryable=True)
             if codes & codec.CREDENTIAL_CODES:
                 # The key pair itself: name the settings, never their values.
-                raise BrokerError("credentials", "credentials refused: check KIWOOM_APP_KEY / "
-                                  f"KIWOOM_SECRET_KEY and KIWOOM_ENV={self.config.env} "
-                                  f"(Kiwoom said {said})")
+                raise BrokerError(
+                    "credentials",
+                    "credentials refused: check KIWOOM_APP_KEY / "
+                    f"KIWOOM_SECRET_KEY and KIWOOM_ENV={self.config.env} "
+                    f"(Kiwoom said {said})",
+                )
             raise BrokerError(str(codec.return_code(body)), f"Kiwoom refused the token ({said})")
         try:
             return codec.token_expiry(body)
@@ -112,19 +136,28 @@ class KiwoomHttp:
         token = await self.tokens.forget()
         if token is None:
             return False
-        status, _, body = await self._post(codec.REVOKE_PATH, codec.REVOKE_API, {
-            "appkey": self.config.app_key, "secretkey": self.config.secret_key, "token": token})
+        status, _, body = await self._post(
+            codec.REVOKE_PATH,
+            codec.REVOKE_API,
+            {"appkey": self.config.app_key, "secretkey": self.config.secret_key, "token": token},
+        )
         if body is None or codec.return_code(body) != 0:
             said = str((body or {}).get("return_msg", f"HTTP {status}")).strip()
-            raise BrokerError(str(codec.return_code(body or {})), f"Kiwoom did not revoke the "
-                              f"token ({said})")
+            raise BrokerError(str(codec.return_code(body or {})), f"Kiwoom did not revoke the token ({said})")
         return True
 
     # ---- API calls ----------------------------------------------------------------------------
 
-    async def call(self, path: str, api_id: str, body: Mapping[str, str], *,
-                   priority: Priority = Priority.QUERY, cont_yn: str = "",
-                   next_key: str = "") -> tuple[dict[str, Any], str, str]:
+    async def call(
+        self,
+        path: str,
+        api_id: str,
+        body: Mapping[str, str],
+        *,
+        priority: Priority = Priority.QUERY,
+        cont_yn: str = "",
+        next_key: str = "",
+    ) -> tuple[dict[str, Any], str, str]:
         """One call: (body, cont-yn, next-key of the answer). 1700 (the server did nothing) is
         waited out and sent again; a refused token is renewed once. A transport failure or a
         5xx is raised as retryable: whether a resend is safe is the caller's decision (an order
@@ -151,16 +184,22 @@ class KiwoomHttp:
                 continue
             if data is None or code is None or status >= 500:
                 # No envelope, or a server error: the request may or may not have been acted on.
-                raise BrokerError(f"http_{status}", f"Kiwoom answered HTTP {status} to {api_id}",
-                                  retryable=status >= 500 or (status < 400 and data is None))
+                raise BrokerError(
+                    f"http_{status}",
+                    f"Kiwoom answered HTTP {status} to {api_id}",
+                    retryable=status >= 500 or (status < 400 and data is None),
+                )
             message = str(data.get("return_msg", "")).strip() or f"return_code {code}"
-            raise BrokerError(str(code), f"Kiwoom refused {api_id}: {message}", retryable=False,
-                              cause=message)
-        raise BrokerError("1700", f"Kiwoom's rate limit persisted on {api_id}; try again shortly",
-                          retryable=True)
+            raise BrokerError(
+                str(code), f"Kiwoom refused {api_id}: {message}", retryable=False, cause=message
+            )
+        raise BrokerError(
+            "1700", f"Kiwoom's rate limit persisted on {api_id}; try again shortly", retryable=True
+        )
 
-    async def pages(self, path: str, api_id: str, body: Mapping[str, str],
-                    list_key: str) -> tuple[list[Any], dict[str, Any]]:
+    async def pages(
+        self, path: str, api_id: str, body: Mapping[str, str], list_key: str
+    ) -> tuple[list[Any], dict[str, Any]]:
         """Every page of a listing: (its rows, the first page's other fields). The answer says
         more follow with cont-yn Y; the next request sends cont-yn Y and the next-key it gave."""
         rows: list[Any] = []
@@ -177,5 +216,6 @@ class KiwoomHttp:
             if more != "Y" or not key:
                 return rows, first
             cont = "Y"
-        raise BrokerError("paging", f"Kiwoom kept announcing more pages of {api_id}; stopped "
-                          f"after {PAGE_LIMIT}")
+        raise BrokerError(
+            "paging", f"Kiwoom kept announcing more pages of {api_id}; stopped after {PAGE_LIMIT}"
+        )

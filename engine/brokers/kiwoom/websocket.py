@@ -42,10 +42,17 @@ class KiwoomStream(WebsocketStream):
     # try after the pause; the reason is said each time.
     transient = (Exception,)
 
-    def __init__(self, url: str, token: Callable[[], Awaitable[str]],
-                 refuse_token: Callable[[], None], on_frame: FrameHandler,
-                 on_connection: ConnectionHandler, on_bad_frame: Callable[[str], None],
-                 now: Callable[[], datetime], silence_timeout: float = 300.0) -> None:
+    def __init__(
+        self,
+        url: str,
+        token: Callable[[], Awaitable[str]],
+        refuse_token: Callable[[], None],
+        on_frame: FrameHandler,
+        on_connection: ConnectionHandler,
+        on_bad_frame: Callable[[str], None],
+        now: Callable[[], datetime],
+        silence_timeout: float = 300.0,
+    ) -> None:
         # The PING interval is not published (UNCONFIRMED): five minutes without a frame is a
         # dead socket.
         super().__init__(url, on_connection, silence_timeout=silence_timeout)
@@ -60,11 +67,11 @@ class KiwoomStream(WebsocketStream):
         self.setup_acks = 0
         self.pings = 0
 
-
     async def _session(self) -> str:
         token = await self._token()
-        async with websockets.connect(self.url, max_size=None, ping_interval=None,
-                                      compression=None, open_timeout=OPEN_TIMEOUT) as ws:
+        async with websockets.connect(
+            self.url, max_size=None, ping_interval=None, compression=None, open_timeout=OPEN_TIMEOUT
+        ) as ws:
             self.listed = False
             self.setup_acks = 0
             await ws.send(codec.login(token))
@@ -93,8 +100,11 @@ class KiwoomStream(WebsocketStream):
                 self.listed = listing.ok
                 self._on_frame(listing)
                 if not listing.ok:
-                    log.warning("Kiwoom refused CNSRLST (%s: %s): conditions not followed on "
-                                "this connection", listing.code, listing.message)
+                    log.warning(
+                        "Kiwoom refused CNSRLST (%s: %s): conditions not followed on this connection",
+                        listing.code,
+                        listing.message,
+                    )
             if self.listed:
                 for seq in seqs:
                     await ws.send(codec.condition_request(seq))
@@ -106,8 +116,11 @@ class KiwoomStream(WebsocketStream):
                 await ws.send(codec.register(codec.TICK_TYPE, symbols))
                 self.setup_acks += 1
             sent.update(todo)
-        dropped = [str(k[1]) for k in sent
-                   if isinstance(k, tuple) and k[0] == "symbol" and k not in self.registrations]
+        dropped = [
+            str(k[1])
+            for k in sent
+            if isinstance(k, tuple) and k[0] == "symbol" and k not in self.registrations
+        ]
         if dropped:
             await ws.send(codec.unregister(codec.TICK_TYPE, dropped))
             self.setup_acks += 1

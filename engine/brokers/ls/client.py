@@ -82,26 +82,38 @@ class LsBroker(StreamingBroker):
     name = "ls"
     stream: LsStream
 
-    def __init__(self, config: LsConfig, data_dir: Path, costs: CostModel | None = None,
-                 clock: Clock | None = None) -> None:
+    def __init__(
+        self, config: LsConfig, data_dir: Path, costs: CostModel | None = None, clock: Clock | None = None
+    ) -> None:
         super().__init__()
         self.config = config
         self.clock = clock or Clock()
         self.paper = config.paper
         self.capabilities = Capabilities(
-            client_order_ids=False, lists_fills=False, lists_orders=True,
-            condition_search=ConditionSearch.PUSHED, max_conditions=MAX_CONDITIONS,
-            conditions_on_paper=False, intraday_bars=True, max_symbols=MAX_SYMBOLS,
-            environments=("paper", "real"))
+            client_order_ids=False,
+            lists_fills=False,
+            lists_orders=True,
+            condition_search=ConditionSearch.PUSHED,
+            max_conditions=MAX_CONDITIONS,
+            conditions_on_paper=False,
+            intraday_bars=True,
+            max_symbols=MAX_SYMBOLS,
+            environments=("paper", "real"),
+        )
         self.http = LsHttp(config, data_dir / "ls_token.json", self.clock)
         self.endpoint = config.rest_url
-        self.stream = LsStream(config.ws_url, self.http.token, self._on_frame,
-                               self._on_connection, self._on_bad_frame, now_ns=self.clock.time_ns)
+        self.stream = LsStream(
+            config.ws_url,
+            self.http.token,
+            self._on_frame,
+            self._on_connection,
+            self._on_bad_frame,
+            now_ns=self.clock.time_ns,
+        )
         for tr_cd in codec.ACCOUNT_TRS:
             self.stream.registrations[(tr_cd, "")] = None
         self.costs = costs or CostModel()
-        self._pending: PendingRequests[tuple[str, str], codec.Ack] = PendingRequests(
-            "LS", ACK_TIMEOUT)
+        self._pending: PendingRequests[tuple[str, str], codec.Ack] = PendingRequests("LS", ACK_TIMEOUT)
         self._members = ConditionMembers(self._deliver_condition, self.clock)
         self._watches: dict[str, _Watch] = {}  # condition id (query_index) -> its search
         self._alerts_path = data_dir / "ls_conditions.json"
@@ -135,8 +147,10 @@ class LsBroker(StreamingBroker):
                     watch = self._watches.pop(condition_id)
                     await self._stop_search(condition_id, watch.alert)
         except (BrokerError, TimeoutError) as exc:
-            log.warning("LS condition searches not all stopped (%s); stopped at the next start",
-                        getattr(exc, "message", "no answer in time"))
+            log.warning(
+                "LS condition searches not all stopped (%s); stopped at the next start",
+                getattr(exc, "message", "no answer in time"),
+            )
         await self.http.close()
 
     async def revoke(self) -> bool:
@@ -149,12 +163,18 @@ class LsBroker(StreamingBroker):
         answer = await self.http.request(codec.CASH_TR, codec.CASH_FIELDS)
         says_paper = codec.says_paper(answer.message)
         if self.paper and not says_paper:
-            raise BrokerError("environment", "LS_ENV=paper, but LS answers this app key as a real "
-                              "account (its reply does not say 모의투자): use the paper app key, "
-                              "or LS_ENV=real with LIVE_TRADING=yes")
+            raise BrokerError(
+                "environment",
+                "LS_ENV=paper, but LS answers this app key as a real "
+                "account (its reply does not say 모의투자): use the paper app key, "
+                "or LS_ENV=real with LIVE_TRADING=yes",
+            )
         if not self.paper and says_paper:
-            raise BrokerError("environment", "LS_ENV=real, but this app key is a paper (모의투자) "
-                              "one: set LS_ENV=paper, or use the real account's app key")
+            raise BrokerError(
+                "environment",
+                "LS_ENV=real, but this app key is a paper (모의투자) "
+                "one: set LS_ENV=paper, or use the real account's app key",
+            )
 
     # ---- realtime ------------------------------------------------------------------------
 
@@ -206,32 +226,43 @@ class LsBroker(StreamingBroker):
         """The ack; None when offline, unanswered or refused for the token: the registration
         is replayed by the next connection."""
         ack = await self._pending.request(
-            (tr_cd, tr_key), lambda: self.stream.send_registration(tr_cd, tr_key, register))
+            (tr_cd, tr_key), lambda: self.stream.send_registration(tr_cd, tr_key, register)
+        )
         return None if ack is not None and ack.code in codec.TOKEN_REFUSED else ack
 
     def _tick_keys(self) -> list[tuple[str, str]]:
-        return [k for k in self.stream.registrations
-                if isinstance(k, tuple) and k[0] in codec.TICK_TRS.values()]
+        return [
+            k for k in self.stream.registrations if isinstance(k, tuple) and k[0] in codec.TICK_TRS.values()
+        ]
 
     async def subscribe(self, symbol: str) -> None:
         market = (await self._quote(symbol)).market
         tr_cd = codec.TICK_TRS.get(market)
         if tr_cd is None:
-            raise BrokerError("unsupported", f"{symbol} trades on {market}: LS realtime trades "
-                              "are followed for KOSPI (S3_) and KOSDAQ (K3_) symbols only")
+            raise BrokerError(
+                "unsupported",
+                f"{symbol} trades on {market}: LS realtime trades "
+                "are followed for KOSPI (S3_) and KOSDAQ (K3_) symbols only",
+            )
         key = (tr_cd, symbol)
         if key in self.stream.registrations:
             return
         if len(self._tick_keys()) >= MAX_SYMBOLS:
-            raise BrokerError("registration_cap", f"LS realtime trades are followed for at most "
-                              f"{MAX_SYMBOLS} symbols at once here (one connection's "
-                              "registrations, with the account and condition feeds)")
+            raise BrokerError(
+                "registration_cap",
+                f"LS realtime trades are followed for at most "
+                f"{MAX_SYMBOLS} symbols at once here (one connection's "
+                "registrations, with the account and condition feeds)",
+            )
         self.stream.registrations[key] = None
         ack = await self._register(tr_cd, symbol, True)
         if ack is not None and not ack.ok:
             self.stream.registrations.pop(key, None)
-            raise BrokerError(ack.code, f"LS refused realtime trades for {symbol}: "
-                              + self._clean(codec.describe(ack.code, ack.message)))
+            raise BrokerError(
+                ack.code,
+                f"LS refused realtime trades for {symbol}: "
+                + self._clean(codec.describe(ack.code, ack.message)),
+            )
 
     async def unsubscribe(self, symbol: str) -> None:
         for key in [k for k in self._tick_keys() if k[1] == symbol]:
@@ -255,8 +286,17 @@ class LsBroker(StreamingBroker):
         coid = self.ties.coid_of(e.order_no)
         if e.kind == "accepted":
             known = self._know(e.order_no, e.symbol, e.side, e.order_qty)
-            update = OrderUpdate("accepted", e.order_no, coid, e.symbol, e.side, e.order_qty,
-                                 OrderStatus.ACCEPTED, known.filled, ts_ns=e.ts_ns)
+            update = OrderUpdate(
+                "accepted",
+                e.order_no,
+                coid,
+                e.symbol,
+                e.side,
+                e.order_qty,
+                OrderStatus.ACCEPTED,
+                known.filled,
+                ts_ns=e.ts_ns,
+            )
         elif e.kind == "fill":
             update = self._fill(e, coid)
         elif e.kind == "cancelled":
@@ -266,21 +306,31 @@ class LsBroker(StreamingBroker):
             update = cancelled
         elif e.kind == "rejected" and not e.original:
             known = self._know(e.order_no, e.symbol, e.side, e.order_qty)
-            update = OrderUpdate("rejected", e.order_no, coid, e.symbol, e.side, e.order_qty,
-                                 OrderStatus.REJECTED, known.filled, reason="rejected",
-                                 message="LS (the exchange) refused the order", ts_ns=e.ts_ns)
+            update = OrderUpdate(
+                "rejected",
+                e.order_no,
+                coid,
+                e.symbol,
+                e.side,
+                e.order_qty,
+                OrderStatus.REJECTED,
+                known.filled,
+                reason="rejected",
+                message="LS (the exchange) refused the order",
+                ts_ns=e.ts_ns,
+            )
         elif e.kind == "rejected":
             log.warning("LS refused the cancel or modify (%s) of order %s", e.order_no, e.original)
             return
         elif e.kind == "modified":
             # Tradecord never modifies: someone did it in the HTS. Its remainder now works
             # under the new number, which the engine adopts as an external order if it fills.
-            log.warning("order %s was modified at LS outside Tradecord into %s", e.original,
-                        e.order_no)
+            log.warning("order %s was modified at LS outside Tradecord into %s", e.original, e.order_no)
             return
         else:
-            log.debug("LS %s %s (%s) for order %s: nothing for the engine", e.tr_cd, e.kind,
-                      e.detail, e.order_no)
+            log.debug(
+                "LS %s %s (%s) for order %s: nothing for the engine", e.tr_cd, e.kind, e.detail, e.order_no
+            )
             return
         self._sink.on_order_update(update)
 
@@ -295,14 +345,27 @@ class LsBroker(StreamingBroker):
         known.filled = max(known.filled, after)
         amount = e.exec_qty * e.exec_price
         # LS's notice carries no fees: the engine's fee model gives them.
-        commission, tax = self.costs.fill_costs(e.side == Side.SELL, amount,
-                                                self._market_of(e.symbol), self.clock.today())
+        commission, tax = self.costs.fill_costs(
+            e.side == Side.SELL, amount, self._market_of(e.symbol), self.clock.today()
+        )
         qty = known.qty or e.order_qty
         status = OrderStatus.FILLED if after >= qty > 0 else OrderStatus.PARTIALLY_FILLED
-        return OrderUpdate("fill", e.order_no, coid, e.symbol, e.side, qty, status, after,
-                           fill_id=cumulative_fill_id(e.order_no, after, self.clock.today()),
-                           fill_qty=e.exec_qty, fill_price=e.exec_price, commission=commission,
-                           tax=tax, ts_ns=e.ts_ns)
+        return OrderUpdate(
+            "fill",
+            e.order_no,
+            coid,
+            e.symbol,
+            e.side,
+            qty,
+            status,
+            after,
+            fill_id=cumulative_fill_id(e.order_no, after, self.clock.today()),
+            fill_qty=e.exec_qty,
+            fill_price=e.exec_price,
+            commission=commission,
+            tax=tax,
+            ts_ns=e.ts_ns,
+        )
 
     def _cancelled(self, e: codec.AccountEvent) -> OrderUpdate | None:
         """SC3 names the cancel request (ordno) and the order it cancelled (orgordno)."""
@@ -316,9 +379,18 @@ class LsBroker(StreamingBroker):
         coid = self.ties.coid_of(target)
         qty = known.qty if known is not None else e.order_qty
         filled = known.filled if known is not None else 0
-        return OrderUpdate("cancelled", target, coid, e.symbol, e.side, qty,
-                           OrderStatus.CANCELLED, filled, message="cancelled at LS",
-                           ts_ns=e.ts_ns)
+        return OrderUpdate(
+            "cancelled",
+            target,
+            coid,
+            e.symbol,
+            e.side,
+            qty,
+            OrderStatus.CANCELLED,
+            filled,
+            message="cancelled at LS",
+            ts_ns=e.ts_ns,
+        )
 
     def _market_of(self, symbol: str) -> Market:
         quote = self._quotes.get(symbol)
@@ -337,9 +409,12 @@ class LsBroker(StreamingBroker):
         found: list[ConditionInfo] = []
         key, header_key = "", ""
         for _ in range(100):
-            answer = await self.http.request(codec.CONDITIONS_TR,
-                                             codec.conditions_fields(user_id, key),
-                                             cont=bool(key), cont_key=header_key)
+            answer = await self.http.request(
+                codec.CONDITIONS_TR,
+                codec.conditions_fields(user_id, key),
+                cont=bool(key),
+                cont_key=header_key,
+            )
             found += codec.conditions(answer.body)
             key = codec.conditions_cursor(answer.body)
             if not key:
@@ -349,8 +424,9 @@ class LsBroker(StreamingBroker):
 
     def _user_id(self) -> str:
         if not self.config.user_id:
-            raise BrokerError("settings", "LS_USER_ID is not set: LS lists saved conditions "
-                              "(t1866) by your HTS login id")
+            raise BrokerError(
+                "settings", "LS_USER_ID is not set: LS lists saved conditions (t1866) by your HTS login id"
+            )
         return self.config.user_id
 
     async def watch_condition(self, condition: ConditionInfo) -> None:
@@ -365,8 +441,11 @@ class LsBroker(StreamingBroker):
             self.stream.registrations[key] = None
             ack = await self._register(*key, register=True)
             if ack is not None and not ack.ok:
-                raise BrokerError(ack.code, "LS refused the realtime feed (AFR) of the condition: "
-                                  + self._clean(codec.describe(ack.code, ack.message)))
+                raise BrokerError(
+                    ack.code,
+                    "LS refused the realtime feed (AFR) of the condition: "
+                    + self._clean(codec.describe(ack.code, ack.message)),
+                )
             await self._seed(condition.id, watch)
         except BrokerError:
             with contextlib.suppress(BrokerError):  # a search not stopped is stopped at next start
@@ -399,8 +478,11 @@ class LsBroker(StreamingBroker):
         condition_id = self._condition_of(push.alert)
         watch = self._watches.get(condition_id) if condition_id is not None else None
         if condition_id is None or watch is None:
-            log.info("AFR push for %s on a search no longer followed (%s): ignored", push.symbol,
-                     push.alert or "no key")
+            log.info(
+                "AFR push for %s on a search no longer followed (%s): ignored",
+                push.symbol,
+                push.alert or "no key",
+            )
             return
         if watch.held is not None:
             watch.held.append((push.symbol, push.entered))
@@ -418,8 +500,9 @@ class LsBroker(StreamingBroker):
                 answer = await self.http.request(codec.MATCHES_TR, {"query_index": condition_id})
                 symbols = codec.matches(answer.body)
             except codec.LsDecodeError as exc:
-                error = BrokerError("bad_answer", f"LS's t1859 answer could not be read: {exc}",
-                                    retryable=True)
+                error = BrokerError(
+                    "bad_answer", f"LS's t1859 answer could not be read: {exc}", retryable=True
+                )
             except BrokerError as exc:
                 error = exc
             finally:
@@ -438,26 +521,29 @@ class LsBroker(StreamingBroker):
                 await self._seed(condition_id, watch)
             except BrokerError as exc:
                 # No leave is invented from a missing answer; the pushes go on.
-                log.warning("condition %s: current matches not read after the reconnect: %s",
-                            watch.name, exc.message)
+                log.warning(
+                    "condition %s: current matches not read after the reconnect: %s", watch.name, exc.message
+                )
 
     async def _start_search(self, condition_id: str) -> str:
-        answer = await self.http.request(codec.REALTIME_CONDITION_TR,
-                                         codec.realtime_condition_fields(True, condition_id))
+        answer = await self.http.request(
+            codec.REALTIME_CONDITION_TR, codec.realtime_condition_fields(True, condition_id)
+        )
         try:
             alert = codec.alert_number(answer.body)
         except codec.LsDecodeError as exc:
-            raise BrokerError("condition_refused", f"LS did not start the realtime search "
-                              f"(t1860): {exc}") from None
+            raise BrokerError(
+                "condition_refused", f"LS did not start the realtime search (t1860): {exc}"
+            ) from None
         await self._save_alert(alert, condition_id)
         return alert
 
     async def _stop_search(self, condition_id: str, alert: str) -> None:
-        answer = await self.http.request(codec.REALTIME_CONDITION_TR,
-                                         codec.realtime_condition_fields(False, condition_id, alert))
+        answer = await self.http.request(
+            codec.REALTIME_CONDITION_TR, codec.realtime_condition_fields(False, condition_id, alert)
+        )
         if not codec.stopped(answer.body):
-            log.info("LS did not confirm stopping search %s of %s (already stopped?)", alert,
-                     condition_id)
+            log.info("LS did not confirm stopping search %s of %s (already stopped?)", alert, condition_id)
         await self._save_alert(alert, None)
 
     async def _renew(self, condition_id: str) -> None:
@@ -482,9 +568,12 @@ class LsBroker(StreamingBroker):
             self.stream.registrations[key] = None
             ack = await self._register(*key, register=True)
             if ack is not None and not ack.ok:
-                log.error("condition %s: LS refused its realtime feed again (%s); not followed "
-                          "until the next reconnect", watch.name,
-                          self._clean(codec.describe(ack.code, ack.message)))
+                log.error(
+                    "condition %s: LS refused its realtime feed again (%s); not followed "
+                    "until the next reconnect",
+                    watch.name,
+                    self._clean(codec.describe(ack.code, ack.message)),
+                )
                 return
             await self._seed(condition_id, watch)
         except BrokerError as exc:
@@ -550,10 +639,17 @@ class LsBroker(StreamingBroker):
         daily = await self.http.request(codec.DAILY_TR, codec.daily_fields(code, self.clock.today()))
         high, low = codec.previous_day(daily.body)
         limits = daily_limits(quote.base)
-        inst = Instrument(code=code, name=quote.name, market=quote.market, prev_close=quote.base,
-                          prev_high=high or quote.base, prev_low=low or quote.base,
-                          open=quote.open or quote.base, upper_limit=quote.upper or limits.upper,
-                          lower_limit=quote.lower or limits.lower)
+        inst = Instrument(
+            code=code,
+            name=quote.name,
+            market=quote.market,
+            prev_close=quote.base,
+            prev_high=high or quote.base,
+            prev_low=low or quote.base,
+            open=quote.open or quote.base,
+            upper_limit=quote.upper or limits.upper,
+            lower_limit=quote.lower or limits.lower,
+        )
         self._instruments[code] = inst
         return inst
 
@@ -565,14 +661,18 @@ class LsBroker(StreamingBroker):
         cont, key, cursor = False, "", {"cts_date": "", "cts_time": ""}
         for _ in range(MAX_BAR_PAGES):
             answer = await self.http.request(
-                codec.MINUTE_TR, codec.minute_fields(symbol, today, **cursor), cont=cont,
-                cont_key=key)
+                codec.MINUTE_TR, codec.minute_fields(symbol, today, **cursor), cont=cont, cont_key=key
+            )
             page = codec.minute_bars(answer.body, today)
             fresh = [b for b in page if b.start_ns not in bars]
             bars.update((b.start_ns, b) for b in fresh)
             cursor = codec.minute_cursor(answer.body)
-            if (not answer.more or not fresh or not cursor["cts_date"]
-                    or cursor["cts_date"] < today.strftime("%Y%m%d")):
+            if (
+                not answer.more
+                or not fresh
+                or not cursor["cts_date"]
+                or cursor["cts_date"] < today.strftime("%Y%m%d")
+            ):
                 break
             cont, key = True, answer.cont_key or cursor["cts_date"] + cursor["cts_time"]
         return [bars[k] for k in sorted(bars)]
@@ -585,14 +685,16 @@ class LsBroker(StreamingBroker):
 
         async def send() -> str:
             answer = await self.http.request(
-                codec.ORDER_TR, codec.order_fields(request.symbol, request.side, request.type,
-                                                   request.qty, request.price),
-                priority=Priority.ORDER)
+                codec.ORDER_TR,
+                codec.order_fields(request.symbol, request.side, request.type, request.qty, request.price),
+                priority=Priority.ORDER,
+            )
             number = codec.order_number(answer.body)
             if not number:
                 # Accepted without a number: it may exist, so it is looked up before any retry.
-                raise BrokerError("no_order_number", "LS accepted the order but gave no order "
-                                  "number", retryable=True)
+                raise BrokerError(
+                    "no_order_number", "LS accepted the order but gave no order number", retryable=True
+                )
             self._know(number, request.symbol, request.side, request.qty)
             return number
 
@@ -601,18 +703,29 @@ class LsBroker(StreamingBroker):
     async def _rows(self, priority: Priority = Priority.QUERY) -> list[codec.OrderRow]:
         """Today's orders (t0425 lists Seoul's today only), every page."""
         bodies = await self.http.pages(
-            codec.ORDERS_TR, {**codec.ORDERS_FIELDS, "cts_ordno": ""},
+            codec.ORDERS_TR,
+            {**codec.ORDERS_FIELDS, "cts_ordno": ""},
             lambda body: {"cts_ordno": codec.out_block(body, "t0425OutBlock").get("cts_ordno", "")},
-            priority)
+            priority,
+        )
         try:
             return [row for body in bodies for row in codec.order_rows(body)]
         except codec.LsDecodeError as exc:
-            raise BrokerError("bad_answer", f"LS's order listing (t0425) could not be read: "
-                              f"{exc}", retryable=True) from None
+            raise BrokerError(
+                "bad_answer", f"LS's order listing (t0425) could not be read: {exc}", retryable=True
+            ) from None
 
     def _order(self, row: codec.OrderRow) -> BrokerOrder:
-        return BrokerOrder(row.order_no, self.ties.coid_of(row.order_no), row.symbol, row.side,
-                           row.qty, row.price, row.status, row.filled)
+        return BrokerOrder(
+            row.order_no,
+            self.ties.coid_of(row.order_no),
+            row.symbol,
+            row.side,
+            row.qty,
+            row.price,
+            row.status,
+            row.filled,
+        )
 
     async def _orders_today(self, priority: Priority = Priority.QUERY) -> list[codec.OrderRow]:
         return [row for row in await self._rows(priority) if not row.cancel_record]
@@ -621,17 +734,22 @@ class LsBroker(StreamingBroker):
         # t0425 has no date input: it lists today's orders, so a lookup cannot reach back over
         # midnight (KRX does not trade then).
         day = self.clock.today().strftime("%Y%m%d")
-        return [ListedOrder(self._order(row), day + row.placed.ljust(6, "0"))
-                for row in await self._orders_today(Priority.ORDER)]
+        return [
+            ListedOrder(self._order(row), day + row.placed.ljust(6, "0"))
+            for row in await self._orders_today(Priority.ORDER)
+        ]
 
-    async def find_order(self, request: OrderRequest, placed_after_ns: int,
-                         claimed: set[str], broker_order_id: str | None = None) -> BrokerOrder | None:
-        return await self.ties.find(request, placed_after_ns, claimed, broker_order_id,
-                                    self._listing)
+    async def find_order(
+        self,
+        request: OrderRequest,
+        placed_after_ns: int,
+        claimed: set[str],
+        broker_order_id: str | None = None,
+    ) -> BrokerOrder | None:
+        return await self.ties.find(request, placed_after_ns, claimed, broker_order_id, self._listing)
 
     async def _row(self, number: str) -> codec.OrderRow | None:
-        return next((r for r in await self._orders_today(Priority.ORDER) if r.order_no == number),
-                    None)
+        return next((r for r in await self._orders_today(Priority.ORDER) if r.order_no == number), None)
 
     async def cancel_order(self, broker_order_id: str) -> BrokerOrder:
         """Cancels what is left: CSPAT00801 needs the symbol and a quantity, read from t0425
@@ -641,14 +759,20 @@ class LsBroker(StreamingBroker):
             raise BrokerError("unknown_order", f"LS lists no order {broker_order_id} today")
         for attempt in range(2):
             if row.remaining <= 0:
-                raise BrokerError("not_cancellable", f"order {broker_order_id} has nothing left "
-                                  f"to cancel at LS: it is {row.status.words} "
-                                  f"({row.filled:,} of {row.qty:,} filled)")
+                raise BrokerError(
+                    "not_cancellable",
+                    f"order {broker_order_id} has nothing left "
+                    f"to cancel at LS: it is {row.status.words} "
+                    f"({row.filled:,} of {row.qty:,} filled)",
+                )
             # Before the send: SC3 may come before the answer.
             self._know(broker_order_id, row.symbol, row.side, row.qty).cancel_qty = row.remaining
             try:
-                await self.http.request(codec.CANCEL_TR, codec.cancel_fields(
-                    broker_order_id, row.symbol, row.remaining), priority=Priority.ORDER)
+                await self.http.request(
+                    codec.CANCEL_TR,
+                    codec.cancel_fields(broker_order_id, row.symbol, row.remaining),
+                    priority=Priority.ORDER,
+                )
                 break
             except BrokerError as exc:
                 if exc.retryable or attempt:
@@ -658,12 +782,23 @@ class LsBroker(StreamingBroker):
                 if fresh is None or fresh.remaining == row.remaining:
                     raise
                 row = fresh
-        return BrokerOrder(broker_order_id, self.ties.coid_of(broker_order_id), row.symbol,
-                           row.side, row.qty, row.price, OrderStatus.CANCELLED, row.filled)
+        return BrokerOrder(
+            broker_order_id,
+            self.ties.coid_of(broker_order_id),
+            row.symbol,
+            row.side,
+            row.qty,
+            row.price,
+            OrderStatus.CANCELLED,
+            row.filled,
+        )
 
     async def open_orders(self) -> list[BrokerOrder]:
-        return [self._order(r) for r in await self._orders_today()
-                if r.status in (OrderStatus.ACCEPTED, OrderStatus.PARTIALLY_FILLED)]
+        return [
+            self._order(r)
+            for r in await self._orders_today()
+            if r.status in (OrderStatus.ACCEPTED, OrderStatus.PARTIALLY_FILLED)
+        ]
 
     async def fills(self) -> list[BrokerFill]:
         return []  # t0425 reports fills per order (cheqty, cheprice): see order_states()
@@ -673,9 +808,10 @@ class LsBroker(StreamingBroker):
 
     async def account(self) -> AccountSnapshot:
         bodies = await self.http.pages(
-            codec.BALANCE_TR, {**codec.BALANCE_FIELDS, "cts_expcode": ""},
-            lambda body: {"cts_expcode": codec.out_block(body, "t0424OutBlock").get("cts_expcode",
-                                                                                   "")})
+            codec.BALANCE_TR,
+            {**codec.BALANCE_FIELDS, "cts_expcode": ""},
+            lambda body: {"cts_expcode": codec.out_block(body, "t0424OutBlock").get("cts_expcode", "")},
+        )
         cash = await self.http.request(codec.CASH_TR, codec.CASH_FIELDS)
         try:
             held: dict[str, int] = {}
@@ -684,5 +820,6 @@ class LsBroker(StreamingBroker):
                     held[code] = held.get(code, 0) + qty
             return AccountSnapshot(cash=codec.cash(cash.body), positions=held)
         except codec.LsDecodeError as exc:
-            raise BrokerError("bad_answer", f"LS's balance could not be read: {exc}",
-                              retryable=True) from None
+            raise BrokerError(
+                "bad_answer", f"LS's balance could not be read: {exc}", retryable=True
+            ) from None

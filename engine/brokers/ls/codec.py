@@ -50,11 +50,16 @@ MATCHES_TR = "t1859"
 REALTIME_CONDITION_TR = "t1860"
 
 PATHS: dict[str, str] = {
-    ORDER_TR: "/stock/order", CANCEL_TR: "/stock/order",
-    BALANCE_TR: "/stock/accno", ORDERS_TR: "/stock/accno", CASH_TR: "/stock/accno",
+    ORDER_TR: "/stock/order",
+    CANCEL_TR: "/stock/order",
+    BALANCE_TR: "/stock/accno",
+    ORDERS_TR: "/stock/accno",
+    CASH_TR: "/stock/accno",
     QUOTE_TR: "/stock/market-data",
-    DAILY_TR: "/stock/chart", MINUTE_TR: "/stock/chart",
-    CONDITIONS_TR: "/stock/item-search", MATCHES_TR: "/stock/item-search",
+    DAILY_TR: "/stock/chart",
+    MINUTE_TR: "/stock/chart",
+    CONDITIONS_TR: "/stock/item-search",
+    MATCHES_TR: "/stock/item-search",
     REALTIME_CONDITION_TR: "/stock/item-search",
 }
 
@@ -63,8 +68,15 @@ PATHS: dict[str, str] = {
 # code, t1866/t1859/t1860 1 from two third parties (condition-search.md 3.6) - all UNCONFIRMED.
 # A TR with no figure gets DEFAULT_RATE; the cancel is taken to share the order's figure.
 RATES: dict[str, float] = {
-    ORDER_TR: 10.0, CANCEL_TR: 10.0, BALANCE_TR: 2.0, CASH_TR: 1.0, DAILY_TR: 1.0, MINUTE_TR: 1.0,
-    CONDITIONS_TR: 1.0, MATCHES_TR: 1.0, REALTIME_CONDITION_TR: 1.0,
+    ORDER_TR: 10.0,
+    CANCEL_TR: 10.0,
+    BALANCE_TR: 2.0,
+    CASH_TR: 1.0,
+    DAILY_TR: 1.0,
+    MINUTE_TR: 1.0,
+    CONDITIONS_TR: 1.0,
+    MATCHES_TR: 1.0,
+    REALTIME_CONDITION_TR: 1.0,
 }
 DEFAULT_RATE = 1.0
 # Paced a little under each figure: requests leave on time but arrive with jitter.
@@ -153,16 +165,25 @@ def parse_answer(raw: bytes, headers: Mapping[str, str]) -> Answer | None:
     if data is None or not isinstance(data.get("rsp_cd"), str | int):
         return None
     lower = {k.lower(): v for k, v in headers.items()}
-    return Answer(str(data["rsp_cd"]).strip(), str(data.get("rsp_msg") or ""), data,
-                  str(lower.get("tr_cont", "")).strip().upper() == "Y",
-                  str(lower.get("tr_cont_key", "")).strip())
+    return Answer(
+        str(data["rsp_cd"]).strip(),
+        str(data.get("rsp_msg") or ""),
+        data,
+        str(lower.get("tr_cont", "")).strip().upper() == "Y",
+        str(lower.get("tr_cont_key", "")).strip(),
+    )
 
 
 def rest_headers(token: str, tr: str, cont: bool = False, cont_key: str = "") -> dict[str, str]:
     # tr_cont/tr_cont_key are "Required Y" on every TR page: sent on first pages too.
-    return {"content-type": "application/json; charset=utf-8", "authorization": f"Bearer {token}",
-            "tr_cd": tr, "tr_cont": "Y" if cont else "N", "tr_cont_key": cont_key,
-            "mac_address": ""}
+    return {
+        "content-type": "application/json; charset=utf-8",
+        "authorization": f"Bearer {token}",
+        "tr_cd": tr,
+        "tr_cont": "Y" if cont else "N",
+        "tr_cont_key": cont_key,
+        "mac_address": "",
+    }
 
 
 def _block(tr: str) -> str:
@@ -227,8 +248,7 @@ def _code(raw: Any, what: str) -> str:
 
 def token_form(app_key: str, app_secret: str) -> dict[str, str]:
     """Form-encoded (REST접근토큰_발급: application/x-www-form-urlencoded)."""
-    return {"grant_type": "client_credentials", "appkey": app_key, "appsecretkey": app_secret,
-            "scope": "oob"}
+    return {"grant_type": "client_credentials", "appkey": app_key, "appsecretkey": app_secret, "scope": "oob"}
 
 
 def token_answer(body: Mapping[str, Any], now: float) -> tuple[str, float]:
@@ -243,8 +263,7 @@ def token_answer(body: Mapping[str, Any], now: float) -> tuple[str, float]:
 
 
 def revoke_form(app_key: str, app_secret: str, token: str) -> dict[str, str]:
-    return {"appkey": app_key, "appsecretkey": app_secret, "token_type_hint": "access_token",
-            "token": token}
+    return {"appkey": app_key, "appsecretkey": app_secret, "token_type_hint": "access_token", "token": token}
 
 
 def revoked(body: Mapping[str, Any] | None) -> bool:
@@ -256,19 +275,26 @@ def revoked(body: Mapping[str, Any] | None) -> bool:
 
 
 def isu_no(symbol: str) -> str:
-    """"A"+code: paper requires it and real accepts it (brokers.md 1.4)."""
+    """ "A"+code: paper requires it and real accepts it (brokers.md 1.4)."""
     return "A" + symbol
 
 
-def order_fields(symbol: str, side: Side, order_type: Literal["limit", "market"], qty: int,
-                 price: int | None) -> dict[str, Any]:
+def order_fields(
+    symbol: str, side: Side, order_type: Literal["limit", "market"], qty: int, price: int | None
+) -> dict[str, Any]:
     """CSPAT00601InBlock1. Numbers are JSON numbers; a market order is 03 with price 0."""
     market = order_type == "market"
-    return {"IsuNo": isu_no(symbol), "OrdQty": int(qty),
-            "OrdPrc": 0 if market or price is None else int(price),
-            "BnsTpCode": "1" if side == Side.SELL else "2",
-            "OrdprcPtnCode": "03" if market else "00", "MgntrnCode": "000", "LoanDt": "",
-            "OrdCndiTpCode": "0", "MbrNo": "KRX"}
+    return {
+        "IsuNo": isu_no(symbol),
+        "OrdQty": int(qty),
+        "OrdPrc": 0 if market or price is None else int(price),
+        "BnsTpCode": "1" if side == Side.SELL else "2",
+        "OrdprcPtnCode": "03" if market else "00",
+        "MgntrnCode": "000",
+        "LoanDt": "",
+        "OrdCndiTpCode": "0",
+        "MbrNo": "KRX",
+    }
 
 
 def cancel_fields(order_no: str, symbol: str, qty: int) -> dict[str, Any]:
@@ -367,12 +393,22 @@ def order_rows(body: Mapping[str, Any]) -> list[OrderRow]:
         # modify record is a working order of its own.
         words = medosu + status + str(row.get("ordgb", ""))
         price = _int(row.get("price"))
-        rows.append(OrderRow(
-            str(number), _code(row.get("expcode"), what), _side_of(medosu, what), qty,
-            price or None, filled, float(_int(row.get("cheprice"))), remaining,
-            _row_status(qty, filled, remaining, confirmed, status),
-            str(row.get("ordtime", "")).strip()[:6], str(original) if original else "",
-            bool(original) and "취소" in words))
+        rows.append(
+            OrderRow(
+                str(number),
+                _code(row.get("expcode"), what),
+                _side_of(medosu, what),
+                qty,
+                price or None,
+                filled,
+                float(_int(row.get("cheprice"))),
+                remaining,
+                _row_status(qty, filled, remaining, confirmed, status),
+                str(row.get("ordtime", "")).strip()[:6],
+                str(original) if original else "",
+                bool(original) and "취소" in words,
+            )
+        )
     return rows
 
 
@@ -409,14 +445,27 @@ def quote(body: Mapping[str, Any], code: str) -> Quote:
     base = _int(out.get("recprice")) or _int(out.get("price"))
     if base <= 0:
         raise LsDecodeError(f"t1102 gave no base price for {code}")
-    return Quote(one_line(str(out.get("hname") or code), 40), market_of(str(out.get("janginfo", ""))),
-                 base, _int(out.get("open")), _int(out.get("uplmtprice")),
-                 _int(out.get("dnlmtprice")))
+    return Quote(
+        one_line(str(out.get("hname") or code), 40),
+        market_of(str(out.get("janginfo", ""))),
+        base,
+        _int(out.get("open")),
+        _int(out.get("uplmtprice")),
+        _int(out.get("dnlmtprice")),
+    )
 
 
 def daily_fields(code: str, today: date) -> dict[str, Any]:
-    return {"shcode": code, "gubun": "2", "qrycnt": 1, "sdate": "",
-            "edate": today.strftime("%Y%m%d"), "cts_date": "", "comp_yn": "N", "sujung": "Y"}
+    return {
+        "shcode": code,
+        "gubun": "2",
+        "qrycnt": 1,
+        "sdate": "",
+        "edate": today.strftime("%Y%m%d"),
+        "cts_date": "",
+        "comp_yn": "N",
+        "sujung": "Y",
+    }
 
 
 def previous_day(body: Mapping[str, Any]) -> tuple[int, int]:
@@ -428,15 +477,27 @@ def previous_day(body: Mapping[str, Any]) -> tuple[int, int]:
 
 def minute_fields(code: str, today: date, cts_date: str = "", cts_time: str = "") -> dict[str, Any]:
     day = today.strftime("%Y%m%d")
-    return {"shcode": code, "ncnt": 1, "qrycnt": 500, "nday": "0", "sdate": day, "stime": "",
-            "edate": day, "etime": "", "cts_date": cts_date, "cts_time": cts_time,
-            "comp_yn": "N"}
+    return {
+        "shcode": code,
+        "ncnt": 1,
+        "qrycnt": 500,
+        "nday": "0",
+        "sdate": day,
+        "stime": "",
+        "edate": day,
+        "etime": "",
+        "cts_date": cts_date,
+        "cts_time": cts_time,
+        "comp_yn": "N",
+    }
 
 
 def minute_cursor(body: Mapping[str, Any]) -> dict[str, Any]:
     out = out_block(body, "t8412OutBlock")
-    return {"cts_date": str(out.get("cts_date", "")).strip(),
-            "cts_time": str(out.get("cts_time", "")).strip()}
+    return {
+        "cts_date": str(out.get("cts_date", "")).strip(),
+        "cts_time": str(out.get("cts_time", "")).strip(),
+    }
 
 
 def minute_bars(body: Mapping[str, Any], today: date) -> list[Bar]:
@@ -460,9 +521,16 @@ def minute_bars(body: Mapping[str, Any], today: date) -> list[Bar]:
         close = _int(row.get("close"))
         if close <= 0:
             continue
-        bars.append(Bar(int(start.timestamp()) * 1_000_000_000, _int(row.get("open")) or close,
-                        _int(row.get("high")) or close, _int(row.get("low")) or close, close,
-                        _int(row.get("jdiff_vol"))))
+        bars.append(
+            Bar(
+                int(start.timestamp()) * 1_000_000_000,
+                _int(row.get("open")) or close,
+                _int(row.get("high")) or close,
+                _int(row.get("low")) or close,
+                close,
+                _int(row.get("jdiff_vol")),
+            )
+        )
     return bars
 
 
@@ -472,8 +540,13 @@ def minute_bars(body: Mapping[str, Any], today: date) -> list[Bar]:
 def conditions_fields(user_id: str, cont_key: str = "") -> dict[str, Any]:
     # gb 0: groups and their conditions. cont "" on a first call (the portal's example; teranum
     # sends "0"), "1" plus the key for the next page.
-    return {"user_id": user_id, "gb": "0", "group_name": "", "cont": "1" if cont_key else "",
-            "cont_key": cont_key}
+    return {
+        "user_id": user_id,
+        "gb": "0",
+        "group_name": "",
+        "cont": "1" if cont_key else "",
+        "cont_key": cont_key,
+    }
 
 
 def conditions(body: Mapping[str, Any]) -> list[ConditionInfo]:
@@ -496,13 +569,20 @@ def conditions_cursor(body: Mapping[str, Any]) -> str:
 
 def matches(body: Mapping[str, Any]) -> set[str]:
     """t1859: the codes matching now. shcode is String 7 in the table, 6 in the example."""
-    return {_code(row.get("shcode"), "t1859 row") for row in out_rows(body, "t1859OutBlock1")
-            if str(row.get("shcode", "")).strip()}
+    return {
+        _code(row.get("shcode"), "t1859 row")
+        for row in out_rows(body, "t1859OutBlock1")
+        if str(row.get("shcode", "")).strip()
+    }
 
 
 def realtime_condition_fields(start: bool, query_index: str, alert: str = "") -> dict[str, Any]:
-    return {"sSysUserFlag": "U", "sFlag": "E" if start else "D",
-            "sAlertNum": "" if start else alert, "query_index": query_index}
+    return {
+        "sSysUserFlag": "U",
+        "sFlag": "E" if start else "D",
+        "sAlertNum": "" if start else alert,
+        "query_index": query_index,
+    }
 
 
 def alert_number(body: Mapping[str, Any]) -> str:
@@ -528,8 +608,10 @@ def subscribe_message(token: str, tr_cd: str, tr_key: str, register: bool) -> st
     TR, AFR included (brokers.md 1.3, condition-search.md 3.5)."""
     pair = ("1", "2") if tr_cd in ACCOUNT_TRS else ("3", "4")
     tr_type = pair[0] if register else pair[1]
-    return json.dumps({"header": {"token": token, "tr_type": tr_type},
-                       "body": {"tr_cd": tr_cd, "tr_key": tr_key}}, ensure_ascii=False)
+    return json.dumps(
+        {"header": {"token": token, "tr_type": tr_type}, "body": {"tr_cd": tr_cd, "tr_key": tr_key}},
+        ensure_ascii=False,
+    )
 
 
 # ---- websocket: what we receive ---------------------------------------------------------------
@@ -598,8 +680,12 @@ def _stamp(received_ns: int, hhmmss: str, millis: str = "") -> int:
         return received_ns
     received = seoul_datetime(received_ns)
     try:
-        at = received.replace(hour=int(text[:2]), minute=int(text[2:4]), second=int(text[4:6]),
-                              microsecond=int(millis) * 1000 if millis.isdigit() else 0)
+        at = received.replace(
+            hour=int(text[:2]),
+            minute=int(text[2:4]),
+            second=int(text[4:6]),
+            microsecond=int(millis) * 1000 if millis.isdigit() else 0,
+        )
     except ValueError:
         return received_ns
     if at - received > timedelta(hours=12):
@@ -614,30 +700,40 @@ def _trade(tr_cd: str, key: str, body: Mapping[str, Any], received_ns: int) -> T
     if price <= 0 or qty < 0:
         raise LsDecodeError(f"{what} for {symbol}: price {price}, quantity {qty}")
     side = {"+": 1, "-": -1}.get(str(body.get("cgubun", "")).strip(), 0)
-    return Tick(symbol, _stamp(received_ns, str(body.get("chetime", ""))), price, qty, side,
-                _int(body.get("volume")))
+    return Tick(
+        symbol, _stamp(received_ns, str(body.get("chetime", ""))), price, qty, side, _int(body.get("volume"))
+    )
 
 
 _SC0_KINDS: dict[str, AccountKind] = {"01": "accepted", "02": "other", "03": "other"}
 _SC0_TRCODES: dict[str, AccountKind] = {"SONAT000": "accepted"}
-_EXEC_KINDS: dict[str, AccountKind] = {"11": "fill", "12": "modified", "13": "cancelled",
-                                       "14": "rejected"}
-_TR_KINDS: dict[str, AccountKind] = {"SC1": "fill", "SC2": "modified", "SC3": "cancelled",
-                                     "SC4": "rejected"}
+_EXEC_KINDS: dict[str, AccountKind] = {"11": "fill", "12": "modified", "13": "cancelled", "14": "rejected"}
+_TR_KINDS: dict[str, AccountKind] = {"SC1": "fill", "SC2": "modified", "SC3": "cancelled", "SC4": "rejected"}
 
 
 def _account(tr_cd: str, body: Mapping[str, Any], received_ns: int) -> AccountEvent:
     what = f"{tr_cd} frame"
     if tr_cd == "SC0":
         detail = str(body.get("ordchegb", "")).strip()
-        kind = _SC0_KINDS.get(detail) or _SC0_TRCODES.get(str(body.get("trcode", "")).strip(),
-                                                          "other")
+        kind = _SC0_KINDS.get(detail) or _SC0_TRCODES.get(str(body.get("trcode", "")).strip(), "other")
         time_text = str(body.get("ordtm", ""))
         return AccountEvent(
-            tr_cd, kind, str(_required_int(body, "ordno", what)), _number_text(body, "orgordno"),
-            _code(body.get("shtcode"), what), _side_of(str(body.get("bnstp", "")), what),
-            _int(body.get("ordqty")), _int(body.get("ordprice")), "", 0, 0, _int(body.get("ordqty")),
-            0, _stamp(received_ns, time_text[:6], time_text[6:9]), detail)
+            tr_cd,
+            kind,
+            str(_required_int(body, "ordno", what)),
+            _number_text(body, "orgordno"),
+            _code(body.get("shtcode"), what),
+            _side_of(str(body.get("bnstp", "")), what),
+            _int(body.get("ordqty")),
+            _int(body.get("ordprice")),
+            "",
+            0,
+            0,
+            _int(body.get("ordqty")),
+            0,
+            _stamp(received_ns, time_text[:6], time_text[6:9]),
+            detail,
+        )
     # SC1-SC4 share one layout (brokers.md 1.3; SC4's is UNCONFIRMED, taken to be the same).
     detail = str(body.get("ordxctptncode", "")).strip()
     kind = _EXEC_KINDS.get(detail) or _TR_KINDS.get(tr_cd, "other")
@@ -646,11 +742,22 @@ def _account(tr_cd: str, body: Mapping[str, Any], received_ns: int) -> AccountEv
     if kind == "fill" and (exec_qty <= 0 or _int(body.get("execprc")) <= 0):
         raise LsDecodeError(f"{what}: a fill of {exec_qty} at {body.get('execprc')!r}")
     return AccountEvent(
-        tr_cd, kind, str(_required_int(body, "ordno", what)), _number_text(body, "orgordno"),
-        _code(body.get("shtnIsuno"), what), _side_of(str(body.get("bnstp", "")), what),
-        _int(body.get("ordqty")), _int(body.get("ordprc")), _number_text(body, "execno"),
-        exec_qty, _int(body.get("execprc")), _int(body.get("unercqty")),
-        _int(body.get("canccnfqty")), _stamp(received_ns, time_text[:6], time_text[6:9]), detail)
+        tr_cd,
+        kind,
+        str(_required_int(body, "ordno", what)),
+        _number_text(body, "orgordno"),
+        _code(body.get("shtnIsuno"), what),
+        _side_of(str(body.get("bnstp", "")), what),
+        _int(body.get("ordqty")),
+        _int(body.get("ordprc")),
+        _number_text(body, "execno"),
+        exec_qty,
+        _int(body.get("execprc")),
+        _int(body.get("unercqty")),
+        _int(body.get("canccnfqty")),
+        _stamp(received_ns, time_text[:6], time_text[6:9]),
+        detail,
+    )
 
 
 def _number_text(body: Mapping[str, Any], name: str) -> str:
@@ -680,8 +787,13 @@ def decode(text: str, received_ns: int) -> Frame:
     body = msg.get("body")
     if not isinstance(body, dict):
         if "rsp_cd" in header or "rsp_msg" in header:
-            return Ack(tr_cd, key, str(header.get("tr_type", "")), str(header.get("rsp_cd", "")),
-                       str(header.get("rsp_msg", "")))
+            return Ack(
+                tr_cd,
+                key,
+                str(header.get("tr_type", "")),
+                str(header.get("rsp_cd", "")),
+                str(header.get("rsp_msg", "")),
+            )
         raise LsDecodeError(f"{tr_cd or 'a frame'} with neither a body nor a result code")
     if tr_cd in TICK_TRS.values():
         return Trades([_trade(tr_cd, key, body, received_ns)])

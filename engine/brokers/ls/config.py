@@ -64,12 +64,16 @@ class LsConfig:
         secret = read.key("APP_SECRET", "the LS OPEN API portal")
         user_id = read.get("USER_ID")
         if user_id and not USER_ID.fullmatch(user_id):
-            read.problems.append("LS_USER_ID must be your LS HTS login id (letters, digits, _ or "
-                                 f"-, up to 8, as t1866 takes it); got {shown_value(user_id)}")
+            read.problems.append(
+                "LS_USER_ID must be your LS HTS login id (letters, digits, _ or "
+                f"-, up to 8, as t1866 takes it); got {shown_value(user_id)}"
+            )
         rest_url, ws_url = read.urls(REST_URL, WS_URLS[ls_env])
         read.check(ls_env, " with a paper app key")
-        return cls(env=ls_env, app_key=key, app_secret=secret, user_id=user_id,
-                   rest_url=rest_url, ws_url=ws_url)
+        return cls(
+            env=ls_env, app_key=key, app_secret=secret, user_id=user_id, rest_url=rest_url, ws_url=ws_url
+        )
+
 
 def from_env(environ: Mapping[str, str]) -> LsConfig:
     return LsConfig.from_env(environ)

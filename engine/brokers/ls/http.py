@@ -36,16 +36,22 @@ Cursor = Callable[[dict[str, Any]], Mapping[str, Any]]
 
 
 class LsHttp:
-    def __init__(self, config: LsConfig, token_path: Path, clock: Clock | None = None,
-                 timeout: float = 10.0) -> None:
+    def __init__(
+        self, config: LsConfig, token_path: Path, clock: Clock | None = None, timeout: float = 10.0
+    ) -> None:
         self.config = config
         self.clock = clock or Clock()
         # Budgets are per TR, so the session itself does not pace; each request waits on its
         # TR's pacer first (orders ahead of queries within a TR).
         self.session = HttpSession("LS", config.rest_url, Pacer(0), timeout)
         self.pacers: dict[str, Pacer] = {}
-        self.tokens = TokenCache(token_path, f"{config.env}:{config.app_key}", self.clock,
-                                 self._issue, min_interval=TOKEN_MIN_INTERVAL)
+        self.tokens = TokenCache(
+            token_path,
+            f"{config.env}:{config.app_key}",
+            self.clock,
+            self._issue,
+            min_interval=TOKEN_MIN_INTERVAL,
+        )
         self.rate_limited = 0
         self.renewed = 0
 
@@ -72,26 +78,33 @@ class LsHttp:
     # ---- token ---------------------------------------------------------------------------
 
     async def _issue(self) -> tuple[str, float]:
-        reply = await self.session.send("POST", codec.TOKEN_PATH,
-                                        data=codec.token_form(self.config.app_key,
-                                                              self.config.app_secret))
+        reply = await self.session.send(
+            "POST", codec.TOKEN_PATH, data=codec.token_form(self.config.app_key, self.config.app_secret)
+        )
         body = codec.json_object(reply.body)
         if reply.status == 200 and body is not None:
             try:
                 return codec.token_answer(body, self.clock.time())
             except codec.LsDecodeError as exc:
-                raise BrokerError("token", f"LS answered the token request oddly: {exc}",
-                                  retryable=True) from None
+                raise BrokerError(
+                    "token", f"LS answered the token request oddly: {exc}", retryable=True
+                ) from None
         said = self._clean(codec.one_line(str((body or {}).get("rsp_msg", ""))))
         code = str((body or {}).get("rsp_cd", f"http_{reply.status}"))
         if reply.status >= 500:
             # LS's token errors are undocumented (UNCONFIRMED): a 5xx is taken as LS's trouble,
             # not the key's, and tried again later.
-            raise BrokerError(code, f"LS answered HTTP {reply.status} to the token request"
-                              + (f": {said}" if said else ""), retryable=True)
+            raise BrokerError(
+                code,
+                f"LS answered HTTP {reply.status} to the token request" + (f": {said}" if said else ""),
+                retryable=True,
+            )
         # The key pair refused: name the settings, never their values.
-        raise BrokerError("credentials", "credentials refused: check LS_APP_KEY / LS_APP_SECRET "
-                          f"(LS said {code}: {said or 'no reason given'})")
+        raise BrokerError(
+            "credentials",
+            "credentials refused: check LS_APP_KEY / LS_APP_SECRET "
+            f"(LS said {code}: {said or 'no reason given'})",
+        )
 
     async def token(self) -> str:
         return await self.tokens.get()
@@ -104,18 +117,30 @@ class LsHttp:
         token = await self.tokens.forget()
         if token is None:
             return False
-        reply = await self.session.send("POST", codec.REVOKE_PATH, data=codec.revoke_form(
-            self.config.app_key, self.config.app_secret, token))
+        reply = await self.session.send(
+            "POST",
+            codec.REVOKE_PATH,
+            data=codec.revoke_form(self.config.app_key, self.config.app_secret, token),
+        )
         if reply.status != 200 or not codec.revoked(codec.json_object(reply.body)):
-            raise BrokerError(f"http_{reply.status}", "LS did not confirm the revocation "
-                              f"(HTTP {reply.status}); the token is forgotten here anyway")
+            raise BrokerError(
+                f"http_{reply.status}",
+                "LS did not confirm the revocation "
+                f"(HTTP {reply.status}); the token is forgotten here anyway",
+            )
         return True
 
     # ---- requests ------------------------------------------------------------------------
 
-    async def request(self, tr: str, fields: Mapping[str, Any], *,
-                      priority: Priority = Priority.QUERY, cont: bool = False,
-                      cont_key: str = "") -> codec.Answer:
+    async def request(
+        self,
+        tr: str,
+        fields: Mapping[str, Any],
+        *,
+        priority: Priority = Priority.QUERY,
+        cont: bool = False,
+        cont_key: str = "",
+    ) -> codec.Answer:
         """One TR call, answered with success: a refusal raises a BrokerError that is not
         retryable, no answer one that is."""
         path = codec.PATHS[tr]
@@ -124,8 +149,7 @@ class LsHttp:
         for attempt in range(len(RATE_BACKOFF) + 1):
             await self.pacer(tr).wait(priority)
             headers = codec.rest_headers(await self.token(), tr, cont, cont_key)
-            reply = await self.session.send("POST", path, priority=priority, headers=headers,
-                                            json=body)
+            reply = await self.session.send("POST", path, priority=priority, headers=headers, json=body)
             answer = codec.parse_answer(reply.body, reply.headers)
             if answer is None:
                 if reply.status == 401 and not renewed:
@@ -133,8 +157,11 @@ class LsHttp:
                     self._renew()
                     continue
                 # No envelope: the gateway or a proxy answered, and whether LS acted is unknown.
-                raise BrokerError(f"http_{reply.status}", f"LS answered HTTP {reply.status} "
-                                  f"without a result to {tr}", retryable=reply.status >= 500)
+                raise BrokerError(
+                    f"http_{reply.status}",
+                    f"LS answered HTTP {reply.status} without a result to {tr}",
+                    retryable=reply.status >= 500,
+                )
             if answer.ok:
                 return answer
             if answer.code == codec.RATE_LIMITED and attempt < len(RATE_BACKOFF):
@@ -146,8 +173,11 @@ class LsHttp:
                 renewed = True
                 self._renew()
                 continue
-            raise BrokerError(answer.code, self._clean(codec.describe(answer.code, answer.message)),
-                              retryable=answer.code == codec.RATE_LIMITED)
+            raise BrokerError(
+                answer.code,
+                self._clean(codec.describe(answer.code, answer.message)),
+                retryable=answer.code == codec.RATE_LIMITED,
+            )
         raise AssertionError("unreachable: the last attempt returns or raises")
 
     def _renew(self) -> None:
@@ -155,8 +185,9 @@ class LsHttp:
         log.info("LS refused the access token; requesting a new one")
         self.forget_token()
 
-    async def pages(self, tr: str, fields: Mapping[str, Any], cursor: Cursor,
-                    priority: Priority = Priority.QUERY) -> list[dict[str, Any]]:
+    async def pages(
+        self, tr: str, fields: Mapping[str, Any], cursor: Cursor, priority: Priority = Priority.QUERY
+    ) -> list[dict[str, Any]]:
         """Every page of a listing. LS says another page follows with the response header
         tr_cont Y; the next request sends tr_cont Y, the tr_cont_key it got, and the TR's own
         cursor fields copied from the answer (`cursor`), all three, as the portal describes
@@ -173,5 +204,4 @@ class LsHttp:
             query.update(following)
             cont = True
             key = answer.cont_key or "".join(str(v) for v in following.values())
-        raise BrokerError("paging", f"LS kept announcing more pages of {tr}; stopped after "
-                          f"{MAX_PAGES}")
+        raise BrokerError("paging", f"LS kept announcing more pages of {tr}; stopped after {MAX_PAGES}")

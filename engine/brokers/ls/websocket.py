@@ -37,9 +37,15 @@ class LsStream(WebsocketStream):
     venue = "LS websocket"
     transient = (OSError, TimeoutError, Silence, websockets.WebSocketException, BrokerError)
 
-    def __init__(self, url: str, token: Callable[[], Awaitable[str]], on_frame: FrameHandler,
-                 on_connection: ConnectionHandler, on_bad_frame: Callable[[str], None],
-                 now_ns: Callable[[], int] = time.time_ns) -> None:
+    def __init__(
+        self,
+        url: str,
+        token: Callable[[], Awaitable[str]],
+        on_frame: FrameHandler,
+        on_connection: ConnectionHandler,
+        on_bad_frame: Callable[[str], None],
+        now_ns: Callable[[], int] = time.time_ns,
+    ) -> None:
         super().__init__(url, on_connection)
         self._token = token
         self._on_frame = on_frame
@@ -52,8 +58,7 @@ class LsStream(WebsocketStream):
         next one, or, for a removal, has nothing left to remove)."""
         if self._ws is None:
             return False
-        return await self.send(codec.subscribe_message(await self._token(), tr_cd, tr_key,
-                                                       register))
+        return await self.send(codec.subscribe_message(await self._token(), tr_cd, tr_key, register))
 
     async def reconnect(self, reason: str) -> None:
         """Close the connection so that the next one registers everything afresh (a token LS
@@ -66,10 +71,15 @@ class LsStream(WebsocketStream):
     async def _session(self) -> str:
         token = await self._token()
         async with websockets.connect(
-                self.url, additional_headers={"Accept-Language": ACCEPT_LANGUAGE},
-                user_agent_header=USER_AGENT, ping_interval=PING_INTERVAL,
-                ping_timeout=PING_TIMEOUT, max_size=2 ** 22, compression=None,
-                open_timeout=15) as ws:
+            self.url,
+            additional_headers={"Accept-Language": ACCEPT_LANGUAGE},
+            user_agent_header=USER_AGENT,
+            ping_interval=PING_INTERVAL,
+            ping_timeout=PING_TIMEOUT,
+            max_size=2**22,
+            compression=None,
+            open_timeout=15,
+        ) as ws:
             # In the order made: the account feeds first, then ticks and conditions.
             for key in list(self.registrations):
                 if isinstance(key, tuple):
@@ -91,7 +101,6 @@ class LsStream(WebsocketStream):
                 try:
                     self._on_frame(frame)
                 except Exception:  # a bug in handling one frame must not end the feed
-                    log.exception("%s: a %s frame could not be handled", self.venue,
-                                  type(frame).__name__)
+                    log.exception("%s: a %s frame could not be handled", self.venue, type(frame).__name__)
         except websockets.ConnectionClosedError:
             return  # a dropped connection: the shared stream says so and reconnects

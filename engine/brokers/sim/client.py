@@ -48,9 +48,16 @@ def wire_side(side: Side) -> wire.Side:
 
 def _order(info: wire.OrderInfo) -> BrokerOrder:
     return BrokerOrder(
-        broker_order_id=info.order_id, client_order_id=info.client_order_id, symbol=info.symbol,
-        side=Side(info.side), qty=info.qty, price=info.price, status=OrderStatus(info.status),
-        filled_qty=info.filled_qty, reject_code=info.reject_code, message=info.message,
+        broker_order_id=info.order_id,
+        client_order_id=info.client_order_id,
+        symbol=info.symbol,
+        side=Side(info.side),
+        qty=info.qty,
+        price=info.price,
+        status=OrderStatus(info.status),
+        filled_qty=info.filled_qty,
+        reject_code=info.reject_code,
+        message=info.message,
     )
 
 
@@ -60,21 +67,29 @@ class SimBroker(StreamingBroker):
     stream: SimStream
     connect_timeout = 10.0
 
-    def __init__(self, settings: SimSettings, context: BrokerContext | None = None,
-                 heartbeat_timeout: float = 15.0) -> None:
+    def __init__(
+        self, settings: SimSettings, context: BrokerContext | None = None, heartbeat_timeout: float = 15.0
+    ) -> None:
         super().__init__()
         self.settings = settings
         self.context = context or BrokerContext(Path("data"), Clock(), CostModel())
         self.capabilities = Capabilities(
-            client_order_ids=True, lists_fills=True, lists_orders=True,
-            condition_search=ConditionSearch.PUSHED, max_conditions=None,
-            conditions_on_paper=True, intraday_bars=True,
-            max_symbols=settings.max_subscriptions, environments=("paper",))
+            client_order_ids=True,
+            lists_fills=True,
+            lists_orders=True,
+            condition_search=ConditionSearch.PUSHED,
+            max_conditions=None,
+            conditions_on_paper=True,
+            intraday_bars=True,
+            max_symbols=settings.max_subscriptions,
+            environments=("paper",),
+        )
         self.exchange: SimExchange | None = None  # the embedded one, when no URL is given
         self.endpoint = settings.url or ""
         self.http = HttpSession("the sim exchange", self.endpoint, timeout=5.0)
-        self.stream = SimStream(self._ws_url(self.endpoint), self._on_frame, self._on_connection,
-                                heartbeat_timeout)
+        self.stream = SimStream(
+            self._ws_url(self.endpoint), self._on_frame, self._on_connection, heartbeat_timeout
+        )
         self._pending: PendingRequests[tuple[str, str], None] = PendingRequests("sim")
         self._members = ConditionMembers(self._deliver_condition, self.context.clock)
         self._condition_ids: dict[str, str] = {}  # name -> id, for frames that give the name
@@ -92,11 +107,17 @@ class SimBroker(StreamingBroker):
         from engine.sim.server import SimExchange
 
         s = self.settings
-        self.exchange = SimExchange(SimConfig(
-            seed=s.seed, tick_rate=s.tick_rate, speed=s.speed, initial_cash=s.cash,
-            commission_rate=self.context.costs.commission_rate,
-            state_path=self.context.data_dir / "sim_exchange.db",
-        ), clock=self.context.clock)
+        self.exchange = SimExchange(
+            SimConfig(
+                seed=s.seed,
+                tick_rate=s.tick_rate,
+                speed=s.speed,
+                initial_cash=s.cash,
+                commission_rate=self.context.costs.commission_rate,
+                state_path=self.context.data_dir / "sim_exchange.db",
+            ),
+            clock=self.context.clock,
+        )
         await self.exchange.start()
         self.endpoint = self.exchange.url
         self.http.base_url = self.endpoint
@@ -151,9 +172,12 @@ class SimBroker(StreamingBroker):
         elif isinstance(msg, wire.Error):
             error = BrokerError(msg.code, msg.message)
             op = msg.op
-            waiting = ((op, msg.symbol) if msg.symbol is not None
-                       # errors about conditions name none: the exchange answers in order
-                       else self._pending.oldest(lambda k: k[0] == op))
+            waiting = (
+                (op, msg.symbol)
+                if msg.symbol is not None
+                # errors about conditions name none: the exchange answers in order
+                else self._pending.oldest(lambda k: k[0] == op)
+            )
             if waiting is None or not self._pending.fail(waiting, error):
                 log.warning("sim error without a waiting request: %s", msg.message)
 
@@ -189,8 +213,9 @@ class SimBroker(StreamingBroker):
         self._members.watch(condition.id)
         self.stream.registrations[key] = None
         try:
-            await self._request("condition_subscribe", condition.name,
-                                codec.condition_subscribe(condition.name))
+            await self._request(
+                "condition_subscribe", condition.name, codec.condition_subscribe(condition.name)
+            )
         except BaseException:
             self.stream.registrations.pop(key, None)
             self._members.unwatch(condition.id)
@@ -204,21 +229,29 @@ class SimBroker(StreamingBroker):
 
     # ---- REST ----------------------------------------------------------------------------
 
-    async def _call(self, method: str, path: str, into: type[T], body: object = None,
-                    params: dict[str, str] | None = None,
-                    priority: Priority = Priority.QUERY) -> T:
-        reply = await self.http.send(method, path, priority=priority, params=params,
-                                     data=codec.encode_body(body) if body is not None else None,
-                                     headers={"content-type": "application/json"}
-                                     if body is not None else None)
+    async def _call(
+        self,
+        method: str,
+        path: str,
+        into: type[T],
+        body: object = None,
+        params: dict[str, str] | None = None,
+        priority: Priority = Priority.QUERY,
+    ) -> T:
+        reply = await self.http.send(
+            method,
+            path,
+            priority=priority,
+            params=params,
+            data=codec.encode_body(body) if body is not None else None,
+            headers={"content-type": "application/json"} if body is not None else None,
+        )
         if reply.status >= 500:
-            raise BrokerError(f"http_{reply.status}", f"sim exchange error {reply.status}",
-                              retryable=True)
+            raise BrokerError(f"http_{reply.status}", f"sim exchange error {reply.status}", retryable=True)
         if reply.status >= 400:
             err = codec.error_body(reply.body)
             if err is None:
-                raise BrokerError(f"http_{reply.status}",
-                                  reply.body[:200].decode(errors="replace"))
+                raise BrokerError(f"http_{reply.status}", reply.body[:200].decode(errors="replace"))
             raise BrokerError(err.code, err.message)
         try:
             return codec.decode_body(reply.body, into)
@@ -229,9 +262,15 @@ class SimBroker(StreamingBroker):
         infos = await self._call("GET", "/symbols", list[wire.SymbolInfo])
         return {
             i.code: Instrument(
-                code=i.code, name=i.name, market=Market(i.market), prev_close=i.prev_close,
-                prev_high=i.prev_high, prev_low=i.prev_low, open=i.open,
-                upper_limit=i.upper_limit, lower_limit=i.lower_limit,
+                code=i.code,
+                name=i.name,
+                market=Market(i.market),
+                prev_close=i.prev_close,
+                prev_high=i.prev_high,
+                prev_low=i.prev_low,
+                open=i.open,
+                upper_limit=i.upper_limit,
+                lower_limit=i.lower_limit,
             )
             for i in infos
         }
@@ -248,21 +287,30 @@ class SimBroker(StreamingBroker):
 
     async def place_order(self, request: OrderRequest) -> BrokerOrder:
         body = wire.OrderRequest(
-            client_order_id=request.client_order_id, symbol=request.symbol,
+            client_order_id=request.client_order_id,
+            symbol=request.symbol,
             side=wire_side(request.side),
-            type=request.type, qty=request.qty, price=request.price,
+            type=request.type,
+            qty=request.qty,
+            price=request.price,
         )
-        return _order(await self._call("POST", "/orders", wire.OrderInfo, body=body,
-                                       priority=Priority.ORDER))
+        return _order(await self._call("POST", "/orders", wire.OrderInfo, body=body, priority=Priority.ORDER))
 
     async def cancel_order(self, broker_order_id: str) -> BrokerOrder:
-        return _order(await self._call("DELETE", f"/orders/{broker_order_id}", wire.OrderInfo,
-                                       priority=Priority.ORDER))
+        return _order(
+            await self._call("DELETE", f"/orders/{broker_order_id}", wire.OrderInfo, priority=Priority.ORDER)
+        )
 
-    async def find_order(self, request: OrderRequest, placed_after_ns: int,
-                         claimed: set[str], broker_order_id: str | None = None) -> BrokerOrder | None:
-        found = await self._call("GET", "/orders", list[wire.OrderInfo],
-                                 params={"client_order_id": request.client_order_id})
+    async def find_order(
+        self,
+        request: OrderRequest,
+        placed_after_ns: int,
+        claimed: set[str],
+        broker_order_id: str | None = None,
+    ) -> BrokerOrder | None:
+        found = await self._call(
+            "GET", "/orders", list[wire.OrderInfo], params={"client_order_id": request.client_order_id}
+        )
         return _order(found[0]) if found else None
 
     async def open_orders(self) -> list[BrokerOrder]:
@@ -272,9 +320,18 @@ class SimBroker(StreamingBroker):
     async def fills(self) -> list[BrokerFill]:
         infos = await self._call("GET", "/fills", list[wire.FillInfo])
         return [
-            BrokerFill(fill_id=f.fill_id, broker_order_id=f.order_id,
-                       client_order_id=f.client_order_id, symbol=f.symbol, side=Side(f.side),
-                       qty=f.qty, price=f.price, commission=f.commission, tax=f.tax, ts_ns=f.ts_ns)
+            BrokerFill(
+                fill_id=f.fill_id,
+                broker_order_id=f.order_id,
+                client_order_id=f.client_order_id,
+                symbol=f.symbol,
+                side=Side(f.side),
+                qty=f.qty,
+                price=f.price,
+                commission=f.commission,
+                tax=f.tax,
+                ts_ns=f.ts_ns,
+            )
             for f in infos
         ]
 

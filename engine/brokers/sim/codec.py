@@ -22,9 +22,7 @@ class TicksFrame(msgspec.Struct, tag_field="type", tag="ticks", gc=False):
     data: list[Tick]
 
 
-Incoming = (
-    TicksFrame | wire.Ack | wire.Error | wire.Condition | wire.OrderEvent | wire.Heartbeat | wire.Pong
-)
+Incoming = TicksFrame | wire.Ack | wire.Error | wire.Condition | wire.OrderEvent | wire.Heartbeat | wire.Pong
 
 T = TypeVar("T")
 
@@ -73,10 +71,21 @@ def ping(ident: int) -> bytes:
 
 def order_update(msg: wire.OrderEvent) -> OrderUpdate:
     return OrderUpdate(
-        event=msg.event, broker_order_id=msg.order_id, client_order_id=msg.client_order_id,
-        symbol=msg.symbol, side=Side(msg.side), qty=msg.qty, status=OrderStatus(msg.status),
-        filled_qty=msg.filled_qty, reason=msg.reason, message=msg.message, fill_id=msg.fill_id,
-        fill_qty=msg.fill_qty, fill_price=msg.fill_price, commission=msg.commission, tax=msg.tax,
+        event=msg.event,
+        broker_order_id=msg.order_id,
+        client_order_id=msg.client_order_id,
+        symbol=msg.symbol,
+        side=Side(msg.side),
+        qty=msg.qty,
+        status=OrderStatus(msg.status),
+        filled_qty=msg.filled_qty,
+        reason=msg.reason,
+        message=msg.message,
+        fill_id=msg.fill_id,
+        fill_qty=msg.fill_qty,
+        fill_price=msg.fill_price,
+        commission=msg.commission,
+        tax=msg.tax,
         ts_ns=msg.ts_ns,
     )
 

@@ -41,8 +41,7 @@ def from_env(environ: Mapping[str, str]) -> SimSettings:
     settings = SimSettings(
         url=env.url("SIM_URL", ("http",)),
         seed=env.integer("SIM_SEED", 7, maximum=2**32 - 1),
-        tick_rate=env.number("SIM_TICK_RATE", 2.0, 0.0, 10_000.0, "trades/s per symbol",
-                             exclusive_min=True),
+        tick_rate=env.number("SIM_TICK_RATE", 2.0, 0.0, 10_000.0, "trades/s per symbol", exclusive_min=True),
         speed=env.number("SIM_SPEED", 1.0, 0.0, 1_000.0, exclusive_min=True),
         cash=env.integer("SIM_CASH", 10_000_000, 1, "KRW"),
         max_subscriptions=env.integer("MAX_SUBSCRIPTIONS", 40, 1, "symbols", maximum=1_000),

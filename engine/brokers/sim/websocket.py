@@ -83,7 +83,8 @@ class _Listener(WSListener):
             self._flush()
             code = frame.get_close_code()
             self._stream._close_reason = (
-                f"the exchange closed the connection ({code.value} {frame.get_close_reason()})")
+                f"the exchange closed the connection ({code.value} {frame.get_close_reason()})"
+            )
             transport.send_close(code)
             transport.disconnect()
 
@@ -151,10 +152,16 @@ class SimStream(ReconnectingStream):
     venue = "the sim exchange"
     transient = (*ReconnectingStream.transient, WSError)
 
-    def __init__(self, url: str, on_frame: FrameHandler, on_connection: ConnectionHandler,
-                 heartbeat_timeout: float = 15.0) -> None:
-        super().__init__(url, on_connection, delays=(0.1, 0.2, 0.4, 0.8, 1.6, 3.2, 5.0),
-                         silence_timeout=heartbeat_timeout)
+    def __init__(
+        self,
+        url: str,
+        on_frame: FrameHandler,
+        on_connection: ConnectionHandler,
+        heartbeat_timeout: float = 15.0,
+    ) -> None:
+        super().__init__(
+            url, on_connection, delays=(0.1, 0.2, 0.4, 0.8, 1.6, 3.2, 5.0), silence_timeout=heartbeat_timeout
+        )
         self._on_frame = on_frame
         self._ws: WSTransport | None = None
         self._close_reason = ""
@@ -178,16 +185,20 @@ class SimStream(ReconnectingStream):
         symbols = sorted(str(name) for kind, name in keys if kind == "symbol")
         if symbols:
             frames.append(codec.subscribe(symbols))
-        frames.extend(codec.condition_subscribe(str(name)) for kind, name in keys
-                      if kind == "condition")
+        frames.extend(codec.condition_subscribe(str(name)) for kind, name in keys if kind == "condition")
         return frames
 
     async def _session(self) -> str:
         transport, _ = await ws_connect(
-            lambda: _Listener(self), self.url,
-            websocket_handshake_timeout=HANDSHAKE_TIMEOUT_S, enable_auto_ping=True,
-            auto_ping_idle_timeout=PING_IDLE_S, auto_ping_reply_timeout=PING_REPLY_S,
-            max_frame_size=MAX_FRAME_BYTES, logger_name=__name__)
+            lambda: _Listener(self),
+            self.url,
+            websocket_handshake_timeout=HANDSHAKE_TIMEOUT_S,
+            enable_auto_ping=True,
+            auto_ping_idle_timeout=PING_IDLE_S,
+            auto_ping_reply_timeout=PING_REPLY_S,
+            max_frame_size=MAX_FRAME_BYTES,
+            logger_name=__name__,
+        )
         self._close_reason = ""
         self._failure = None
         try:

@@ -8,10 +8,17 @@ from bot.discord.config import DiscordConfig
 from engine.envparse import ConfigError
 
 TOKEN = "MTA0OTk5.GaBcDe.secret-token-value-1234567890"
-GOOD = {"DISCORD_TOKEN": TOKEN, "DISCORD_GUILD_ID": "9001", "DISCORD_SIGNALS_CHANNEL_ID": "11",
-        "DISCORD_FILLS_CHANNEL_ID": "12", "DISCORD_ALERTS_CHANNEL_ID": "13",
-        "DISCORD_DASHBOARD_CHANNEL_ID": "14", "DISCORD_VIEWER_ROLE_IDS": "21, 22",
-        "DISCORD_TRADER_ROLE_IDS": "23", "DISCORD_ADMIN_USER_IDS": "31"}
+GOOD = {
+    "DISCORD_TOKEN": TOKEN,
+    "DISCORD_GUILD_ID": "9001",
+    "DISCORD_SIGNALS_CHANNEL_ID": "11",
+    "DISCORD_FILLS_CHANNEL_ID": "12",
+    "DISCORD_ALERTS_CHANNEL_ID": "13",
+    "DISCORD_DASHBOARD_CHANNEL_ID": "14",
+    "DISCORD_VIEWER_ROLE_IDS": "21, 22",
+    "DISCORD_TRADER_ROLE_IDS": "23",
+    "DISCORD_ADMIN_USER_IDS": "31",
+}
 
 
 def test_no_token_means_no_discord() -> None:
@@ -29,8 +36,9 @@ def test_roles() -> None:
 
 
 def test_errors_name_the_variable_and_never_show_the_token() -> None:
-    env = dict(GOOD, DISCORD_GUILD_ID="my server", DISCORD_TRADER_ROLE_IDS="23,abc",
-               DISCORD_FILLS_CHANNEL_ID="")
+    env = dict(
+        GOOD, DISCORD_GUILD_ID="my server", DISCORD_TRADER_ROLE_IDS="23,abc", DISCORD_FILLS_CHANNEL_ID=""
+    )
     with pytest.raises(ConfigError) as info:
         DiscordConfig.from_env(env)
     text = str(info.value)

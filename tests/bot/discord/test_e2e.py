@@ -25,18 +25,25 @@ TRADER, VIEWER, OTHER_TRADER, ADMIN = 101, 102, 103, 104
 def discord_config(fake: FakeDiscord, port: int | None = None) -> DiscordConfig:
     base = f"http://127.0.0.1:{port}" if port else fake.url
     return DiscordConfig(
-        token=fake.token, guild_id=fake.guild_id,
-        signals_channel_id=fake.channels["signals"], fills_channel_id=fake.channels["fills"],
-        alerts_channel_id=fake.channels["alerts"], dashboard_channel_id=fake.channels["dashboard"],
+        token=fake.token,
+        guild_id=fake.guild_id,
+        signals_channel_id=fake.channels["signals"],
+        fills_channel_id=fake.channels["fills"],
+        alerts_channel_id=fake.channels["alerts"],
+        dashboard_channel_id=fake.channels["dashboard"],
         viewer_role_ids=frozenset({fake.roles["viewer"]}),
-        trader_role_ids=frozenset({fake.roles["trader"]}), admin_user_ids=frozenset({ADMIN}),
-        alert_role_id=fake.roles["admin"], api_base=base + "/api/v10",
-        gateway_url=base.replace("http", "ws") + "/gateway")
+        trader_role_ids=frozenset({fake.roles["trader"]}),
+        admin_user_ids=frozenset({ADMIN}),
+        alert_role_id=fake.roles["admin"],
+        api_base=base + "/api/v10",
+        gateway_url=base.replace("http", "ws") + "/gateway",
+    )
 
 
 async def start_transport(engine: Engine, config: DiscordConfig) -> DiscordTransport:
-    transport = DiscordTransport(engine, CommandLayer(engine), config, window=0.1,
-                                 dashboard_interval=0.3, guild_ready_timeout=0.05)
+    transport = DiscordTransport(
+        engine, CommandLayer(engine), config, window=0.1, dashboard_interval=0.3, guild_ready_timeout=0.05
+    )
     await transport.start()
     return transport
 
@@ -65,13 +72,14 @@ def embeds_of(response: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def text_of(response: dict[str, Any]) -> str:
-    return " ".join(f"{e.get('title', '')} {e.get('description', '')} "
-                    + " ".join(f"{f['name']} {f['value']}" for f in e.get("fields", []))
-                    for e in embeds_of(response))
+    return " ".join(
+        f"{e.get('title', '')} {e.get('description', '')} "
+        + " ".join(f"{f['name']} {f['value']}" for f in e.get("fields", []))
+        for e in embeds_of(response)
+    )
 
 
-async def test_subscribe_status_cancel(engine: Engine, fake: FakeDiscord,
-                                       bot: DiscordTransport) -> None:
+async def test_subscribe_status_cancel(engine: Engine, fake: FakeDiscord, bot: DiscordTransport) -> None:
     trader = [fake.roles["trader"]]
     itx = await fake.slash("subscribe", {"symbol": "005930"}, user_id=TRADER, roles=trader)
     defer, answer = await fake.wait_response(itx, count=2)
@@ -92,29 +100,32 @@ async def test_subscribe_status_cancel(engine: Engine, fake: FakeDiscord,
     assert engine.subscriptions.tasks == {}
 
 
-async def test_buy_needs_a_trader_and_the_invokers_confirmation(engine: Engine, fake: FakeDiscord,
-                                                                bot: DiscordTransport) -> None:
-    itx = await fake.slash("buy", {"symbol": "005930", "qty": 2}, user_id=VIEWER,
-                           roles=[fake.roles["viewer"]])
+async def test_buy_needs_a_trader_and_the_invokers_confirmation(
+    engine: Engine, fake: FakeDiscord, bot: DiscordTransport
+) -> None:
+    itx = await fake.slash(
+        "buy", {"symbol": "005930", "qty": 2}, user_id=VIEWER, roles=[fake.roles["viewer"]]
+    )
     (refused,) = await fake.wait_response(itx)
     assert refused["data"]["flags"] & 64 and "needs the trader role" in text_of(refused)
 
-    itx = await fake.slash("buy", {"symbol": "005930", "qty": 2}, user_id=TRADER,
-                           roles=[fake.roles["trader"]])
+    itx = await fake.slash(
+        "buy", {"symbol": "005930", "qty": 2}, user_id=TRADER, roles=[fake.roles["trader"]]
+    )
     (ask,) = await fake.wait_response(itx)
     assert ask["data"]["flags"] & 64 and "Buy 2 005930?" in text_of(ask)
     message = fake.response_message(itx)
     buttons = {c["label"]: c["custom_id"] for row in message["components"] for c in row["components"]}
     assert set(buttons) == {"Confirm", "Cancel"}
 
-    other = await fake.click(message, buttons["Confirm"], user_id=OTHER_TRADER,
-                             roles=[fake.roles["trader"]], strict=False)
+    other = await fake.click(
+        message, buttons["Confirm"], user_id=OTHER_TRADER, roles=[fake.roles["trader"]], strict=False
+    )
     (no,) = await fake.wait_response(other)
     assert "Only the person who asked" in text_of(no)
     assert engine.orders.orders == {}
 
-    mine = await fake.click(message, buttons["Confirm"], user_id=TRADER,
-                            roles=[fake.roles["trader"]])
+    mine = await fake.click(message, buttons["Confirm"], user_id=TRADER, roles=[fake.roles["trader"]])
     update, placed = await fake.wait_response(mine, count=2)
     assert update["type"] == 7 and update["data"]["components"] == []
     assert "Sent: buy 2 005930" in text_of(placed)
@@ -129,9 +140,9 @@ async def test_buy_needs_a_trader_and_the_invokers_confirmation(engine: Engine, 
 
 
 async def test_bad_options_get_ephemeral_errors_and_change_nothing(
-        engine: Engine, fake: FakeDiscord, bot: DiscordTransport) -> None:
-    engine.orders.limits = replace(engine.orders.limits, max_order_value=10**12,
-                                   max_position_value=10**12)
+    engine: Engine, fake: FakeDiscord, bot: DiscordTransport
+) -> None:
+    engine.orders.limits = replace(engine.orders.limits, max_order_value=10**12, max_position_value=10**12)
     trader = [fake.roles["trader"]]
     cases: list[tuple[str, dict[str, object], str]] = [
         ("subscribe", {"symbol": "00593"}, "is not a KRX code"),
@@ -147,8 +158,9 @@ async def test_bad_options_get_ephemeral_errors_and_change_nothing(
     assert engine.orders.orders == {} and engine.subscriptions.tasks == {}
 
 
-async def test_dm_and_other_guilds_are_refused(engine: Engine, fake: FakeDiscord,
-                                               bot: DiscordTransport) -> None:
+async def test_dm_and_other_guilds_are_refused(
+    engine: Engine, fake: FakeDiscord, bot: DiscordTransport
+) -> None:
     itx = await fake.slash("status", user_id=ADMIN, guild=False, strict=False)
     (refused,) = await fake.wait_response(itx)
     assert "only takes commands in its own server" in text_of(refused)
@@ -161,7 +173,8 @@ async def outbox_drained(engine: Engine) -> bool:
 
 
 async def test_1000_fill_burst_is_delivered_whole(
-        engine: Engine, fake: FakeDiscord, bot: DiscordTransport) -> None:
+    engine: Engine, fake: FakeDiscord, bot: DiscordTransport
+) -> None:
     # The loop lag during this burst is a benchmark figure: `python -m engine.bench --only
     # alert_burst` (loop_lag_ms_max).
     def lines() -> int:
@@ -173,8 +186,22 @@ async def test_1000_fill_burst_is_delivered_whole(
 
     for burst in range(10):  # 1,000 fills within one second, as the broker would deliver them
         for i in range(burst * 100, burst * 100 + 100):
-            engine.bus.publish(ev.FillEvent(f"TC{i}", f"F{i}", "005930", Side.BUY, 1 + i % 5,
-                                            97_600 + 100 * (i % 9), 15, 0, 0, 5, 1, 1))
+            engine.bus.publish(
+                ev.FillEvent(
+                    f"TC{i}",
+                    f"F{i}",
+                    "005930",
+                    Side.BUY,
+                    1 + i % 5,
+                    97_600 + 100 * (i % 9),
+                    15,
+                    0,
+                    0,
+                    5,
+                    1,
+                    1,
+                )
+            )
         await asyncio.sleep(0.1)
 
     async def delivered() -> bool:
@@ -186,16 +213,16 @@ async def test_1000_fill_burst_is_delivered_whole(
     assert len(messages) <= 100
 
 
-async def test_discord_down_at_start_trading_goes_on_and_fills_arrive_later(
-        engine: Engine) -> None:
+async def test_discord_down_at_start_trading_goes_on_and_fills_arrive_later(engine: Engine) -> None:
     port = free_port()
     placeholder = FakeDiscord(port=port)
     transport = await start_transport(engine, discord_config(placeholder, port))
     try:
         from engine.orders import OrderIntent
 
-        res = await engine.orders.submit(OrderIntent("005930", Side.BUY, 3, None, "test", "offline",
-                                                     "offline-1", is_auto=False))
+        res = await engine.orders.submit(
+            OrderIntent("005930", Side.BUY, 3, None, "test", "offline", "offline-1", is_auto=False)
+        )
         assert res.order is not None
         await eventually(lambda: engine.portfolio.qty("005930") == 3, 10, "the fill while offline")
         assert not transport.ready.is_set() and transport.login_failures >= 1
@@ -204,8 +231,11 @@ async def test_discord_down_at_start_trading_goes_on_and_fills_arrive_later(
         await asyncio.wait_for(transport.ready.wait(), 20)
 
         def fill_lines() -> list[str]:
-            return [e["title"] for m in placeholder.messages.get(placeholder.channels["fills"], [])
-                    for e in m["embeds"]]
+            return [
+                e["title"]
+                for m in placeholder.messages.get(placeholder.channels["fills"], [])
+                for e in m["embeds"]
+            ]
 
         async def delivered() -> bool:
             return len(fill_lines()) >= len(fills) and await outbox_drained(engine)
@@ -217,8 +247,9 @@ async def test_discord_down_at_start_trading_goes_on_and_fills_arrive_later(
         await placeholder.stop()
 
 
-async def test_gateway_reconnect_resumes_without_resyncing(engine: Engine, fake: FakeDiscord,
-                                                           bot: DiscordTransport) -> None:
+async def test_gateway_reconnect_resumes_without_resyncing(
+    engine: Engine, fake: FakeDiscord, bot: DiscordTransport
+) -> None:
     syncs = fake.sync_calls
     await fake.send_reconnect()
     await fake.wait_until(lambda: fake.resumes == 1, 10, "a RESUME")
@@ -238,8 +269,9 @@ async def test_sync_publishes_to_the_guild_only(engine: Engine, fake: FakeDiscor
     assert not fake.synced_commands.get(None)  # nothing global
 
 
-async def test_dashboard_is_one_message_edited_in_place(engine: Engine, fake: FakeDiscord,
-                                                        bot: DiscordTransport) -> None:
+async def test_dashboard_is_one_message_edited_in_place(
+    engine: Engine, fake: FakeDiscord, bot: DiscordTransport
+) -> None:
     await fake.wait_messages("dashboard", 1)
     await engine.halt("test", "dashboard check")
     await eventually(lambda: bot.dashboard.edits >= 1, 5, "a dashboard edit")
@@ -247,10 +279,10 @@ async def test_dashboard_is_one_message_edited_in_place(engine: Engine, fake: Fa
     assert message["embeds"][0]["title"] == "PAPER · HALTED: dashboard check"
 
 
-async def test_halt_alert_mentions_the_alert_role(engine: Engine, fake: FakeDiscord,
-                                                  bot: DiscordTransport) -> None:
-    itx = await fake.slash("halt", {"reason": "too volatile"}, user_id=TRADER,
-                           roles=[fake.roles["trader"]])
+async def test_halt_alert_mentions_the_alert_role(
+    engine: Engine, fake: FakeDiscord, bot: DiscordTransport
+) -> None:
+    itx = await fake.slash("halt", {"reason": "too volatile"}, user_id=TRADER, roles=[fake.roles["trader"]])
     await fake.wait_response(itx, count=2)
     (alert, *_) = await fake.wait_messages("alerts", 1)
     assert alert["content"] == f"<@&{fake.roles['admin']}>"
@@ -265,16 +297,18 @@ async def test_a_refused_token_never_stops_trading(engine: Engine, fake: FakeDis
         await eventually(lambda: transport.login_failures >= 2, 10, "two refused logins")
         from engine.orders import OrderIntent
 
-        await engine.orders.submit(OrderIntent("005930", Side.BUY, 1, None, "test", "no discord",
-                                               "nd-1", is_auto=False))
+        await engine.orders.submit(
+            OrderIntent("005930", Side.BUY, 1, None, "test", "no discord", "nd-1", is_auto=False)
+        )
         await eventually(lambda: engine.portfolio.qty("005930") == 1, 10, "a fill without Discord")
         assert not transport.ready.is_set()
     finally:
         await transport.close()
 
 
-async def test_chart_is_a_png_rendered_off_the_loop(engine: Engine, fake: FakeDiscord,
-                                                    bot: DiscordTransport) -> None:
+async def test_chart_is_a_png_rendered_off_the_loop(
+    engine: Engine, fake: FakeDiscord, bot: DiscordTransport
+) -> None:
     # The loop lag while /chart renders is a benchmark figure: `python -m engine.bench --only
     # chart_command` (loop_lag_ms_max).
     import io
@@ -283,10 +317,12 @@ async def test_chart_is_a_png_rendered_off_the_loop(engine: Engine, fake: FakeDi
     from PIL import Image
 
     await engine.subscriptions.subscribe("005930", "watch")
-    await eventually(lambda: "005930" in engine.bars and bool(engine.bars["005930"].bars()),
-                     10, "recorded ticks")
-    itx = await fake.slash("chart", {"symbol": "005930", "interval": 1}, user_id=VIEWER,
-                           roles=[fake.roles["viewer"]])
+    await eventually(
+        lambda: "005930" in engine.bars and bool(engine.bars["005930"].bars()), 10, "recorded ticks"
+    )
+    itx = await fake.slash(
+        "chart", {"symbol": "005930", "interval": 1}, user_id=VIEWER, roles=[fake.roles["viewer"]]
+    )
     _, answer = await fake.wait_response(itx, count=2, timeout=20)
     assert "005930" in text_of(answer)
     (message,) = fake.followups(itx) or [fake.response_message(itx)]

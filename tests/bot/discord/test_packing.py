@@ -10,8 +10,21 @@ NOW = time.time_ns()
 
 
 def fill_item(i: int) -> OutItem:
-    event = ev.FillEvent(f"TC{i}", f"F{i}", "005930", "buy" if i % 2 else "sell", 1 + i % 7,
-                         97_600 + 100 * (i % 9), 15, 0, 0, 10, 1, 1, NOW)
+    event = ev.FillEvent(
+        f"TC{i}",
+        f"F{i}",
+        "005930",
+        "buy" if i % 2 else "sell",
+        1 + i % 7,
+        97_600 + 100 * (i % 9),
+        15,
+        0,
+        0,
+        10,
+        1,
+        1,
+        NOW,
+    )
     rendered = event_embed(event)
     assert rendered is not None
     return OutItem(i, "fill", NOW, *rendered)

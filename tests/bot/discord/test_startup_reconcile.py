@@ -32,17 +32,21 @@ async def fake() -> AsyncIterator[FakeDiscord]:
 
 
 def reconcile_posts(fake: FakeDiscord) -> list[str]:
-    return [e.get("description", "") for m in fake.messages.get(fake.channels["alerts"], [])
-            for e in m["embeds"] if e.get("title") == "Reconciled at start-up"]
+    return [
+        e.get("description", "")
+        for m in fake.messages.get(fake.channels["alerts"], [])
+        for e in m["embeds"]
+        if e.get("title") == "Reconciled at start-up"
+    ]
 
 
-async def start(tmp_path: Path, sim: SimExchange, config: DiscordConfig
-                ) -> tuple[Engine, DiscordTransport]:
+async def start(tmp_path: Path, sim: SimExchange, config: DiscordConfig) -> tuple[Engine, DiscordTransport]:
     """As the agent does: the engine first (its start-up reconciles), then Discord."""
     engine = Engine(engine_config(tmp_path, sim.url))
     await engine.start()
-    transport = DiscordTransport(engine, CommandLayer(engine), config, window=0.1,
-                                 dashboard_interval=0.3, guild_ready_timeout=0.05)
+    transport = DiscordTransport(
+        engine, CommandLayer(engine), config, window=0.1, dashboard_interval=0.3, guild_ready_timeout=0.05
+    )
     await transport.start()
     return engine, transport
 
@@ -57,7 +61,8 @@ async def stop(engine: Engine, transport: DiscordTransport) -> None:
 
 
 async def test_start_up_reconcile_alert_is_posted_to_the_alerts_channel(
-        tmp_path: Path, sim: SimExchange, fake: FakeDiscord) -> None:
+    tmp_path: Path, sim: SimExchange, fake: FakeDiscord
+) -> None:
     await journal_an_interrupted_send(tmp_path / "data")
     engine, transport = await start(tmp_path, sim, discord_config(fake))
     try:
@@ -79,16 +84,21 @@ async def test_start_up_reconcile_alert_is_posted_to_the_alerts_channel(
 
 
 async def test_start_up_reconcile_alert_waits_in_the_outbox_while_discord_is_down(
-        tmp_path: Path, sim: SimExchange) -> None:
+    tmp_path: Path, sim: SimExchange
+) -> None:
     await journal_an_interrupted_send(tmp_path / "data")
     port = free_port()
     placeholder = FakeDiscord(port=port)
     config = discord_config(placeholder, port)
     engine, transport = await start(tmp_path, sim, config)  # Discord is down
     try:
+
         async def queued() -> bool:
-            return any(TEXT in str(payload) for _, channel, payload, _ in
-                       await engine.journal.outbox_pending() if channel == "alerts")
+            return any(
+                TEXT in str(payload)
+                for _, channel, payload, _ in await engine.journal.outbox_pending()
+                if channel == "alerts"
+            )
 
         await eventually(queued, 10, "the reconcile alert kept in the outbox")
     finally:
@@ -98,8 +108,7 @@ async def test_start_up_reconcile_alert_waits_in_the_outbox_while_discord_is_dow
     try:
         engine, transport = await start(tmp_path, sim, config)
         try:
-            await eventually(lambda: reconcile_posts(placeholder) != [], 20,
-                             "the kept alert posted")
+            await eventually(lambda: reconcile_posts(placeholder) != [], 20, "the kept alert posted")
             await eventually(lambda: outbox_empty(engine), 10, "an empty outbox")
             await asyncio.sleep(0.5)
         finally:

@@ -26,8 +26,7 @@ from tests.conftest import eventually
 from tests.engine.brokers.contract.pairs import PAIRS, BrokerPair
 
 
-async def _running(kind: type[BrokerPair], tmp_path: Path,
-                   real: bool = False) -> AsyncIterator[BrokerPair]:
+async def _running(kind: type[BrokerPair], tmp_path: Path, real: bool = False) -> AsyncIterator[BrokerPair]:
     pair = kind(tmp_path / kind.name, real)
     await pair.start()
     try:
@@ -49,20 +48,27 @@ async def pair(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[
         yield running
 
 
-@pytest.fixture(params=[p for p in PAIRS if p.capabilities.condition_search != "none"],
-                ids=lambda kind: kind.name)
-async def condition_pair(request: pytest.FixtureRequest,
-                         tmp_path: Path) -> AsyncIterator[BrokerPair]:
+@pytest.fixture(
+    params=[p for p in PAIRS if p.capabilities.condition_search != "none"], ids=lambda kind: kind.name
+)
+async def condition_pair(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[BrokerPair]:
     """Where condition search runs: a real account (against the fake) if paper has none."""
     real = not request.param.capabilities.conditions_on_paper
     async for running in _running(request.param, tmp_path, real):
         yield running
 
 
-@pytest.fixture(params=[p for p in PAIRS if p.capabilities.condition_search != "none"
-                        and not p.capabilities.conditions_on_paper], ids=lambda kind: kind.name)
-async def paper_only_conditions_pair(request: pytest.FixtureRequest,
-                                     tmp_path: Path) -> AsyncIterator[BrokerPair]:
+@pytest.fixture(
+    params=[
+        p
+        for p in PAIRS
+        if p.capabilities.condition_search != "none" and not p.capabilities.conditions_on_paper
+    ],
+    ids=lambda kind: kind.name,
+)
+async def paper_only_conditions_pair(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> AsyncIterator[BrokerPair]:
     async for running in _running(request.param, tmp_path):
         yield running
 
@@ -132,8 +138,9 @@ def engine_fill_ids(updates: list[OrderUpdate]) -> list[str]:
     out = []
     for u in updates:
         cumulative[u.broker_order_id] = cumulative.get(u.broker_order_id, 0) + u.fill_qty
-        out.append(u.fill_id or cumulative_fill_id(u.broker_order_id, cumulative[u.broker_order_id],
-                                                   Clock().today()))
+        out.append(
+            u.fill_id or cumulative_fill_id(u.broker_order_id, cumulative[u.broker_order_id], Clock().today())
+        )
     return out
 
 
@@ -141,8 +148,9 @@ async def account_marker(pair: BrokerPair, symbol: str) -> Placed:
     """An order whose acceptance notice is awaited: the account channel is ordered, so whatever
     was sent on it before has arrived once the marker has (absence checks without sleeping)."""
     marker = await place_resting(pair, symbol, 1)
-    await until(lambda: pair.sink.of(marker.id, "accepted"), 10,
-                f"{pair.name}: the marker's acceptance notice")
+    await until(
+        lambda: pair.sink.of(marker.id, "accepted"), 10, f"{pair.name}: the marker's acceptance notice"
+    )
     return marker
 
 
@@ -198,8 +206,9 @@ async def test_partial_fills_then_full_fill(pair: BrokerPair) -> None:
     assert placed.id not in await open_ids(pair)
 
 
-async def test_fill_updates_carry_the_orders_progress(pair: BrokerPair,
-                                                     request: pytest.FixtureRequest) -> None:
+async def test_fill_updates_carry_the_orders_progress(
+    pair: BrokerPair, request: pytest.FixtureRequest
+) -> None:
     """OrderUpdate.status and filled_qty on a fill say where the order stands after it (the
     sim protocol's definition: cumulative filled quantity after this fill)."""
     symbol = pair.symbols(1)[0]
@@ -211,7 +220,8 @@ async def test_fill_updates_carry_the_orders_progress(pair: BrokerPair,
     fills = pair.sink.fills(placed.id)
     progress = [(f.status, f.filled_qty) for f in fills]
     assert progress == [("partially_filled", 3), ("filled", 10)], (
-        f"{pair.name}: fill updates report {progress}")
+        f"{pair.name}: fill updates report {progress}"
+    )
 
 
 async def test_cancel_a_resting_order(pair: BrokerPair) -> None:
@@ -226,7 +236,8 @@ async def test_cancel_a_resting_order(pair: BrokerPair) -> None:
     seen = await view(pair, placed)
     assert (listed, seen.status, seen.filled_qty) == (False, "cancelled", 0), (
         f"{pair.name}: after the cancel, open_orders() lists it: {listed}; find_order says "
-        f"{seen.status} with {seen.filled_qty} filled")
+        f"{seen.status} with {seen.filled_qty} filled"
+    )
 
 
 async def test_cancel_a_filled_order_is_a_clear_error(pair: BrokerPair) -> None:
@@ -284,8 +295,9 @@ async def test_ambiguous_send_makes_one_order(pair: BrokerPair, recovery: str) -
     assert (found.symbol, found.qty, found.price) == (symbol, 3, request.price)
 
 
-async def test_duplicate_fill_notice_keeps_its_identity(pair: BrokerPair,
-                                                        request: pytest.FixtureRequest) -> None:
+async def test_duplicate_fill_notice_keeps_its_identity(
+    pair: BrokerPair, request: pytest.FixtureRequest
+) -> None:
     """The same fill notice twice is delivered twice under one identity, so the engine books
     it once (engine/orders.py dedupes by fill id)."""
     symbol = pair.symbols(1)[0]
@@ -302,7 +314,8 @@ async def test_duplicate_fill_notice_keeps_its_identity(pair: BrokerPair,
     ids = engine_fill_ids([first, again])
     assert ids[0] == ids[1], (
         f"{pair.name}: the repeated notice gets identity {ids[1]!r}, the original {ids[0]!r} "
-        f"(fill_id {first.fill_id!r}): the engine would book the fill twice")
+        f"(fill_id {first.fill_id!r}): the engine would book the fill twice"
+    )
 
 
 async def test_fill_notice_before_the_rest_answer_is_tied(pair: BrokerPair) -> None:
@@ -343,14 +356,13 @@ async def test_reconnect_registers_again(pair: BrokerPair) -> None:
     placed = await place_resting(pair, first, 5)
     mark = len(pair.sink.connections)
     await pair.drop_socket()
-    await until(lambda: (False in [c for c, _ in pair.sink.connections[mark:]]), 10,
-                "the drop reported")
+    await until(lambda: False in [c for c, _ in pair.sink.connections[mark:]], 10, "the drop reported")
     down = mark + [c for c, _ in pair.sink.connections[mark:]].index(False)
-    await until(lambda: True in [c for c, _ in pair.sink.connections[down:]], 15,
-                "the reconnection reported")
+    await until(lambda: True in [c for c, _ in pair.sink.connections[down:]], 15, "the reconnection reported")
     ticks = len(pair.sink.ticks)
-    await until(lambda: ticks_flow(pair, {first, second}, ticks), 10,
-                "ticks of both symbols after the reconnect")
+    await until(
+        lambda: ticks_flow(pair, {first, second}, ticks), 10, "ticks of both symbols after the reconnect"
+    )
     assert {first, second} <= pair.registered_symbols()
     await until(pair.account_ready, 10, "the account channel registered again")
     await pair.force_fill(placed.id, 2)
@@ -395,13 +407,15 @@ async def test_restart_reconciliation(pair: BrokerPair) -> None:
         assert len(set(ids)) == len(ids), f"{pair.name}: a fill listed twice: {ids}"
         assert sorted(f.qty for f in fills) == [3, 4]
         assert set(seen_live) <= set(ids), (
-            f"{pair.name}: the live fill {seen_live} is not recognisable among {ids}")
+            f"{pair.name}: the live fill {seen_live} is not recognisable among {ids}"
+        )
     if states:
         assert len(states) == 1, f"{pair.name}: the order listed {len(states)} times"
         assert (states[0].status, states[0].filled_qty) == ("partially_filled", 7)
 
     assert await open_ids(pair) == {resting.id, interrupted_id}, (
-        f"{pair.name}: open_orders() after the restart")
+        f"{pair.name}: open_orders() after the restart"
+    )
     claimed = {resting.id, filled.id}  # what the journal ties already
     found = await broker.find_order(interrupted, interrupted_ns, claimed)
     assert found is not None, f"{pair.name}: the interrupted send was not found"
@@ -424,8 +438,9 @@ async def test_registration_cap(pair: BrokerPair) -> None:
     symbols = pair.symbols(cap + 1)
     for symbol in symbols[:cap]:
         await pair.broker.subscribe(symbol)
-    await until(lambda: set(symbols[:cap]) <= pair.registered_symbols(), 10,
-                f"{cap} registrations at the fake")
+    await until(
+        lambda: set(symbols[:cap]) <= pair.registered_symbols(), 10, f"{cap} registrations at the fake"
+    )
     extra = symbols[cap]
     if pair.capabilities.cap_enforced:
         with pytest.raises(BrokerError) as refused:
@@ -435,8 +450,7 @@ async def test_registration_cap(pair: BrokerPair) -> None:
         # Refusing did not corrupt the registrations: a freed slot takes the refused symbol.
         await pair.broker.unsubscribe(symbols[0])
         await pair.broker.subscribe(extra)
-        await until(lambda: pair.registered_symbols() == set(symbols[1:]), 10,
-                    "the slot reused")
+        await until(lambda: pair.registered_symbols() == set(symbols[1:]), 10, "the slot reused")
     else:
         # Documented: this adapter does not refuse; the engine keeps the cap.
         await pair.broker.subscribe(extra)
@@ -452,10 +466,17 @@ async def test_declared_capabilities_are_the_adapters(pair: BrokerPair) -> None:
     """The engine and the commands read the adapter's declaration: the suite's must agree."""
     declared = pair.broker.capabilities
     expected = pair.capabilities
-    assert (declared.client_order_ids, declared.condition_search.value,
-            declared.conditions_on_paper, declared.max_symbols) == (
-        expected.client_order_ids, expected.condition_search, expected.conditions_on_paper,
-        expected.max_subscriptions), f"{pair.name}: {declared}"
+    assert (
+        declared.client_order_ids,
+        declared.condition_search.value,
+        declared.conditions_on_paper,
+        declared.max_symbols,
+    ) == (
+        expected.client_order_ids,
+        expected.condition_search,
+        expected.conditions_on_paper,
+        expected.max_subscriptions,
+    ), f"{pair.name}: {declared}"
 
 
 def _changes(pair: BrokerPair) -> list[tuple[str, str, str]]:
@@ -504,8 +525,7 @@ async def test_condition_followed_again_after_reconnect(condition_pair: BrokerPa
     mark = len(pair.sink.connections)
     await pair.drop_socket()
     await pair.set_condition(cid, first, "leave")
-    await until(lambda: [c for c, _ in pair.sink.connections[mark:]][-1:] == [True], 15,
-                "the reconnect")
+    await until(lambda: [c for c, _ in pair.sink.connections[mark:]][-1:] == [True], 15, "the reconnect")
     await until(lambda: (cid, first, "leave") in _changes(pair), 15, "the leave missed while down")
     await pair.set_condition(cid, second, "enter")
     await until(lambda: (cid, second, "enter") in _changes(pair), 15, "a change after it")
@@ -528,14 +548,14 @@ async def test_two_conditions_and_one_stopped(condition_pair: BrokerPair) -> Non
     await pair.set_condition(cid, second, "enter")
     await pair.set_condition(oid, third, "enter")
     await until(lambda: (oid, third, "enter") in _changes(pair), 10, "the other's entry")
-    assert sorted(_changes(pair)) == sorted([(cid, first, "enter"), (oid, first, "enter"),
-                                             (oid, third, "enter")])
+    assert sorted(_changes(pair)) == sorted(
+        [(cid, first, "enter"), (oid, first, "enter"), (oid, third, "enter")]
+    )
 
 
 async def test_paper_refusal_is_a_clear_error(paper_only_conditions_pair: BrokerPair) -> None:
     pair = paper_only_conditions_pair
-    for attempt in (pair.broker.conditions(),
-                    pair.broker.watch_condition(ConditionInfo("0", "any"))):
+    for attempt in (pair.broker.conditions(), pair.broker.watch_condition(ConditionInfo("0", "any"))):
         with pytest.raises(BrokerError) as refused:
             await attempt
         assert "real accounts only" in refused.value.message and not refused.value.retryable

@@ -46,9 +46,16 @@ def test_each_adapter_reads_its_own_settings() -> None:
     sim = EngineConfig.from_env({"SIM_SEED": "9", "MAX_SUBSCRIPTIONS": "7"})
     assert isinstance(sim.broker_settings, SimSettings)
     assert (sim.broker_settings.seed, sim.broker_settings.max_subscriptions) == (9, 7)
-    kis = EngineConfig.from_env({"BROKER": "kis", "KIS_APP_KEY": "k" * 36,
-                                 "KIS_APP_SECRET": "s" * 180, "KIS_ACCOUNT": "12345678-01",
-                                 "KIS_HTS_ID": "me", "KIS_CONDITION_POLL_SECONDS": "5"})
+    kis = EngineConfig.from_env(
+        {
+            "BROKER": "kis",
+            "KIS_APP_KEY": "k" * 36,
+            "KIS_APP_SECRET": "s" * 180,
+            "KIS_ACCOUNT": "12345678-01",
+            "KIS_HTS_ID": "me",
+            "KIS_CONDITION_POLL_SECONDS": "5",
+        }
+    )
     assert isinstance(kis.broker_settings, KisConfig)
     assert kis.paper and kis.broker_settings.condition_poll_seconds == 5.0
     assert kis.secrets == ("k" * 36, "s" * 180)
@@ -56,8 +63,7 @@ def test_each_adapter_reads_its_own_settings() -> None:
 
 def test_every_problem_is_said_in_one_pass() -> None:
     with pytest.raises(ConfigError) as bad:
-        EngineConfig.from_env({"BROKER": "kis", "RISK_MAX_OPEN_POSITIONS": "-1",
-                               "KIS_ACCOUNT": "nope"})
+        EngineConfig.from_env({"BROKER": "kis", "RISK_MAX_OPEN_POSITIONS": "-1", "KIS_ACCOUNT": "nope"})
     text = str(bad.value)
     assert "RISK_MAX_OPEN_POSITIONS" in text and "KIS_ACCOUNT" in text and "KIS_APP_KEY" in text
     with pytest.raises(ConfigError, match=r"BROKER must be one of.*sim.*kis"):
@@ -65,8 +71,10 @@ def test_every_problem_is_said_in_one_pass() -> None:
 
 
 def test_a_real_broker_run_never_loads_the_simulated_exchange() -> None:
-    code = ("import sys; from engine.core import Engine; import bot.app; "
-            "from engine.brokers.kis.client import KisBroker; "
-            "print(sorted(m for m in sys.modules if m.startswith('engine.sim')))")
+    code = (
+        "import sys; from engine.core import Engine; import bot.app; "
+        "from engine.brokers.kis.client import KisBroker; "
+        "print(sorted(m for m in sys.modules if m.startswith('engine.sim')))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]", out.stdout

@@ -12,8 +12,15 @@ MIN = 60 * NS
 def test_ticks_become_per_minute_ohlcv_bars() -> None:
     s = BarSeries(60)
     assert s.bars() == [] and len(s) == 0
-    for offset_s, price, qty in [(0, 100, 1), (10, 105, 2), (20, 98, 3), (59, 101, 4),
-                                 (60, 102, 5), (61, 99, 1), (119, 104, 2)]:
+    for offset_s, price, qty in [
+        (0, 100, 1),
+        (10, 105, 2),
+        (20, 98, 3),
+        (59, 101, 4),
+        (60, 102, 5),
+        (61, 99, 1),
+        (119, 104, 2),
+    ]:
         s.add(OPEN_NS + offset_s * NS, price, qty)
     assert s.bars() == [Bar(OPEN_NS, 100, 105, 98, 101, 10), Bar(OPEN_NS + MIN, 102, 104, 99, 104, 8)]
 
@@ -81,8 +88,11 @@ def test_resample_one_minute_into_five_minute_bars() -> None:
 
 
 def test_resample_skips_gaps_and_aligns_to_the_interval() -> None:
-    ones = [Bar(OPEN_NS + 3 * MIN, 1, 2, 1, 2, 1), Bar(OPEN_NS + 4 * MIN, 2, 3, 2, 3, 1),
-            Bar(OPEN_NS + 21 * MIN, 5, 5, 4, 4, 7)]
+    ones = [
+        Bar(OPEN_NS + 3 * MIN, 1, 2, 1, 2, 1),
+        Bar(OPEN_NS + 4 * MIN, 2, 3, 2, 3, 1),
+        Bar(OPEN_NS + 21 * MIN, 5, 5, 4, 4, 7),
+    ]
     assert resample(ones, 300) == [Bar(OPEN_NS, 1, 3, 1, 3, 2), Bar(OPEN_NS + 20 * MIN, 5, 5, 4, 4, 7)]
 
 

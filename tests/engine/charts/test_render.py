@@ -52,15 +52,22 @@ def test_buy_and_sell_markers_are_drawn() -> None:
     bars = [Bar(OPEN_NS + i * 60 * NS, 100, 102, 98, 100, 10) for i in range(30)]  # flat: grey only
     plain = decode(render_candles(bars, [], "flat"))
     assert count_near(plain, RED) == 0 and count_near(plain, BLUE) == 0
-    marked = decode(render_candles(bars, [Marker(bars[5].start_ns, 101, "buy"),
-                                          Marker(bars[20].start_ns + 30 * NS, 99, "sell")], "flat"))
+    marked = decode(
+        render_candles(
+            bars,
+            [Marker(bars[5].start_ns, 101, "buy"), Marker(bars[20].start_ns + 30 * NS, 99, "sell")],
+            "flat",
+        )
+    )
     assert count_near(marked, RED) > 50 and count_near(marked, BLUE) > 50
 
 
 def test_markers_outside_the_bars_are_left_out() -> None:
     bars = random_bars(30)
-    outside = [Marker(bars[0].start_ns - 60 * NS, 71_000, "buy"),
-               Marker(bars[-1].start_ns + 3600 * NS, 71_000, "sell")]
+    outside = [
+        Marker(bars[0].start_ns - 60 * NS, 71_000, "buy"),
+        Marker(bars[-1].start_ns + 3600 * NS, 71_000, "sell"),
+    ]
     assert render_candles(bars, outside, "t") == render_candles(bars, [], "t")
 
 
@@ -102,8 +109,9 @@ def test_equity_points_out_of_order_and_flat_days_render() -> None:
 
 def test_concurrent_renders_in_threads_match_sequential_ones() -> None:
     # No pyplot or rcParams state: four charts drawn at once must not disturb one another.
-    jobs: list[Callable[[], bytes]] = [partial(render_candles, random_bars(200, seed=s), [], f"c{s}")
-                                       for s in (1, 2)]
+    jobs: list[Callable[[], bytes]] = [
+        partial(render_candles, random_bars(200, seed=s), [], f"c{s}") for s in (1, 2)
+    ]
     jobs += [partial(render_equity_curve, equity_points(300, seed=s), f"e{s}") for s in (1, 2)]
     expected = [job() for job in jobs]
     with ThreadPoolExecutor(4) as pool:

@@ -18,8 +18,9 @@ async def test_worker_renders_what_the_renderers_render_and_stops_its_child() ->
     await worker.start()
     pid = worker.pid
     assert pid is not None and pid != os.getpid()
-    assert await worker.render_candles(bars, markers_for(bars), "005930 1m") == \
-        render_candles(bars, markers_for(bars), "005930 1m")
+    assert await worker.render_candles(bars, markers_for(bars), "005930 1m") == render_candles(
+        bars, markers_for(bars), "005930 1m"
+    )
     assert await worker.render_equity_curve(points, "Equity") == render_equity_curve(points, "Equity")
     decode(await worker.render_candles([], [], "empty"))
     await worker.close()
@@ -37,8 +38,10 @@ async def test_renders_are_awaited_while_the_loop_runs_other_work() -> None:
     pngs = []
     async with ChartWorker() as worker:
         for _ in range(3):
-            for render in (lambda: worker.render_candles(bars, markers, "005930 삼성전자 1m"),
-                           lambda: worker.render_equity_curve(points, "Equity")):
+            for render in (
+                lambda: worker.render_candles(bars, markers, "005930 삼성전자 1m"),
+                lambda: worker.render_equity_curve(points, "Equity"),
+            ):
                 task = asyncio.create_task(render())
                 turns = 0
                 while not task.done():

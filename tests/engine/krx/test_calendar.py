@@ -11,25 +11,60 @@ from engine.krx.calendar import KrxCalendar, parse_special_sessions
 CAL = KrxCalendar()
 
 # Every 2026 holiday krx.md lists (XKRX): 06-03 local election and 07-17 Constitution Day included.
-HOLIDAYS_2026 = ["01-01", "02-16", "02-17", "02-18", "03-02", "05-01", "05-05", "05-25", "06-03",
-                 "07-17", "08-17", "09-24", "09-25", "10-05", "10-09", "12-25", "12-31"]
-HOLIDAYS_2025 = ["01-01", "01-27", "01-28", "01-29", "01-30", "03-03", "05-01", "05-05", "05-06",
-                 "06-03", "06-06", "08-15", "10-03", "10-06", "10-07", "10-08", "10-09", "12-25",
-                 "12-31"]
+HOLIDAYS_2026 = [
+    "01-01",
+    "02-16",
+    "02-17",
+    "02-18",
+    "03-02",
+    "05-01",
+    "05-05",
+    "05-25",
+    "06-03",
+    "07-17",
+    "08-17",
+    "09-24",
+    "09-25",
+    "10-05",
+    "10-09",
+    "12-25",
+    "12-31",
+]
+HOLIDAYS_2025 = [
+    "01-01",
+    "01-27",
+    "01-28",
+    "01-29",
+    "01-30",
+    "03-03",
+    "05-01",
+    "05-05",
+    "05-06",
+    "06-03",
+    "06-06",
+    "08-15",
+    "10-03",
+    "10-06",
+    "10-07",
+    "10-08",
+    "10-09",
+    "12-25",
+    "12-31",
+]
 
 
-@pytest.mark.parametrize("day", [f"2026-{d}" for d in HOLIDAYS_2026]
-                         + [f"2025-{d}" for d in HOLIDAYS_2025])
+@pytest.mark.parametrize("day", [f"2026-{d}" for d in HOLIDAYS_2026] + [f"2025-{d}" for d in HOLIDAYS_2025])
 def test_holidays_are_closed_with_their_name(day: str) -> None:
     market = CAL.day(date.fromisoformat(day))
     assert not market.is_open and market.reason.startswith("holiday: ")
 
 
 def test_2026_has_exactly_the_listed_weekday_holidays() -> None:
-    weekdays = [date(2026, 1, 1).fromordinal(o) for o in range(date(2026, 1, 1).toordinal(),
-                                                              date(2027, 1, 1).toordinal())]
-    closed = sorted(d.strftime("%m-%d") for d in weekdays
-                    if d.weekday() < 5 and not CAL.is_trading_day(d))
+    weekdays = [
+        date(2026, 1, 1).fromordinal(o)
+        for o in range(date(2026, 1, 1).toordinal(), date(2027, 1, 1).toordinal())
+    ]
+    closed = sorted(d.strftime("%m-%d") for d in weekdays if d.weekday() < 5 and not CAL.is_trading_day(d))
     assert closed == HOLIDAYS_2026
 
 

@@ -9,8 +9,17 @@ from engine.strategies.base import ParamError
 from engine.strategies.breakout import VolatilityBreakout
 from engine.strategies.exits import ExitsOnly
 
-INST = Instrument("005930", "삼성전자", Market.KOSPI, prev_close=97_600, prev_high=99_300,
-                  prev_low=96_400, open=97_000, upper_limit=126_800, lower_limit=68_400)
+INST = Instrument(
+    "005930",
+    "삼성전자",
+    Market.KOSPI,
+    prev_close=97_600,
+    prev_high=99_300,
+    prev_low=96_400,
+    open=97_000,
+    upper_limit=126_800,
+    lower_limit=68_400,
+)
 
 
 class FakeBook:

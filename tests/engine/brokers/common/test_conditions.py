@@ -33,7 +33,11 @@ def test_snapshot_diffs_against_the_members() -> None:
     assert m.snapshot("7", {"000660", "035720"}) == 2  # one left, one entered
     assert m.snapshot("7", {"000660", "035720"}) == 0
     assert [(c.symbol, c.event) for c in got] == [
-        ("000660", "enter"), ("005930", "enter"), ("005930", "leave"), ("035720", "enter")]
+        ("000660", "enter"),
+        ("005930", "enter"),
+        ("005930", "leave"),
+        ("035720", "enter"),
+    ]
 
 
 async def test_poller_polls_each_watched_condition_and_survives_a_failed_poll() -> None:
@@ -67,5 +71,8 @@ async def test_poller_polls_each_watched_condition_and_survives_a_failed_poll() 
         task.cancel()
     # The failed poll invented no leave: 005930 left only when an answer said so.
     assert [(c.symbol, c.event) for c in got[:3]] == [
-        ("005930", "enter"), ("005930", "leave"), ("000660", "enter")]
+        ("005930", "enter"),
+        ("005930", "leave"),
+        ("000660", "enter"),
+    ]
     assert poller.failures == 1 and set(asked) == {"0"}

@@ -54,8 +54,7 @@ async def test_too_soon_refusal_records_the_attempt(tmp_path: Path) -> None:
     clock = Clock()
     issue = Issuer(clock)
     issue.refuse = "EGW00133"
-    cache = TokenCache(tmp_path / "t.json", "k", clock, issue, min_interval=3600.0,
-                       too_soon={"EGW00133"})
+    cache = TokenCache(tmp_path / "t.json", "k", clock, issue, min_interval=3600.0, too_soon={"EGW00133"})
     with pytest.raises(BrokerError):
         await cache.get()
     assert "issued_at" in (tmp_path / "t.json").read_text()

@@ -89,8 +89,11 @@ class RecordingSink:
         self.connections.append((connected, detail))
 
     def of(self, broker_order_id: str, event: str | None = None) -> list[OrderUpdate]:
-        return [u for u in self.updates
-                if u.broker_order_id == broker_order_id and (event is None or u.event == event)]
+        return [
+            u
+            for u in self.updates
+            if u.broker_order_id == broker_order_id and (event is None or u.event == event)
+        ]
 
     def fills(self, broker_order_id: str) -> list[OrderUpdate]:
         return self.of(broker_order_id, "fill")
@@ -214,8 +217,7 @@ class BrokerPair(ABC):
     async def repeat_fill_notice(self, broker_order_id: str) -> None:
         """Send the order's last fill notice again, unchanged."""
 
-    async def set_condition(self, condition_id: str, symbol: str,
-                            event: Literal["enter", "leave"]) -> None:
+    async def set_condition(self, condition_id: str, symbol: str, event: Literal["enter", "leave"]) -> None:
         raise NotImplementedError(f"{self.name} declares no condition search")
 
     # ---- inspection ---------------------------------------------------------------------
@@ -304,8 +306,9 @@ class SimWire:
         assert self._http is not None
         body = await request.read()
         headers = {"content-type": request.content_type} if body else None
-        async with self._http.request(request.method, self.upstream + request.path_qs,
-                                      data=body or None, headers=headers) as resp:
+        async with self._http.request(
+            request.method, self.upstream + request.path_qs, data=body or None, headers=headers
+        ) as resp:
             payload, status, ctype = await resp.read(), resp.status, resp.content_type
         if request.method == "POST" and request.path == "/orders":
             # Only after the sim has taken the order: the worst case for a client.
@@ -373,8 +376,13 @@ class SimWire:
 
 class SimPair(BrokerPair):
     name = "sim"
-    capabilities = Capabilities(client_order_ids=True, condition_search="pushed",
-                                conditions_on_paper=True, max_subscriptions=4, cap_enforced=False)
+    capabilities = Capabilities(
+        client_order_ids=True,
+        condition_search="pushed",
+        conditions_on_paper=True,
+        max_subscriptions=4,
+        cap_enforced=False,
+    )
     condition = ("0", "momentum")
     other_condition = ("1", "급등주")
     # A few symbols keep the tape cheap; the cap (a setting, MAX_SUBSCRIPTIONS) is set below
@@ -399,8 +407,15 @@ class SimPair(BrokerPair):
 
     async def start_fake(self) -> None:
         # A threshold no symbol reaches keeps the automatic condition stream quiet.
-        self._sim = SimExchange(SimConfig(tick_rate=20.0, seed=11, condition_threshold_pct=29.0,
-                                          heartbeat_interval=1.0, symbols=self.SYMBOLS))
+        self._sim = SimExchange(
+            SimConfig(
+                tick_rate=20.0,
+                seed=11,
+                condition_threshold_pct=29.0,
+                heartbeat_interval=1.0,
+                symbols=self.SYMBOLS,
+            )
+        )
         await self._sim.start()
         self._tap_tape()
         self._wire = SimWire(self._sim.url)
@@ -431,8 +446,9 @@ class SimPair(BrokerPair):
             await self._sim.stop()
 
     def new_broker(self) -> Broker:
-        return SimBroker(SimSettings(url=self.wire.url,
-                                     max_subscriptions=self.capabilities.max_subscriptions))
+        return SimBroker(
+            SimSettings(url=self.wire.url, max_subscriptions=self.capabilities.max_subscriptions)
+        )
 
     def account_ready(self) -> bool:
         relay = self.wire.latest
@@ -450,8 +466,10 @@ class SimPair(BrokerPair):
 
     async def drop_socket(self) -> None:
         # The sim's own control endpoint: it closes every websocket (1012).
-        async with aiohttp.ClientSession() as http, \
-                http.post(self.sim.url + "/admin/drop_connections") as resp:
+        async with (
+            aiohttp.ClientSession() as http,
+            http.post(self.sim.url + "/admin/drop_connections") as resp,
+        ):
             assert resp.status == 200, await resp.text()
 
     async def force_fill(self, broker_order_id: str, qty: int) -> None:
@@ -459,18 +477,20 @@ class SimPair(BrokerPair):
         assert order is not None and order.is_open and order.price is not None, order
         target = order.filled_qty + qty
         self._prints.append((order.symbol, order.price, qty))
-        await eventually(lambda: order.filled_qty >= target, 10,
-                         f"the sim to fill {qty} of {broker_order_id}")
+        await eventually(
+            lambda: order.filled_qty >= target, 10, f"the sim to fill {qty} of {broker_order_id}"
+        )
 
     async def repeat_fill_notice(self, broker_order_id: str) -> None:
         await self.wire.repeat(broker_order_id)
 
-    async def set_condition(self, condition_id: str, symbol: str,
-                            event: Literal["enter", "leave"]) -> None:
+    async def set_condition(self, condition_id: str, symbol: str, event: Literal["enter", "leave"]) -> None:
         name = {info.id: info.name for info in self.sim.conditions.infos()}[condition_id]
         body = {"name": name, "events": [{"symbol": symbol, "event": event}]}
-        async with aiohttp.ClientSession() as http, \
-                http.post(self.sim.url + "/admin/condition_events", json=body) as resp:
+        async with (
+            aiohttp.ClientSession() as http,
+            http.post(self.sim.url + "/admin/condition_events", json=body) as resp,
+        ):
             assert resp.status == 200, await resp.text()
 
     def orders_at_fake(self) -> list[str]:
@@ -495,8 +515,13 @@ KIS_ANSWER_HOLD_S = 3.0
 
 class KisPair(BrokerPair):
     name = "kis"
-    capabilities = Capabilities(client_order_ids=False, condition_search="polled",
-                                conditions_on_paper=False, max_subscriptions=40, cap_enforced=True)
+    capabilities = Capabilities(
+        client_order_ids=False,
+        condition_search="polled",
+        conditions_on_paper=False,
+        max_subscriptions=40,
+        cap_enforced=True,
+    )
 
     condition = ("0", "급등주")
     other_condition = ("1", "거래량급증")
@@ -524,10 +549,17 @@ class KisPair(BrokerPair):
             await self._fake.stop()
 
     def new_broker(self) -> Broker:
-        config = KisConfig(env="real" if self.real else "paper", app_key=DEFAULT_APP_KEY,
-                           app_secret=DEFAULT_APP_SECRET, account="12345678-01", hts_id=HTS_ID,
-                           rest_url=self.fake.url, ws_url=self.fake.ws_url + "/tryitout",
-                           requests_per_second=0.0, condition_poll_seconds=0.2)
+        config = KisConfig(
+            env="real" if self.real else "paper",
+            app_key=DEFAULT_APP_KEY,
+            app_secret=DEFAULT_APP_SECRET,
+            account="12345678-01",
+            hts_id=HTS_ID,
+            rest_url=self.fake.url,
+            ws_url=self.fake.ws_url + "/tryitout",
+            requests_per_second=0.0,
+            condition_poll_seconds=0.2,
+        )
         # The same data_dir on a restart: the token cached on disk is reused, as in production.
         return KisBroker(config, self.data_dir)
 
@@ -561,8 +593,7 @@ class KisPair(BrokerPair):
     async def drop_socket(self) -> None:
         assert await self.fake.drop_websockets() >= 1
 
-    async def set_condition(self, condition_id: str, symbol: str,
-                            event: Literal["enter", "leave"]) -> None:
+    async def set_condition(self, condition_id: str, symbol: str, event: Literal["enter", "leave"]) -> None:
         if event == "enter":
             self.fake.condition_enter(condition_id, symbol)
         else:
@@ -571,16 +602,16 @@ class KisPair(BrokerPair):
     async def force_fill(self, broker_order_id: str, qty: int) -> None:
         order = next(o for o in self.fake.orders if o.odno == broker_order_id)
         # An order whose REST answer is held is created before it is booked: wait for the book.
-        await eventually(lambda: order in self.fake.working_orders, 10,
-                         f"{broker_order_id} working at the fake")
+        await eventually(
+            lambda: order in self.fake.working_orders, 10, f"{broker_order_id} working at the fake"
+        )
         before = order.filled
         await self.fake.trade(order.symbol, order.price, qty=qty, side="sell")
         assert order.filled == before + qty, f"the print did not fill {qty} of {broker_order_id}"
 
     async def repeat_fill_notice(self, broker_order_id: str) -> None:
         fake = self.fake
-        notice = next(n for n in reversed(fake.notices)
-                      if n.oder_no == broker_order_id and n.cntg_yn == "2")
+        notice = next(n for n in reversed(fake.notices) if n.oder_no == broker_order_id and n.cntg_yn == "2")
         for conn in fake.connections:
             key_iv = conn.regs.get((fake.notice_tr, HTS_ID))
             if key_iv is not None:
@@ -606,8 +637,13 @@ KIWOOM_ANSWER_HOLD_S = 3.0
 
 class KiwoomPair(BrokerPair):
     name = "kiwoom"
-    capabilities = Capabilities(client_order_ids=False, condition_search="pushed",
-                                conditions_on_paper=True, max_subscriptions=95, cap_enforced=True)
+    capabilities = Capabilities(
+        client_order_ids=False,
+        condition_search="pushed",
+        conditions_on_paper=True,
+        max_subscriptions=95,
+        cap_enforced=True,
+    )
 
     condition = ("0", "급등주")
     other_condition = ("1", "거래량급증")
@@ -640,9 +676,15 @@ class KiwoomPair(BrokerPair):
 
     def new_broker(self) -> Broker:
         key, secret = KIWOOM_KEYS[self.env]
-        config = KiwoomConfig(env=self.env, app_key=key, secret_key=secret,
-                              rest_url=self.fake.url, ws_url=self.fake.ws_url,
-                              orders_per_second=0.0, queries_per_second=0.0)
+        config = KiwoomConfig(
+            env=self.env,
+            app_key=key,
+            secret_key=secret,
+            rest_url=self.fake.url,
+            ws_url=self.fake.ws_url,
+            orders_per_second=0.0,
+            queries_per_second=0.0,
+        )
         # The same data_dir on a restart: the token cached on disk is reused, as in production.
         return KiwoomBroker(config, self.data_dir)
 
@@ -676,8 +718,7 @@ class KiwoomPair(BrokerPair):
     async def drop_socket(self) -> None:
         assert await self.fake.drop_websockets() >= 1
 
-    async def set_condition(self, condition_id: str, symbol: str,
-                            event: Literal["enter", "leave"]) -> None:
+    async def set_condition(self, condition_id: str, symbol: str, event: Literal["enter", "leave"]) -> None:
         if event == "enter":
             await self.fake.condition_enter(condition_id, symbol)
         else:
@@ -686,17 +727,18 @@ class KiwoomPair(BrokerPair):
     async def force_fill(self, broker_order_id: str, qty: int) -> None:
         order = self.fake.order(broker_order_id)
         # An order whose REST answer is held is booked at once; wait for the book all the same.
-        await eventually(lambda: order in self.fake.working_orders, 10,
-                         f"{broker_order_id} working at the fake")
+        await eventually(
+            lambda: order in self.fake.working_orders, 10, f"{broker_order_id} working at the fake"
+        )
         before = order.filled
         await self.fake.trade(order.code, order.price, qty=qty, side="sell")
         assert order.filled == before + qty, f"the print did not fill {qty} of {broker_order_id}"
 
     async def repeat_fill_notice(self, broker_order_id: str) -> None:
-        values = next(v for v in reversed(self.fake.events)
-                      if v["9203"] == broker_order_id and v["913"] == "체결")
-        frame = kiwoom_frames.real([kiwoom_frames.real_entry("00", "주문체결", values["9001"],
-                                                             values)])
+        values = next(
+            v for v in reversed(self.fake.events) if v["9203"] == broker_order_id and v["913"] == "체결"
+        )
+        frame = kiwoom_frames.real([kiwoom_frames.real_entry("00", "주문체결", values["9001"], values)])
         for conn in self.fake.connections:
             if conn.logged_in and conn.has("00"):
                 await self.fake.send_raw(frame, conn.id)
@@ -721,8 +763,13 @@ LS_ACCOUNT_FEEDS = {(tr, "") for tr in ("SC0", "SC1", "SC2", "SC3", "SC4")}
 
 class LsPair(BrokerPair):
     name = "ls"
-    capabilities = Capabilities(client_order_ids=False, condition_search="pushed",
-                                conditions_on_paper=False, max_subscriptions=93, cap_enforced=True)
+    capabilities = Capabilities(
+        client_order_ids=False,
+        condition_search="pushed",
+        conditions_on_paper=False,
+        max_subscriptions=93,
+        cap_enforced=True,
+    )
 
     # The fake's saved conditions: the official t1866 example's rows under its user id.
     condition = ("testID0000", "테스트1")
@@ -749,11 +796,16 @@ class LsPair(BrokerPair):
             await self._fake.stop()
 
     def new_broker(self) -> Broker:
-        key, secret = (LS_REAL_KEY, LS_REAL_SECRET) if self.real else (LS_PAPER_KEY,
-                                                                        LS_PAPER_SECRET)
-        config = LsConfig(env="real" if self.real else "paper", app_key=key, app_secret=secret,
-                          user_id=self.fake.user_id, rest_url=self.fake.url,
-                          ws_url=self.fake.ws_url + "/websocket", paced=False)
+        key, secret = (LS_REAL_KEY, LS_REAL_SECRET) if self.real else (LS_PAPER_KEY, LS_PAPER_SECRET)
+        config = LsConfig(
+            env="real" if self.real else "paper",
+            app_key=key,
+            app_secret=secret,
+            user_id=self.fake.user_id,
+            rest_url=self.fake.url,
+            ws_url=self.fake.ws_url + "/websocket",
+            paced=False,
+        )
         # The same data_dir on a restart: the token cached on disk is reused, as in production.
         return LsBroker(config, self.data_dir)
 
@@ -792,8 +844,7 @@ class LsPair(BrokerPair):
     async def drop_socket(self) -> None:
         assert await self.fake.drop_websockets() >= 1
 
-    async def set_condition(self, condition_id: str, symbol: str,
-                            event: Literal["enter", "leave"]) -> None:
+    async def set_condition(self, condition_id: str, symbol: str, event: Literal["enter", "leave"]) -> None:
         if event == "enter":
             await self.fake.condition_enter(condition_id, symbol)
         else:
@@ -801,8 +852,9 @@ class LsPair(BrokerPair):
 
     async def force_fill(self, broker_order_id: str, qty: int) -> None:
         order = self.fake.order(int(broker_order_id))
-        await eventually(lambda: order in self.fake.working_orders, 10,
-                         f"{broker_order_id} working at the fake")
+        await eventually(
+            lambda: order in self.fake.working_orders, 10, f"{broker_order_id} working at the fake"
+        )
         before = order.filled
         await self.fake.push_trade(order.code, order.price, qty=qty, side="sell")
         assert order.filled == before + qty, f"the print did not fill {qty} of {broker_order_id}"
@@ -811,9 +863,16 @@ class LsPair(BrokerPair):
         for conn in self.fake.connections:
             if ("SC1", "") not in conn.subscriptions:
                 continue
-            frame = next((f for f in reversed(conn.sent) if f["header"].get("tr_cd") == "SC1"
-                          and f["body"].get("ordno") == broker_order_id
-                          and f["body"].get("ordxctptncode") == "11"), None)
+            frame = next(
+                (
+                    f
+                    for f in reversed(conn.sent)
+                    if f["header"].get("tr_cd") == "SC1"
+                    and f["body"].get("ordno") == broker_order_id
+                    and f["body"].get("ordxctptncode") == "11"
+                ),
+                None,
+            )
             if frame is not None:
                 await self.fake.send_raw(frame, conn.id)
 
@@ -821,8 +880,7 @@ class LsPair(BrokerPair):
         return [str(o.ordno) for o in self.fake.orders if o.kind == "new"]
 
     def refusal_code(self) -> str:
-        refused = [r for r in self.fake.order_requests
-                   if r.rsp_cd and r.rsp_cd not in LS_SUCCESS_CODES]
+        refused = [r for r in self.fake.order_requests if r.rsp_cd and r.rsp_cd not in LS_SUCCESS_CODES]
         return refused[-1].rsp_cd if refused else ""
 
     def registered_symbols(self) -> set[str]:

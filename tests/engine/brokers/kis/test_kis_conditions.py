@@ -26,14 +26,29 @@ ADMIN = Invocation("test", "test", Role.ADMIN, "kis-conditions")
 
 
 def engine_for(fake: FakeKis, data_dir: Path, env: str, clock: Clock) -> Engine:
-    settings = KisConfig(env=env, app_key=DEFAULT_APP_KEY, app_secret=DEFAULT_APP_SECRET,
-                         account="12345678-01", hts_id="testuser", rest_url=fake.url,
-                         ws_url=fake.ws_url + "/tryitout", requests_per_second=20.0,
-                         condition_poll_seconds=POLL_S)
+    settings = KisConfig(
+        env=env,
+        app_key=DEFAULT_APP_KEY,
+        app_secret=DEFAULT_APP_SECRET,
+        account="12345678-01",
+        hts_id="testuser",
+        rest_url=fake.url,
+        ws_url=fake.ws_url + "/tryitout",
+        requests_per_second=20.0,
+        condition_poll_seconds=POLL_S,
+    )
     base = EngineConfig()
-    return Engine(replace(base, data_dir=data_dir, broker="kis", broker_settings=settings,
-                          live_trading=env == "real",
-                          defaults=replace(base.defaults, leave_grace=0.05)), clock=clock)
+    return Engine(
+        replace(
+            base,
+            data_dir=data_dir,
+            broker="kis",
+            broker_settings=settings,
+            live_trading=env == "real",
+            defaults=replace(base.defaults, leave_grace=0.05),
+        ),
+        clock=clock,
+    )
 
 
 @pytest.fixture
@@ -74,15 +89,17 @@ async def test_conditions_are_listed_with_their_names(real: tuple[Engine, FakeKi
     listed = await CommandLayer(engine).execute(ADMIN, "conditions", {})
     assert isinstance(listed, r.ConditionList)
     assert [(c.condition_id, c.name) for c in listed.rows] == [
-        ("0", "급등주"), ("1", "거래량급증"), ("2", "신고가")]
+        ("0", "급등주"),
+        ("1", "거래량급증"),
+        ("2", "신고가"),
+    ]
 
 
 async def test_auto_follows_a_polled_condition(real: tuple[Engine, FakeKis]) -> None:
     engine, fake = real
     layer = CommandLayer(engine)
     fake.condition_enter("0", "005930")  # already matching: an entry when watching starts
-    state = await layer.execute(ADMIN, "auto", {"mode": "on", "condition": "급등주",
-                                                "strategy": "watch"})
+    state = await layer.execute(ADMIN, "auto", {"mode": "on", "condition": "급등주", "strategy": "watch"})
     assert isinstance(state, r.AutoState) and [w.name for w in state.watches] == ["급등주"]
     await eventually(lambda: "005930" in engine.subscriptions, 10, "the current match")
     # A new entry is subscribed by the first poll after it, i.e. within one interval.
@@ -116,8 +133,9 @@ async def test_orders_go_ahead_of_polls(real: tuple[Engine, FakeKis]) -> None:
     from engine.orders import OrderIntent
 
     inst = await engine.ensure_instrument("005930")
-    result = await engine.orders.submit(OrderIntent("005930", "buy", 1, inst.lower_limit, "test",
-                                                    "order while polling", "k-poll", False))
+    result = await engine.orders.submit(
+        OrderIntent("005930", "buy", 1, inst.lower_limit, "test", "order while polling", "k-poll", False)
+    )
     assert result.order is not None and result.order.broker_order_id
     assert pacer.granted[0] >= 1
 
@@ -131,8 +149,7 @@ async def test_paper_refuses_auto_with_the_reason(paper: tuple[Engine, FakeKis])
     assert not engine.auto.watches and not fake.psearch_requests
 
 
-async def test_chart_right_after_subscribing_starts_at_the_open(
-        paper: tuple[Engine, FakeKis]) -> None:
+async def test_chart_right_after_subscribing_starts_at_the_open(paper: tuple[Engine, FakeKis]) -> None:
     engine, _ = paper
     await engine.ensure_instrument("005930")
     await engine.subscriptions.subscribe("005930", "watch")

@@ -19,16 +19,29 @@ from tests.fakekis import DEFAULT_APP_KEY, DEFAULT_APP_SECRET, FakeKis
 
 
 def kis_config(fake: FakeKis) -> KisConfig:
-    return KisConfig(env="paper", app_key=DEFAULT_APP_KEY, app_secret=DEFAULT_APP_SECRET,
-                     account="12345678-01", hts_id="testuser", rest_url=fake.url,
-                     ws_url=fake.ws_url + "/tryitout", requests_per_second=20.0)
+    return KisConfig(
+        env="paper",
+        app_key=DEFAULT_APP_KEY,
+        app_secret=DEFAULT_APP_SECRET,
+        account="12345678-01",
+        hts_id="testuser",
+        rest_url=fake.url,
+        ws_url=fake.ws_url + "/tryitout",
+        requests_per_second=20.0,
+    )
 
 
 def engine_for(fake: FakeKis, data_dir: Path) -> Engine:
     base = EngineConfig()
-    return Engine(replace(base, data_dir=data_dir, broker="kis", broker_settings=kis_config(fake),
-                          risk=replace(base.risk, max_order_value=10**9,
-                                       max_position_value=10**9)))
+    return Engine(
+        replace(
+            base,
+            data_dir=data_dir,
+            broker="kis",
+            broker_settings=kis_config(fake),
+            risk=replace(base.risk, max_order_value=10**9, max_position_value=10**9),
+        )
+    )
 
 
 @pytest.fixture
@@ -54,14 +67,14 @@ def registered(fake: FakeKis) -> set[tuple[str, str]]:
     return out
 
 
-async def test_subscribe_signal_order_encrypted_fill_position_journal(engine: Engine,
-                                                                      fake: FakeKis) -> None:
+async def test_subscribe_signal_order_encrypted_fill_position_journal(engine: Engine, fake: FakeKis) -> None:
     fake.pause_tape()
     await engine.ensure_instrument("005930")
     inst = engine.instruments["005930"]
     events = engine.bus.subscribe()
-    await engine.subscriptions.subscribe("005930", "breakout", qty=3,
-                                         params={"k": 0.05, "tp": 50, "sl": 50, "trail": 0})
+    await engine.subscriptions.subscribe(
+        "005930", "breakout", qty=3, params={"k": 0.05, "tp": 50, "sl": 50, "trail": 0}
+    )
     await eventually(lambda: ("H0STCNT0", "005930") in registered(fake), 5, "registration")
     target = engine.subscriptions.strategies["005930"]
     price = target.target  # the breakout level
@@ -133,10 +146,12 @@ async def test_dropped_socket_reconnects_and_registers_again(engine: Engine, fak
     await eventually(lambda: len(registered(fake)) == 3, 5, "3 registrations")
     connects = fake.connections_total
     assert await fake.drop_websockets() >= 1
-    await eventually(lambda: fake.connections_total > connects and len(registered(fake)) == 3, 10,
-                     "reconnected with every registration")
-    assert registered(fake) == {("H0STCNI9", "testuser"), ("H0STCNT0", "005930"),
-                                ("H0STCNT0", "000660")}
+    await eventually(
+        lambda: fake.connections_total > connects and len(registered(fake)) == 3,
+        10,
+        "reconnected with every registration",
+    )
+    assert registered(fake) == {("H0STCNI9", "testuser"), ("H0STCNT0", "005930"), ("H0STCNT0", "000660")}
     before = engine.feed.ticks
     await eventually(lambda: engine.feed.ticks > before, 5, "ticks after the reconnect")
     await eventually(lambda: fake.pingpongs_answered >= 1, 5, "a PINGPONG answered")
@@ -145,17 +160,18 @@ async def test_dropped_socket_reconnects_and_registers_again(engine: Engine, fak
 async def test_rate_limit_and_5xx_retries_make_one_order_each(engine: Engine, fake: FakeKis) -> None:
     await engine.ensure_instrument("005930")
     fake.fail_next_orders(1, "EGW00201")
-    first = await engine.orders.submit(OrderIntent("005930", "buy", 1, None, "test", "rate", "r1",
-                                                   is_auto=False))
+    first = await engine.orders.submit(
+        OrderIntent("005930", "buy", 1, None, "test", "rate", "r1", is_auto=False)
+    )
     assert first.order is not None and first.order.broker_order_id is not None
     fake.fail_next_orders(1, "502_after_create")
-    second = await engine.orders.submit(OrderIntent("005930", "buy", 2, None, "test", "5xx", "r2",
-                                                    is_auto=False))
+    second = await engine.orders.submit(
+        OrderIntent("005930", "buy", 2, None, "test", "5xx", "r2", is_auto=False)
+    )
     assert second.order is not None and second.order.status != "unknown"
     new_orders = [o for o in fake.orders if o.kind == "new"]
     assert len(new_orders) == 2  # one per intent: the 502 retry adopted the order it created
-    assert {o.odno for o in new_orders} == {first.order.broker_order_id,
-                                            second.order.broker_order_id}
+    assert {o.odno for o in new_orders} == {first.order.broker_order_id, second.order.broker_order_id}
     await eventually(lambda: engine.portfolio.qty("005930") == 3, 10, "both fills")
 
 
@@ -163,8 +179,9 @@ async def test_a_fill_notice_before_the_rest_answer_is_matched(engine: Engine, f
     await engine.ensure_instrument("005930")
     events = engine.bus.subscribe()
     fake.delay_next_order_answer(1.0)
-    res = await engine.orders.submit(OrderIntent("005930", "buy", 4, None, "test", "race", "race",
-                                                 is_auto=False))
+    res = await engine.orders.submit(
+        OrderIntent("005930", "buy", 4, None, "test", "race", "race", is_auto=False)
+    )
     assert res.order is not None
     await eventually(lambda: engine.portfolio.qty("005930") == 4, 10, "the early fill applied")
     seen = []

@@ -29,9 +29,16 @@ EARLY_MORNING = datetime(2026, 3, 4, 8, 30, tzinfo=SEOUL)
 
 def engine_for(fake: FakeKis, data_dir: Path, clock: Clock) -> Engine:
     base = EngineConfig()
-    return Engine(replace(base, data_dir=data_dir, broker="kis", broker_settings=kis_config(fake),
-                          risk=replace(base.risk, max_order_value=10**9,
-                                       max_position_value=10**9)), clock=clock)
+    return Engine(
+        replace(
+            base,
+            data_dir=data_dir,
+            broker="kis",
+            broker_settings=kis_config(fake),
+            risk=replace(base.risk, max_order_value=10**9, max_position_value=10**9),
+        ),
+        clock=clock,
+    )
 
 
 @pytest.fixture
@@ -47,15 +54,17 @@ async def fake(clock: Clock) -> AsyncIterator[FakeKis]:
     await server.stop()
 
 
-async def test_a_5xx_retry_finds_the_order_by_seouls_date(fake: FakeKis, clock: Clock,
-                                                          tmp_path: Path) -> None:
+async def test_a_5xx_retry_finds_the_order_by_seouls_date(
+    fake: FakeKis, clock: Clock, tmp_path: Path
+) -> None:
     engine = engine_for(fake, tmp_path / "data", clock)
     await engine.start()
     try:
         await engine.ensure_instrument("005930")
         fake.fail_next_orders(1, "502_after_create")
-        res = await engine.orders.submit(OrderIntent("005930", "buy", 2, None, "test", "5xx", "k1",
-                                                     is_auto=False))
+        res = await engine.orders.submit(
+            OrderIntent("005930", "buy", 2, None, "test", "5xx", "k1", is_auto=False)
+        )
         assert res.order is not None and res.order.status != "unknown"
         new = [o for o in fake.orders if o.kind == "new"]
         assert len(new) == 1, "the retry sent a second order"
@@ -64,8 +73,7 @@ async def test_a_5xx_retry_finds_the_order_by_seouls_date(fake: FakeKis, clock: 
         await engine.stop()
 
 
-async def test_a_retry_across_midnight_finds_the_order(fake: FakeKis, clock: Clock,
-                                                       tmp_path: Path) -> None:
+async def test_a_retry_across_midnight_finds_the_order(fake: FakeKis, clock: Clock, tmp_path: Path) -> None:
     clock.set(datetime(2026, 3, 4, 23, 59, 58, tzinfo=SEOUL))
     broker = KisBroker(kis_config(fake), tmp_path, clock=clock)
     await broker.http.open()
@@ -96,8 +104,9 @@ async def test_fill_ids_survive_a_restart(fake: FakeKis, clock: Clock, tmp_path:
         price = fake.price_of("005930")
         price -= price % 100
         assert inst.lower_limit <= price
-        res = await engine.orders.submit(OrderIntent("005930", "buy", 10, price, "test", "rest",
-                                                     "k2", is_auto=False))
+        res = await engine.orders.submit(
+            OrderIntent("005930", "buy", 10, price, "test", "rest", "k2", is_auto=False)
+        )
         assert res.order is not None and res.order.broker_order_id
         await fake.trade("005930", price, qty=3)
         await eventually(lambda: engine.portfolio.qty("005930") == 3, 10, "the first fill")
@@ -135,13 +144,17 @@ async def test_the_next_days_order_with_the_same_number_is_a_new_fill(tmp_path: 
             price = fake.price_of("005930")
             price -= price % 100
             assert inst.lower_limit <= price
-            res = await engine.orders.submit(OrderIntent("005930", "buy", 3, price, "test",
-                                                         "daily", f"k-{day:%d}", is_auto=False))
+            res = await engine.orders.submit(
+                OrderIntent("005930", "buy", 3, price, "test", "daily", f"k-{day:%d}", is_auto=False)
+            )
             assert res.order is not None and res.order.broker_order_id == "0000100001"
             await fake.trade("005930", price, qty=3)
             filled += 3
-            await eventually(lambda e=engine, want=filled: e.portfolio.qty("005930") == want,
-                             10, f"the fill of {day:%m-%d}")
+            await eventually(
+                lambda e=engine, want=filled: e.portfolio.qty("005930") == want,
+                10,
+                f"the fill of {day:%m-%d}",
+            )
         finally:
             await engine.stop()
             await fake.stop()

@@ -28,19 +28,29 @@ def test_real_hosts_budgets_and_overrides() -> None:
     assert (cfg.env, cfg.paper, cfg.rest_url) == ("real", False, "https://api.kiwoom.com")
     assert cfg.ws_url == "wss://api.kiwoom.com:10000/api/dostk/websocket"
     assert (cfg.orders_per_second, cfg.queries_per_second) == (5.0, 5.0)
-    moved = KiwoomConfig.from_env(dict(GOOD, KIWOOM_REST_URL="http://127.0.0.1:9/",
-                                       KIWOOM_WS_URL="ws://127.0.0.1:9/api/dostk/websocket",
-                                       KIWOOM_QUERIES_PER_SECOND="0.5"))
-    assert (moved.rest_url, moved.ws_url) == ("http://127.0.0.1:9",
-                                              "ws://127.0.0.1:9/api/dostk/websocket")
+    moved = KiwoomConfig.from_env(
+        dict(
+            GOOD,
+            KIWOOM_REST_URL="http://127.0.0.1:9/",
+            KIWOOM_WS_URL="ws://127.0.0.1:9/api/dostk/websocket",
+            KIWOOM_QUERIES_PER_SECOND="0.5",
+        )
+    )
+    assert (moved.rest_url, moved.ws_url) == ("http://127.0.0.1:9", "ws://127.0.0.1:9/api/dostk/websocket")
     assert moved.queries_per_second == 0.5
 
 
 def test_bad_values_are_named_without_secrets() -> None:
     with pytest.raises(ConfigError) as info:
-        KiwoomConfig.from_env(dict(GOOD, KIWOOM_ENV="mock", KIWOOM_SECRET_KEY="short",
-                                   KIWOOM_APP_KEY=KEY + " " + SECRET,
-                                   KIWOOM_ORDERS_PER_SECOND="0"))
+        KiwoomConfig.from_env(
+            dict(
+                GOOD,
+                KIWOOM_ENV="mock",
+                KIWOOM_SECRET_KEY="short",
+                KIWOOM_APP_KEY=KEY + " " + SECRET,
+                KIWOOM_ORDERS_PER_SECOND="0",
+            )
+        )
     text = str(info.value)
     assert "KIWOOM_ENV must be paper or real; got 'mock'" in text
     assert "KIWOOM_SECRET_KEY is missing, too short or not plain text (hidden)" in text

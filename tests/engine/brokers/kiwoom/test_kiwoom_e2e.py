@@ -38,17 +38,29 @@ CONDITIONS = [("0", "급등주"), ("1", "거래량급증"), ("2", "신고가")]
 
 
 def kiwoom_config(fake: FakeKiwoom) -> KiwoomConfig:
-    return KiwoomConfig(env="paper", app_key=KEY, secret_key=SECRET, rest_url=fake.url,
-                        ws_url=fake.ws_url, orders_per_second=0.0, queries_per_second=0.0)
+    return KiwoomConfig(
+        env="paper",
+        app_key=KEY,
+        secret_key=SECRET,
+        rest_url=fake.url,
+        ws_url=fake.ws_url,
+        orders_per_second=0.0,
+        queries_per_second=0.0,
+    )
 
 
 def engine_for(fake: FakeKiwoom, data_dir: Path) -> Engine:
     base = EngineConfig()
-    return Engine(replace(base, data_dir=data_dir, broker="kiwoom",
-                          broker_settings=kiwoom_config(fake),
-                          defaults=replace(base.defaults, leave_grace=0.0),
-                          risk=replace(base.risk, max_order_value=10**9,
-                                       max_position_value=10**9)))
+    return Engine(
+        replace(
+            base,
+            data_dir=data_dir,
+            broker="kiwoom",
+            broker_settings=kiwoom_config(fake),
+            defaults=replace(base.defaults, leave_grace=0.0),
+            risk=replace(base.risk, max_order_value=10**9, max_position_value=10**9),
+        )
+    )
 
 
 def new_fake(**kwargs: Any) -> FakeKiwoom:
@@ -103,16 +115,17 @@ def adapter(engine: Engine) -> KiwoomBroker:
 
 # ---- the money path, in the engine ----------------------------------------------------------------
 
-async def test_subscribe_ticks_signal_order_fill_position_journal(engine: Engine,
-                                                                   fake: FakeKiwoom) -> None:
+
+async def test_subscribe_ticks_signal_order_fill_position_journal(engine: Engine, fake: FakeKiwoom) -> None:
     await engine.ensure_instrument("005930")
     inst = engine.instruments["005930"]
     tape = fake.tape.symbols["005930"]
     assert (inst.prev_close, inst.lower_limit, inst.upper_limit) == (tape.base, *tape.limits)
     assert (inst.prev_high, inst.prev_low) == (tape.history[0].high, tape.history[0].low)
     events = engine.bus.subscribe()
-    await engine.subscriptions.subscribe("005930", "breakout", qty=3,
-                                         params={"k": 0.05, "tp": 50, "sl": 50, "trail": 0})
+    await engine.subscriptions.subscribe(
+        "005930", "breakout", qty=3, params={"k": 0.05, "tp": 50, "sl": 50, "trail": 0}
+    )
     await eventually(lambda: ("0B", "005930") in registered(fake), 5, "the 0B registration")
     strategy = engine.subscriptions.strategies["005930"]
     assert isinstance(strategy, VolatilityBreakout)
@@ -123,8 +136,7 @@ async def test_subscribe_ticks_signal_order_fill_position_journal(engine: Engine
     await eventually(lambda: len(new_orders(fake)) == 1, 5, "kt10000")
     assert engine.feed.ticks > ticks
     (sent,) = requests_of(fake, "kt10000")
-    assert (sent.body["trde_tp"], sent.body["ord_qty"], sent.body["dmst_stex_tp"]) == ("0", "3",
-                                                                                       "KRX")
+    assert (sent.body["trde_tp"], sent.body["ord_qty"], sent.body["dmst_stex_tp"]) == ("0", "3", "KRX")
     await fake.trade("005930", price, qty=50, side="sell")  # the tape fills the resting limit
     await eventually(lambda: engine.portfolio.qty("005930") == 3, 5, "the 00 fill")
     seen = []
@@ -153,27 +165,30 @@ async def test_cancel_removes_the_registration(engine: Engine, fake: FakeKiwoom)
 
 
 async def test_an_ambiguous_5xx_or_a_rate_limit_on_an_order_makes_exactly_one(
-        engine: Engine, fake: FakeKiwoom) -> None:
+    engine: Engine, fake: FakeKiwoom
+) -> None:
     await engine.ensure_instrument("005930")
     fake.fail_next_orders(1, 502)  # taken by the fake, then answered with a bare 502
-    first = await engine.orders.submit(OrderIntent("005930", Side.BUY, 2, None, "test", "5xx", "k1",
-                                                   is_auto=False))
+    first = await engine.orders.submit(
+        OrderIntent("005930", Side.BUY, 2, None, "test", "5xx", "k1", is_auto=False)
+    )
     assert first.order is not None and first.order.broker_order_id is not None
     assert new_orders(fake) == [first.order.broker_order_id]
     assert len(requests_of(fake, "kt10000")) == 1  # the retry looked it up instead of resending
     fake.rate_limit_next(1, "kt10000")  # refused with 1700 before anything was done
-    second = await engine.orders.submit(OrderIntent("005930", Side.BUY, 1, None, "test", "1700",
-                                                    "k2", is_auto=False))
+    second = await engine.orders.submit(
+        OrderIntent("005930", Side.BUY, 1, None, "test", "1700", "k2", is_auto=False)
+    )
     assert second.order is not None and second.order.broker_order_id is not None
     assert new_orders(fake) == [first.order.broker_order_id, second.order.broker_order_id]
-    assert [r.injected for r in requests_of(fake, "kt10000")] == ["502_after_create",
-                                                                 "rate_limit", ""]
+    assert [r.injected for r in requests_of(fake, "kt10000")] == ["502_after_create", "rate_limit", ""]
     assert adapter(engine).http.rate_limited == 1
     await eventually(lambda: engine.portfolio.qty("005930") == 3, 10, "both market orders filled")
 
 
-async def test_a_refused_token_is_renewed_once_for_rest_and_for_login(engine: Engine,
-                                                                      fake: FakeKiwoom) -> None:
+async def test_a_refused_token_is_renewed_once_for_rest_and_for_login(
+    engine: Engine, fake: FakeKiwoom
+) -> None:
     assert len(fake.tokens_issued) == 1
     fake.expire_tokens(8031)
     assert (await engine.broker.account()).cash > 0  # renewed and sent again, once
@@ -183,30 +198,37 @@ async def test_a_refused_token_is_renewed_once_for_rest_and_for_login(engine: En
     await fake.drop_websockets()  # the next LOGIN carries the expired token: refused
     await eventually(lambda: adapter(engine).stream.connects > connects, 15, "a LOGIN again")
     assert len(fake.tokens_issued) == 3
-    refused = [c for c in fake.hub.conns if not c.logged_in
-               and any('"LOGIN"' in t for t in c.received)]
+    refused = [c for c in fake.hub.conns if not c.logged_in and any('"LOGIN"' in t for t in c.received)]
     assert refused, "the expired token's LOGIN was not tried"
     await eventually(lambda: ("00", "") in registered(fake), 10, "the account registered again")
 
 
 async def test_a_dropped_socket_restores_conditions_ticks_and_order_events_in_order(
-        engine: Engine, fake: FakeKiwoom) -> None:
+    engine: Engine, fake: FakeKiwoom
+) -> None:
     fake.set_condition_members("0", ["035720"])
     await engine.ensure_instrument("005930")
     await engine.subscriptions.subscribe("005930", "watch")
     await engine.auto.enable("급등주", "watch")
     await eventually(lambda: "035720" in engine.subscriptions.records, 10, "the snapshot's entry")
     lower = engine.instruments["005930"].lower_limit
-    resting = await engine.orders.submit(OrderIntent("005930", Side.BUY, 4, lower, "test", "rest",
-                                                     "rest", is_auto=False))
+    resting = await engine.orders.submit(
+        OrderIntent("005930", Side.BUY, 4, lower, "test", "rest", "rest", is_auto=False)
+    )
     assert resting.order is not None and resting.order.broker_order_id is not None
     before = newest(fake)
     assert before is not None
     assert await fake.drop_websockets() >= 1
-    await eventually(lambda: (conn := newest(fake)) is not None and conn.id > before.id
-                     and "0" in conn.cond.realtime
-                     and {("00", ""), ("0B", "005930"), ("0B", "035720")} <= conn.registrations,
-                     15, "the new connection with everything registered")
+    await eventually(
+        lambda: (
+            (conn := newest(fake)) is not None
+            and conn.id > before.id
+            and "0" in conn.cond.realtime
+            and {("00", ""), ("0B", "005930"), ("0B", "035720")} <= conn.registrations
+        ),
+        15,
+        "the new connection with everything registered",
+    )
     conn = newest(fake)
     assert conn is not None and not conn.cond.unanswered
     asked = [json.loads(t).get("trnm") for t in conn.received if t.startswith("{")]
@@ -224,8 +246,7 @@ async def test_a_dropped_socket_restores_conditions_ticks_and_order_events_in_or
     assert conn.ping_mismatches == 0 and adapter(engine).bad_frames == 0
 
 
-async def test_auto_mode_follows_enters_and_cancels_leaves_flat(engine: Engine,
-                                                                fake: FakeKiwoom) -> None:
+async def test_auto_mode_follows_enters_and_cancels_leaves_flat(engine: Engine, fake: FakeKiwoom) -> None:
     listed = await engine.auto.available()
     assert [(c.id, c.name) for c in listed] == CONDITIONS
     fake.set_condition_members("1", ["000660"])
@@ -258,14 +279,15 @@ class Recorder(BrokerSink):
         self.connections.append(connected)
 
 
-async def test_bad_frames_are_counted_and_said_and_the_feed_goes_on(engine: Engine,
-                                                                   fake: FakeKiwoom) -> None:
+async def test_bad_frames_are_counted_and_said_and_the_feed_goes_on(engine: Engine, fake: FakeKiwoom) -> None:
     await engine.ensure_instrument("005930")
     await engine.subscriptions.subscribe("005930", "watch")
     await eventually(lambda: ("0B", "005930") in registered(fake), 5, "the registration")
     await fake.send_raw("{not json")
-    await fake.send_raw('{"trnm":"REAL","data":[{"type":"00","name":"주문체결","item":"005930",'
-                        '"values":{"9203":"","913":"체결"}}]}')
+    await fake.send_raw(
+        '{"trnm":"REAL","data":[{"type":"00","name":"주문체결","item":"005930",'
+        '"values":{"9203":"","913":"체결"}}]}'
+    )
     ticks = engine.feed.ticks
     await fake.trade("005930", fake.tape.symbols["005930"].base, qty=1)
     await eventually(lambda: engine.feed.ticks > ticks, 5, "a tick after the bad frames")
@@ -275,18 +297,18 @@ async def test_bad_frames_are_counted_and_said_and_the_feed_goes_on(engine: Engi
 
 async def test_listings_follow_cont_yn_and_next_key(tmp_path: Path) -> None:
     clock = Clock.at(datetime(2026, 3, 3, 10, 30))  # mid-session: the chart's minutes are today's
-    server = new_fake(clock=clock, history_minutes=20,
-                      page_sizes={"kt00007": 2, "kt00018": 2, "ka10080": 7})
+    server = new_fake(clock=clock, history_minutes=20, page_sizes={"kt00007": 2, "kt00018": 2, "ka10080": 7})
     server.seed_positions(5)
     await server.start()
     broker = KiwoomBroker(kiwoom_config(server), tmp_path, clock=clock)
     try:
         await broker.start(Recorder())
         lower = (await broker.instrument("005930")).lower_limit
-        placed = [await broker.place_order(OrderRequest(f"C{i}", "005930", Side.BUY, "limit", 1,
-                                                        lower)) for i in range(5)]
-        assert {o.broker_order_id for o in await broker.open_orders()} == {
-            o.broker_order_id for o in placed}
+        placed = [
+            await broker.place_order(OrderRequest(f"C{i}", "005930", Side.BUY, "limit", 1, lower))
+            for i in range(5)
+        ]
+        assert {o.broker_order_id for o in await broker.open_orders()} == {o.broker_order_id for o in placed}
         assert server.pages_served["kt00007"] == 3
         assert len((await broker.account()).positions) == 5
         assert server.pages_served["kt00018"] == 3
@@ -308,27 +330,25 @@ async def test_a_refusal_after_the_answer_and_a_cancel_are_said_once(tmp_path: P
         await broker.start(sink)
         lower = (await broker.instrument("005930")).lower_limit
         server.reject_next_orders(1)  # answered with an ord_no, then 접수 and 거부
-        refused = await broker.place_order(OrderRequest("R1", "005930", Side.BUY, "limit", 1,
-                                                        lower))
-        await eventually(lambda: any(u.event == "rejected" for u in sink.updates), 5,
-                         "the 거부 event")
+        refused = await broker.place_order(OrderRequest("R1", "005930", Side.BUY, "limit", 1, lower))
+        await eventually(lambda: any(u.event == "rejected" for u in sink.updates), 5, "the 거부 event")
         (rejected,) = [u for u in sink.updates if u.event == "rejected"]
-        assert (rejected.broker_order_id, rejected.client_order_id) == (refused.broker_order_id,
-                                                                        "R1")
+        assert (rejected.broker_order_id, rejected.client_order_id) == (refused.broker_order_id, "R1")
         assert rejected.message and "FakeKiwoom" in rejected.message
-        resting = await broker.place_order(OrderRequest("R2", "005930", Side.BUY, "limit", 2,
-                                                        lower))
+        resting = await broker.place_order(OrderRequest("R2", "005930", Side.BUY, "limit", 2, lower))
         answer = await broker.cancel_order(resting.broker_order_id)
         assert answer.status == "cancelled"
-        await eventually(lambda: any(u.event == "cancelled" for u in sink.updates), 5,
-                         "the cancel's events")
-        marker = await broker.place_order(OrderRequest("R3", "005930", Side.BUY, "limit", 1,
-                                                       lower))
-        await eventually(lambda: any(u.broker_order_id == marker.broker_order_id
-                                     for u in sink.updates), 5, "the marker's acceptance")
+        await eventually(lambda: any(u.event == "cancelled" for u in sink.updates), 5, "the cancel's events")
+        marker = await broker.place_order(OrderRequest("R3", "005930", Side.BUY, "limit", 1, lower))
+        await eventually(
+            lambda: any(u.broker_order_id == marker.broker_order_id for u in sink.updates),
+            5,
+            "the marker's acceptance",
+        )
         cancelled = [u for u in sink.updates if u.event == "cancelled"]
         assert [(u.broker_order_id, u.client_order_id) for u in cancelled] == [
-            (resting.broker_order_id, "R2")]
+            (resting.broker_order_id, "R2")
+        ]
         # The cancel order's own number never reaches the engine as an order.
         cancel_no = next(o.ord_no for o in server.orders if o.kind == "cancel")
         assert not [u for u in sink.updates if u.broker_order_id == cancel_no]
@@ -370,8 +390,9 @@ async def test_every_ping_form_is_echoed_as_sent(style: PingStyle, tmp_path: Pat
     sink = Recorder()
     try:
         await broker.start(sink)
-        await eventually(lambda: (c := newest(server)) is not None and c.pings_answered >= 3, 5,
-                         "three PINGs echoed")
+        await eventually(
+            lambda: (c := newest(server)) is not None and c.pings_answered >= 3, 5, "three PINGs echoed"
+        )
         conn = newest(server)
         assert conn is not None and conn.ping_mismatches == 0 and broker.stream.pings >= 3
         assert sink.connections == [True]  # never closed for a missed heartbeat
@@ -395,8 +416,7 @@ async def test_a_silent_socket_is_given_up_and_opened_again(tmp_path: Path) -> N
         await server.stop()
 
 
-async def test_the_token_is_issued_once_and_reused_across_a_restart(fake: FakeKiwoom,
-                                                                    tmp_path: Path) -> None:
+async def test_the_token_is_issued_once_and_reused_across_a_restart(fake: FakeKiwoom, tmp_path: Path) -> None:
     for _ in range(2):
         engine = engine_for(fake, tmp_path / "data")
         await engine.start()
@@ -410,6 +430,7 @@ async def test_the_token_is_issued_once_and_reused_across_a_restart(fake: FakeKi
 
 # ---- the agent process: the console ----------------------------------------------------------------
 
+
 async def quit_agent(agent: Agent) -> str:
     """End of input: the agent must stop cleanly; everything it printed, stderr included."""
     code = await agent.finish()
@@ -418,10 +439,19 @@ async def quit_agent(agent: Agent) -> str:
 
 
 def agent_env(fake: FakeKiwoom, data: Path, **extra: str) -> dict[str, str]:
-    return subprocess_env(data, BROKER="kiwoom", KIWOOM_ENV="paper", KIWOOM_APP_KEY=KEY,
-                          KIWOOM_SECRET_KEY=SECRET, KIWOOM_REST_URL=fake.url,
-                          KIWOOM_WS_URL=fake.ws_url, AUTO_LEAVE_GRACE_SECONDS="0",
-                          AUTO_AT_OPEN="no", LOG_LEVEL="debug", **extra)
+    return subprocess_env(
+        data,
+        BROKER="kiwoom",
+        KIWOOM_ENV="paper",
+        KIWOOM_APP_KEY=KEY,
+        KIWOOM_SECRET_KEY=SECRET,
+        KIWOOM_REST_URL=fake.url,
+        KIWOOM_WS_URL=fake.ws_url,
+        AUTO_LEAVE_GRACE_SECONDS="0",
+        AUTO_AT_OPEN="no",
+        LOG_LEVEL="debug",
+        **extra,
+    )
 
 
 async def start_agent(env: dict[str, str]) -> Agent:
@@ -439,7 +469,8 @@ def assert_no_secret(fake: FakeKiwoom, data: Path, *outputs: str) -> None:
 
 
 async def test_the_console_drives_kiwoom_and_a_restart_reuses_the_token_and_reconciles(
-        tmp_path: Path) -> None:
+    tmp_path: Path,
+) -> None:
     # The published request budgets, enforced by the fake: the adapter paces itself to them,
     # and a 1700 it meets all the same (a restart within the second) is waited out.
     fake = new_fake(rate_limits="env")
@@ -521,11 +552,17 @@ def test_real_trading_without_live_trading_refuses_to_start(tmp_path: Path) -> N
     import subprocess
 
     real_key, real_secret = DEFAULT_KEYS["real"]
-    env = subprocess_env(tmp_path / "data", BROKER="kiwoom", KIWOOM_ENV="real",
-                         KIWOOM_APP_KEY=real_key, KIWOOM_SECRET_KEY=real_secret)
+    env = subprocess_env(
+        tmp_path / "data",
+        BROKER="kiwoom",
+        KIWOOM_ENV="real",
+        KIWOOM_APP_KEY=real_key,
+        KIWOOM_SECRET_KEY=real_secret,
+    )
     env.pop("LIVE_TRADING", None)
-    proc = subprocess.run([PYTHON, "-m", "bot"], input="quit\n", capture_output=True, text=True,
-                          env=env, cwd=ROOT, timeout=60)
+    proc = subprocess.run(
+        [PYTHON, "-m", "bot"], input="quit\n", capture_output=True, text=True, env=env, cwd=ROOT, timeout=60
+    )
     out = proc.stdout + proc.stderr
     assert proc.returncode == 2, out
     assert "KIWOOM_ENV=real" in out and "LIVE_TRADING=yes" in out, out
@@ -539,8 +576,10 @@ async def test_chart_right_after_subscribing_starts_at_the_open(tmp_path: Path) 
     fake = new_fake(clock=clock, history_minutes=90)  # 09:00 to 10:29
     await fake.start()
     base = EngineConfig()
-    engine = Engine(replace(base, data_dir=tmp_path / "data", broker="kiwoom",
-                            broker_settings=kiwoom_config(fake)), clock=clock)
+    engine = Engine(
+        replace(base, data_dir=tmp_path / "data", broker="kiwoom", broker_settings=kiwoom_config(fake)),
+        clock=clock,
+    )
     await engine.start()
     try:
         await engine.ensure_instrument("005930")

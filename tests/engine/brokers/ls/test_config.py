@@ -36,11 +36,18 @@ def test_the_websocket_path_is_configurable() -> None:
 def test_every_problem_is_named_and_no_secret_shown() -> None:
     pasted = "x" * 40
     with pytest.raises(ConfigError) as caught:
-        from_env({"LS_ENV": "demo", "LS_APP_KEY": "tooSmallKey9", "LS_APP_SECRET": "a b" * 10,
-                  "LS_USER_ID": pasted, "LS_REST_URL": "ftp://x", "LS_WS_URL": "http://x"})
+        from_env(
+            {
+                "LS_ENV": "demo",
+                "LS_APP_KEY": "tooSmallKey9",
+                "LS_APP_SECRET": "a b" * 10,
+                "LS_USER_ID": pasted,
+                "LS_REST_URL": "ftp://x",
+                "LS_WS_URL": "http://x",
+            }
+        )
     text = str(caught.value)
-    for name in ("LS_ENV", "LS_APP_KEY", "LS_APP_SECRET", "LS_USER_ID", "LS_REST_URL",
-                 "LS_WS_URL"):
+    for name in ("LS_ENV", "LS_APP_KEY", "LS_APP_SECRET", "LS_USER_ID", "LS_REST_URL", "LS_WS_URL"):
         assert name in text, name
     assert "tooSmallKey9" not in text and pasted not in text
 

@@ -30,22 +30,42 @@ MID_SESSION = datetime(2026, 12, 1, 10, 30, tzinfo=SEOUL)  # a Tuesday, a tradin
 ACCOUNT_FEEDS = {(tr, "") for tr in ("SC0", "SC1", "SC2", "SC3", "SC4")}
 
 
-def ls_config(fake: FakeLS, env: str = "paper", ws_path: str = "/websocket",
-              key: tuple[str, str] | None = None) -> LsConfig:
-    app_key, secret = key or ((REAL_APP_KEY, REAL_APP_SECRET) if env == "real"
-                              else (PAPER_APP_KEY, PAPER_APP_SECRET))
-    return LsConfig(env=env, app_key=app_key, app_secret=secret, user_id=fake.user_id,
-                    rest_url=fake.url, ws_url=fake.ws_url + ws_path)
+def ls_config(
+    fake: FakeLS, env: str = "paper", ws_path: str = "/websocket", key: tuple[str, str] | None = None
+) -> LsConfig:
+    app_key, secret = key or (
+        (REAL_APP_KEY, REAL_APP_SECRET) if env == "real" else (PAPER_APP_KEY, PAPER_APP_SECRET)
+    )
+    return LsConfig(
+        env=env,
+        app_key=app_key,
+        app_secret=secret,
+        user_id=fake.user_id,
+        rest_url=fake.url,
+        ws_url=fake.ws_url + ws_path,
+    )
 
 
-def engine_for(fake: FakeLS, data_dir: Path, env: str = "paper", clock: Clock | None = None,
-               config: LsConfig | None = None) -> Engine:
+def engine_for(
+    fake: FakeLS,
+    data_dir: Path,
+    env: str = "paper",
+    clock: Clock | None = None,
+    config: LsConfig | None = None,
+) -> Engine:
     base = EngineConfig()
-    return Engine(replace(base, data_dir=data_dir, broker="ls",
-                          broker_settings=config or ls_config(fake, env),
-                          live_trading=env == "real",
-                          risk=replace(base.risk, max_order_value=10**9, max_position_value=10**9),
-                          defaults=replace(base.defaults, leave_grace=0.05)), clock=clock)
+    return Engine(
+        replace(
+            base,
+            data_dir=data_dir,
+            broker="ls",
+            broker_settings=config or ls_config(fake, env),
+            live_trading=env == "real",
+            risk=replace(base.risk, max_order_value=10**9, max_position_value=10**9),
+            defaults=replace(base.defaults, leave_grace=0.05),
+        ),
+        clock=clock,
+    )
 
 
 def newest_subs(fake: FakeLS) -> set[tuple[str, str]]:
@@ -89,13 +109,13 @@ async def real(fake: FakeLS, tmp_path: Path, clock: Clock) -> AsyncIterator[Engi
 # ---- the money path -------------------------------------------------------------------------
 
 
-async def test_subscribe_s3_ticks_signal_order_sc1_fill_position_journal(
-        paper: Engine, fake: FakeLS) -> None:
+async def test_subscribe_s3_ticks_signal_order_sc1_fill_position_journal(paper: Engine, fake: FakeLS) -> None:
     engine = paper
     inst = await engine.ensure_instrument("005930")
     events = engine.bus.subscribe()
-    await engine.subscriptions.subscribe("005930", "breakout", qty=3,
-                                         params={"k": 0.05, "tp": 50, "sl": 50, "trail": 0})
+    await engine.subscriptions.subscribe(
+        "005930", "breakout", qty=3, params={"k": 0.05, "tp": 50, "sl": 50, "trail": 0}
+    )
     await eventually(lambda: ("S3_", "005930") in newest_subs(fake), 5, "the S3_ registration")
     target = engine.subscriptions.strategies["005930"].target  # type: ignore[attr-defined]
     trade_at = max(target, inst.open)
@@ -110,11 +130,18 @@ async def test_subscribe_s3_ticks_signal_order_sc1_fill_position_journal(
     (sent,) = [r for r in fake.order_requests if r.tr_cd == "CSPAT00601"]
     block = sent.body["CSPAT00601InBlock1"]
     assert (block["IsuNo"], block["OrdQty"], block["BnsTpCode"], block["OrdprcPtnCode"]) == (
-        "A005930", 3, "2", "00")  # paper needs "A"+code; a number sent as a JSON number
+        "A005930",
+        3,
+        "2",
+        "00",
+    )  # paper needs "A"+code; a number sent as a JSON number
     (order,) = [o for o in fake.orders if o.kind == "new"]
     (fill,) = await engine.journal.fills()
     assert (fill.fill_id, fill.qty, fill.price) == (
-        cumulative_fill_id(str(order.ordno), 3, MID_SESSION.date()), 3, trade_at)
+        cumulative_fill_id(str(order.ordno), 3, MID_SESSION.date()),
+        3,
+        trade_at,
+    )
     assert fill.commission == int(3 * trade_at * 0.00015)
     (journaled,) = await engine.journal.orders()
     assert journaled.broker_order_id == str(order.ordno) and journaled.status == "filled"
@@ -126,8 +153,11 @@ async def test_kosdaq_uses_k3_and_cancel_unsubscribes(paper: Engine, fake: FakeL
     for code in ("247540", "000660"):
         await engine.ensure_instrument(code)
         await engine.subscriptions.subscribe(code, "watch")
-    await eventually(lambda: {("K3_", "247540"), ("S3_", "000660")} <= newest_subs(fake), 5,
-                     "K3_ for the KOSDAQ symbol, S3_ for the KOSPI one")
+    await eventually(
+        lambda: {("K3_", "247540"), ("S3_", "000660")} <= newest_subs(fake),
+        5,
+        "K3_ for the KOSDAQ symbol, S3_ for the KOSPI one",
+    )
     assert ("S3_", "247540") not in newest_subs(fake)
     before = engine.feed.ticks
     await fake.push_trade("247540", fake.instrument("247540").base, qty=2)
@@ -146,9 +176,11 @@ async def test_frames_that_do_not_read_are_said_and_skipped(paper: Engine, fake:
     await engine.subscriptions.subscribe("005930", "watch")
     await eventually(lambda: ("S3_", "005930") in newest_subs(fake), 5, "the registration")
     broker = engine.broker
-    for junk in ("not json", {"header": {"tr_cd": "S3_", "tr_key": "005930"},
-                              "body": {"price": "abc"}},
-                 {"header": {"tr_cd": "ZZ9"}, "body": {}}):
+    for junk in (
+        "not json",
+        {"header": {"tr_cd": "S3_", "tr_key": "005930"}, "body": {"price": "abc"}},
+        {"header": {"tr_cd": "ZZ9"}, "body": {}},
+    ):
         await fake.send_raw(junk)
     await eventually(lambda: broker.bad_frames == 3, 5, "three frames said")  # type: ignore[attr-defined]
     before = engine.feed.ticks
@@ -157,24 +189,24 @@ async def test_frames_that_do_not_read_are_said_and_skipped(paper: Engine, fake:
     assert broker.connected
 
 
-async def test_rate_refusals_and_an_ambiguous_5xx_make_one_order_each(paper: Engine,
-                                                                       fake: FakeLS) -> None:
+async def test_rate_refusals_and_an_ambiguous_5xx_make_one_order_each(paper: Engine, fake: FakeLS) -> None:
     engine = paper
     await engine.ensure_instrument("005930")
     fake.rate_error_next("CSPAT00601", n=2)
-    first = await engine.orders.submit(OrderIntent("005930", "buy", 1, None, "test", "rate", "r1",
-                                                   is_auto=False))
+    first = await engine.orders.submit(
+        OrderIntent("005930", "buy", 1, None, "test", "rate", "r1", is_auto=False)
+    )
     assert first.order is not None and first.order.broker_order_id is not None
     rated = [r for r in fake.order_requests if r.rsp_cd == "IGW00201"]
     assert len(rated) == 2  # waited out and sent again: LS's gateway had refused both
     fake.fail_next_order_after_create(502)
-    second = await engine.orders.submit(OrderIntent("005930", "buy", 2, None, "test", "5xx", "r2",
-                                                    is_auto=False))
+    second = await engine.orders.submit(
+        OrderIntent("005930", "buy", 2, None, "test", "5xx", "r2", is_auto=False)
+    )
     assert second.order is not None and second.order.status != "unknown"
     new_orders = [o for o in fake.orders if o.kind == "new"]
     assert len(new_orders) == 2  # one per intent: the retry after the 502 adopted its order
-    assert {str(o.ordno) for o in new_orders} == {first.order.broker_order_id,
-                                                  second.order.broker_order_id}
+    assert {str(o.ordno) for o in new_orders} == {first.order.broker_order_id, second.order.broker_order_id}
     created = [r for r in fake.order_requests if r.ordno]
     assert len(created) == 2
     await eventually(lambda: engine.portfolio.qty("005930") == 3, 10, "both fills")
@@ -185,8 +217,9 @@ async def test_a_fill_before_the_rest_answer_is_matched(paper: Engine, fake: Fak
     await engine.ensure_instrument("005930")
     events = engine.bus.subscribe()
     fake.fill_next_order_before_answer()
-    res = await engine.orders.submit(OrderIntent("005930", "buy", 4, None, "test", "race", "race",
-                                                 is_auto=False))
+    res = await engine.orders.submit(
+        OrderIntent("005930", "buy", 4, None, "test", "race", "race", is_auto=False)
+    )
     assert res.order is not None
     await eventually(lambda: engine.portfolio.qty("005930") == 4, 10, "the early fill applied")
     seen = []
@@ -207,14 +240,18 @@ async def test_a_token_refused_on_the_websocket_is_renewed(paper: Engine, fake: 
     first = max(c.id for c in fake.connections)
     fake.expire_tokens()  # the subscription below carries the old token: LS refuses it
     await paper.subscriptions.subscribe("000660", "watch")
-    await eventually(lambda: max((c.id for c in fake.connections), default=0) > first
-                     and ("S3_", "000660") in newest_subs(fake), 15,
-                     "registered again on a new connection, with a new token")
+    await eventually(
+        lambda: (
+            max((c.id for c in fake.connections), default=0) > first
+            and ("S3_", "000660") in newest_subs(fake)
+        ),
+        15,
+        "registered again on a new connection, with a new token",
+    )
     assert fake.tokens_issued == 2
 
 
-async def test_chart_right_after_subscribing_starts_at_the_open(paper: Engine,
-                                                                fake: FakeLS) -> None:
+async def test_chart_right_after_subscribing_starts_at_the_open(paper: Engine, fake: FakeLS) -> None:
     fake.seed_history("005930", 90)  # 09:00 to 10:29
     await paper.ensure_instrument("005930")
     await paper.subscriptions.subscribe("005930", "watch")
@@ -227,8 +264,7 @@ async def test_chart_right_after_subscribing_starts_at_the_open(paper: Engine,
 # ---- connections and restarts -----------------------------------------------------------------
 
 
-async def test_dropped_socket_restores_every_subscription_afr_included(real: Engine,
-                                                                       fake: FakeLS) -> None:
+async def test_dropped_socket_restores_every_subscription_afr_included(real: Engine, fake: FakeLS) -> None:
     engine = real
     fake.set_condition_members("testID0000", ["000660"])
     for code in ("005930", "247540"):
@@ -237,14 +273,20 @@ async def test_dropped_socket_restores_every_subscription_afr_included(real: Eng
     await engine.auto.enable("테스트1", "watch")
     await eventually(lambda: "000660" in engine.subscriptions, 10, "the current match")
     (alert,) = [a for a, r in fake.condition_registrations.items() if r.active]
-    wanted = ACCOUNT_FEEDS | {("S3_", "005930"), ("K3_", "247540"), ("S3_", "000660"),
-                              ("AFR", alert)}
+    wanted = ACCOUNT_FEEDS | {("S3_", "005930"), ("K3_", "247540"), ("S3_", "000660"), ("AFR", alert)}
     await eventually(lambda: wanted <= newest_subs(fake), 10, "every registration")
     first = max(c.id for c in fake.connections)
     assert await fake.drop_websockets() >= 1
     await fake.condition_leave("testID0000", "000660")  # while down: nobody hears the push
-    await eventually(lambda: bool(fake.connections) and max(c.id for c in fake.connections) > first
-                     and wanted <= newest_subs(fake), 15, "every registration on the new socket")
+    await eventually(
+        lambda: (
+            bool(fake.connections)
+            and max(c.id for c in fake.connections) > first
+            and wanted <= newest_subs(fake)
+        ),
+        15,
+        "every registration on the new socket",
+    )
     # The leave missed while down comes from t1859 after the reconnect; the feed goes on.
     await eventually(lambda: "000660" not in engine.subscriptions, 10, "the missed leave")
     await fake.condition_enter("testID0000", "035420")
@@ -254,15 +296,15 @@ async def test_dropped_socket_restores_every_subscription_afr_included(real: Eng
     assert not [r for r in fake.requests if r.rsp_cd == "IGW00201"]
 
 
-async def test_restart_reuses_the_token_and_reconciles(fake: FakeLS, tmp_path: Path,
-                                                       clock: Clock) -> None:
+async def test_restart_reuses_the_token_and_reconciles(fake: FakeLS, tmp_path: Path, clock: Clock) -> None:
     data = tmp_path / "data"
     engine = engine_for(fake, data, clock=clock)
     await engine.start()
     await engine.wait_ready(20)
     inst = await engine.ensure_instrument("005930")
-    placed = await engine.orders.submit(OrderIntent("005930", "buy", 5, inst.lower_limit, "test",
-                                                    "rest", "k-rest", is_auto=False))
+    placed = await engine.orders.submit(
+        OrderIntent("005930", "buy", 5, inst.lower_limit, "test", "rest", "k-rest", is_auto=False)
+    )
     assert placed.order is not None and placed.order.broker_order_id is not None
     number = placed.order.broker_order_id
     await engine.stop()
@@ -275,7 +317,10 @@ async def test_restart_reuses_the_token_and_reconciles(fake: FakeLS, tmp_path: P
         assert engine.portfolio.qty("005930") == 2  # the missed fill, from t0425's totals
         (fill,) = await engine.journal.fills()
         assert (fill.fill_id, fill.qty, fill.price) == (
-            cumulative_fill_id(number, 2, MID_SESSION.date()), 2, inst.lower_limit)
+            cumulative_fill_id(number, 2, MID_SESSION.date()),
+            2,
+            inst.lower_limit,
+        )
         assert [o.broker_order_id for o in await engine.broker.open_orders()] == [number]
     finally:
         await engine.stop()
@@ -284,7 +329,8 @@ async def test_restart_reuses_the_token_and_reconciles(fake: FakeLS, tmp_path: P
 
 
 async def test_a_search_left_running_is_stopped_at_the_next_start_and_renewed(
-        fake: FakeLS, tmp_path: Path, clock: Clock) -> None:
+    fake: FakeLS, tmp_path: Path, clock: Clock
+) -> None:
     data = tmp_path / "data"
     crashed, crashed_sink = LsBroker(ls_config(fake, "real"), data, clock=clock), RecordingSink()
     await crashed.start(crashed_sink)
@@ -298,21 +344,29 @@ async def test_a_search_left_running_is_stopped_at_the_next_start_and_renewed(
         # The first instance (not dead after all) finds its key refused on its next connection:
         # it starts a new search for the condition and follows that one.
         assert await fake.drop_websockets() >= 1
-        await eventually(lambda: len([r for r in fake.condition_registrations.values()
-                                      if r.active]) == 1, 15, "a new search")
+        await eventually(
+            lambda: len([r for r in fake.condition_registrations.values() if r.active]) == 1,
+            15,
+            "a new search",
+        )
         (renewed,) = [a for a, r in fake.condition_registrations.items() if r.active]
-        await eventually(lambda: any(("AFR", renewed) in c.subscriptions
-                                     for c in fake.connections), 10, "its AFR registration")
+        await eventually(
+            lambda: any(("AFR", renewed) in c.subscriptions for c in fake.connections),
+            10,
+            "its AFR registration",
+        )
         await fake.condition_enter("testID0000", "005930")
-        await eventually(lambda: [(c.symbol, c.event) for c in crashed_sink.conditions]
-                         == [("005930", "enter")], 10, "the entry through the new search")
+        await eventually(
+            lambda: [(c.symbol, c.event) for c in crashed_sink.conditions] == [("005930", "enter")],
+            10,
+            "the entry through the new search",
+        )
     finally:
         await restarted.stop()
         await crashed.stop()
 
 
-async def test_revoke_ends_the_token_at_ls_and_here(fake: FakeLS, tmp_path: Path,
-                                                    clock: Clock) -> None:
+async def test_revoke_ends_the_token_at_ls_and_here(fake: FakeLS, tmp_path: Path, clock: Clock) -> None:
     broker = LsBroker(ls_config(fake), tmp_path / "data", clock=clock)
     await broker.start(RecordingSink())
     try:
@@ -326,28 +380,31 @@ async def test_revoke_ends_the_token_at_ls_and_here(fake: FakeLS, tmp_path: Path
 
 
 async def test_a_real_key_declared_paper_is_refused_before_any_order(
-        fake: FakeLS, tmp_path: Path, clock: Clock) -> None:
+    fake: FakeLS, tmp_path: Path, clock: Clock
+) -> None:
     config = ls_config(fake, "paper", key=(REAL_APP_KEY, REAL_APP_SECRET))
     engine = engine_for(fake, tmp_path / "data", clock=clock, config=config)
     await engine.start()
     try:
-        await eventually(lambda: "LS_ENV=paper" in engine.controls.broker_state, 10,
-                         "the refusal said")
+        await eventually(lambda: "LS_ENV=paper" in engine.controls.broker_state, 10, "the refusal said")
         assert "real account" in engine.controls.broker_state
         assert not fake.order_requests and not fake.connections
     finally:
         await engine.stop()
 
 
-async def test_a_refused_secret_is_said_without_showing_it(fake: FakeLS, tmp_path: Path,
-                                                           clock: Clock) -> None:
+async def test_a_refused_secret_is_said_without_showing_it(
+    fake: FakeLS, tmp_path: Path, clock: Clock
+) -> None:
     wrong = "wrongSecret0123456789abcdefghijklmno"
-    engine = engine_for(fake, tmp_path / "data", clock=clock,
-                        config=ls_config(fake, key=(PAPER_APP_KEY, wrong)))
+    engine = engine_for(
+        fake, tmp_path / "data", clock=clock, config=ls_config(fake, key=(PAPER_APP_KEY, wrong))
+    )
     await engine.start()
     try:
-        await eventually(lambda: "credentials refused" in engine.controls.broker_state, 10,
-                         "the refusal said")
+        await eventually(
+            lambda: "credentials refused" in engine.controls.broker_state, 10, "the refusal said"
+        )
         state = engine.controls.broker_state
         assert "LS_APP_KEY / LS_APP_SECRET" in state and wrong not in state
         assert not fake.tokens and not fake.connections
@@ -359,18 +416,32 @@ async def test_a_refused_secret_is_said_without_showing_it(fake: FakeLS, tmp_pat
 
 
 def agent_env(fake: FakeLS, data: Path, env: str, **extra: str) -> dict[str, str]:
-    key, secret = (REAL_APP_KEY, REAL_APP_SECRET) if env == "real" else (PAPER_APP_KEY,
-                                                                          PAPER_APP_SECRET)
-    return subprocess_env(data, BROKER="ls", LS_ENV=env, LS_APP_KEY=key, LS_APP_SECRET=secret,
-                          LS_USER_ID=fake.user_id, LS_REST_URL=fake.url,
-                          # the other path the sources give, to show it is configurable
-                          LS_WS_URL=fake.ws_url + "/websocket/stock", AUTO_AT_OPEN="no",
-                          AUTO_LEAVE_GRACE_SECONDS="0", LOG_LEVEL="debug", **extra)
+    key, secret = (REAL_APP_KEY, REAL_APP_SECRET) if env == "real" else (PAPER_APP_KEY, PAPER_APP_SECRET)
+    return subprocess_env(
+        data,
+        BROKER="ls",
+        LS_ENV=env,
+        LS_APP_KEY=key,
+        LS_APP_SECRET=secret,
+        LS_USER_ID=fake.user_id,
+        LS_REST_URL=fake.url,
+        # the other path the sources give, to show it is configurable
+        LS_WS_URL=fake.ws_url + "/websocket/stock",
+        AUTO_AT_OPEN="no",
+        AUTO_LEAVE_GRACE_SECONDS="0",
+        LOG_LEVEL="debug",
+        **extra,
+    )
 
 
 def assert_no_secret(fake: FakeLS, data: Path, output: list[str]) -> None:
-    secrets = {REAL_APP_KEY, REAL_APP_SECRET, PAPER_APP_KEY, PAPER_APP_SECRET,
-               *(t.token for t in fake.tokens)}
+    secrets = {
+        REAL_APP_KEY,
+        REAL_APP_SECRET,
+        PAPER_APP_KEY,
+        PAPER_APP_SECRET,
+        *(t.token for t in fake.tokens),
+    }
     texts = ["\n".join(output)]
     texts += [p.read_text(errors="replace") for p in (data / "logs").glob("*") if p.is_file()]
     for text in texts:
@@ -378,8 +449,7 @@ def assert_no_secret(fake: FakeLS, data: Path, output: list[str]) -> None:
             assert secret not in text, "a secret was printed or logged"
 
 
-async def test_console_real_account_subscribe_conditions_auto(fake: FakeLS,
-                                                              tmp_path: Path) -> None:
+async def test_console_real_account_subscribe_conditions_auto(fake: FakeLS, tmp_path: Path) -> None:
     data = tmp_path / "data"
     fake.set_condition_members("testID0000", ["035420"])
     agent = await Agent.start(agent_env(fake, data, "real", LIVE_TRADING="yes"))
@@ -391,8 +461,9 @@ async def test_console_real_account_subscribe_conditions_auto(fake: FakeLS,
         await agent.until("subscribed 005930")
         agent.send("/subscribe 247540 watch")
         await agent.until("subscribed 247540")
-        await eventually(lambda: {("S3_", "005930"), ("K3_", "247540")} <= newest_subs(fake), 5,
-                         "S3_ and K3_")
+        await eventually(
+            lambda: {("S3_", "005930"), ("K3_", "247540")} <= newest_subs(fake), 5, "S3_ and K3_"
+        )
         agent.send("/cancel 247540")
         await agent.until("cancelled 247540")
         await eventually(lambda: ("K3_", "247540") not in newest_subs(fake), 5, "the removal")
