@@ -505,6 +505,17 @@ class OrderManager:
                     rec.qty,
                 )
                 return
+            if 0 < u.filled_qty <= rec.filled_qty and fill_id not in self._fill_ids:
+                # The broker says the order stood at u.filled_qty after this fill, and that much
+                # is booked already: reconciliation read it from the order listing (under the
+                # listing's name) while this notice was on its way.
+                log.warning(
+                    "fill notice for %s already booked (order at %d after it, %d booked)",
+                    u.broker_order_id,
+                    u.filled_qty,
+                    rec.filled_qty,
+                )
+                return
             await self._apply_fill(
                 rec,
                 BrokerFill(

@@ -206,3 +206,72 @@ async def test_positions_always_equal_the_journaled_fills(engine: Engine, sim: S
     assert isinstance(account, dict)
     assert {p["symbol"]: p["qty"] for p in account["positions"]} == journal
     assert account["cash"] == engine.portfolio.cash
+
+
+async def test_a_notice_for_a_fill_reconciliation_already_booked_is_not_booked_again(
+    engine: Engine,
+) -> None:
+    """Brokers that report fills per order (KIS, Kiwoom, LS) are reconciled from each order's
+    total, under the listing's name for the fill; the notice for the same fill, on its way
+    meanwhile, names it by execution number. The notice says where the order stood after the
+    fill: already booked, so not booked twice."""
+    from engine.brokers.base import BrokerFill, OrderUpdate
+    from engine.clock import seoul_datetime
+    from engine.ordertypes import OrderStatus, Side, cumulative_fill_id
+
+    inst = engine.instruments["005930"]
+    res = await engine.orders.submit(
+        OrderIntent("005930", "buy", 10, inst.lower_limit, "test", "rest", "k-inflight", is_auto=False)
+    )
+    assert res.order is not None and res.order.broker_order_id
+    rec, number = res.order, res.order.broker_order_id
+    day = seoul_datetime(rec.created_ns).date()
+    price = inst.lower_limit
+    async with engine.orders._lock:  # as reconcile books a missed fill from the listing
+        await engine.orders._apply_fill(
+            rec,
+            BrokerFill(
+                cumulative_fill_id(number, 3, day),
+                number,
+                rec.client_order_id,
+                "005930",
+                Side.BUY,
+                3,
+                price,
+                0,
+                0,
+                engine.clock.time_ns(),
+            ),
+        )
+    late = OrderUpdate(
+        "fill",
+        number,
+        rec.client_order_id,
+        "005930",
+        Side.BUY,
+        10,
+        OrderStatus.PARTIALLY_FILLED,
+        3,
+        fill_id=f"{day:%Y%m%d}-{number}-exec1",
+        fill_qty=3,
+        fill_price=price,
+    )
+    later = OrderUpdate(
+        "fill",
+        number,
+        rec.client_order_id,
+        "005930",
+        Side.BUY,
+        10,
+        OrderStatus.PARTIALLY_FILLED,
+        5,
+        fill_id=f"{day:%Y%m%d}-{number}-exec2",
+        fill_qty=2,
+        fill_price=price,
+    )
+    engine.orders.updates.put_nowait(late)
+    engine.orders.updates.put_nowait(later)  # a new fill after it is booked
+    await eventually(lambda: engine.portfolio.qty("005930") >= 5, 10, "the later fill")
+    fills = [f for f in await engine.journal.fills() if f.client_order_id == rec.client_order_id]
+    assert sorted(f.qty for f in fills) == [2, 3], fills
+    assert engine.portfolio.qty("005930") == 5
