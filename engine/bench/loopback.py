@@ -7,7 +7,6 @@ from __future__ import annotations
 from engine.brokers.base import (
     AccountSnapshot,
     Broker,
-    BrokerFill,
     BrokerOrder,
     BrokerSink,
     Capabilities,
@@ -98,9 +97,6 @@ class LoopbackBroker(Broker):
 
     async def open_orders(self) -> list[BrokerOrder]:
         return list(self.orders.values())
-
-    async def fills(self) -> list[BrokerFill]:
-        return []
 
     async def account(self) -> AccountSnapshot:
         return AccountSnapshot(cash=self.cash, positions={})

@@ -263,9 +263,10 @@ class Broker(ABC):
     @abstractmethod
     async def open_orders(self) -> list[BrokerOrder]: ...
 
-    @abstractmethod
     async def fills(self) -> list[BrokerFill]:
-        """Today's fills, for reconciling what the realtime channel missed while down."""
+        """Today's fills one by one, for reconciling what the realtime channel missed while
+        down; asked only of brokers that declare `lists_fills` (others: order_states())."""
+        raise self.unsupported("a fill listing")
 
     @abstractmethod
     async def account(self) -> AccountSnapshot: ...

@@ -17,7 +17,6 @@ from typing import Any
 from engine.brokers.base import (
     AccountSnapshot,
     BrokerError,
-    BrokerFill,
     BrokerOrder,
     Capabilities,
     ConditionInfo,
@@ -27,6 +26,7 @@ from engine.brokers.base import (
 )
 from engine.brokers.common.adapter import StreamingBroker
 from engine.brokers.common.conditions import ConditionMembers, ConditionPoller
+from engine.brokers.common.instruments import DailyInstruments
 from engine.brokers.common.pacing import Priority
 from engine.brokers.common.pending import PendingRequests
 from engine.brokers.common.ties import ListedOrder, OrderTies
@@ -57,13 +57,6 @@ DAILY_PRICE_PATH = "/uapi/domestic-stock/v1/quotations/inquire-daily-price"
 MINUTE_BARS_PATH = "/uapi/domestic-stock/v1/quotations/inquire-time-itemchartprice"
 PSEARCH_TITLE_PATH = "/uapi/domestic-stock/v1/quotations/psearch-title"
 PSEARCH_RESULT_PATH = "/uapi/domestic-stock/v1/quotations/psearch-result"
-
-
-def _int(value: Any) -> int:
-    try:
-        return int(float(str(value).strip() or 0))
-    except ValueError:
-        return 0
 
 
 class KisBroker(StreamingBroker):
@@ -111,7 +104,7 @@ class KisBroker(StreamingBroker):
         self._fill_ids: dict[tuple[str, str, int, int], str] = {}
         self._filled: dict[str, int] = {}
         self._cipher: tuple[str, str] | None = None  # (key, iv) of the fill notice
-        self._instruments: dict[str, Instrument] = {}
+        self._instruments = DailyInstruments(self.clock)
         self.ties = OrderTies(self.clock)  # client order id <-> ODNO
         self._branch: dict[str, str] = {}  # ODNO -> KRX_FWDG_ORD_ORGNO, needed to cancel
 
@@ -123,7 +116,7 @@ class KisBroker(StreamingBroker):
         # Running totals of today's orders, so a fill notice after a restart says where its
         # order stands.
         for row in await self._today():
-            self._filled[str(row.get("odno", ""))] = _int(row.get("tot_ccld_qty"))
+            self._filled[str(row.get("odno", ""))] = codec.whole(row.get("tot_ccld_qty"))
 
     async def _close(self) -> None:
         await self.http.close()
@@ -160,11 +153,7 @@ class KisBroker(StreamingBroker):
         if notice.is_fill:
             fill_id, filled = self._fill_identity(notice)
             amount = notice.qty * notice.price
-            market = (
-                self._instruments[notice.symbol].market
-                if notice.symbol in self._instruments
-                else Market.KOSPI
-            )
+            market = self._instruments.market(notice.symbol)
             # KIS notices carry no fees: the engine's fee model gives them.
             commission, tax = self.costs.fill_costs(
                 notice.side == Side.SELL, amount, market, self.clock.today()
@@ -343,17 +332,17 @@ class KisBroker(StreamingBroker):
     # ---- instruments ---------------------------------------------------------------------
 
     async def instruments(self) -> dict[str, Instrument]:
-        return dict(self._instruments)  # filled on demand by instrument()
+        return self._instruments.today()  # filled on demand by instrument()
 
     async def instrument(self, code: str) -> Instrument:
-        """Today's figures for one symbol: two quotation calls, cached for the session."""
+        """Today's figures for one symbol: two quotation calls, kept for the day."""
         cached = self._instruments.get(code)
         if cached is not None:
             return cached
         params = {"FID_COND_MRKT_DIV_CODE": "J", "FID_INPUT_ISCD": code}
         price, _ = await self.http.request("GET", PRICE_PATH, "FHKST01010100", params=params)
         out = price.get("output") or {}
-        base = _int(out.get("stck_sdpr")) or _int(out.get("stck_prpr"))
+        base = codec.whole(out.get("stck_sdpr")) or codec.whole(out.get("stck_prpr"))
         if base <= 0:
             raise BrokerError("unknown_symbol", f"KIS has no price for {code}")
         daily, _ = await self.http.request(
@@ -372,14 +361,13 @@ class KisBroker(StreamingBroker):
             name=listing.name if listing else str(out.get("hts_kor_isnm", code)),
             market=listing.market if listing else Market.KOSPI,
             prev_close=base,
-            prev_high=_int(previous.get("stck_hgpr")) or base,
-            prev_low=_int(previous.get("stck_lwpr")) or base,
-            open=_int(out.get("stck_oprc")) or base,
-            upper_limit=_int(out.get("stck_mxpr")) or limits.upper,
-            lower_limit=_int(out.get("stck_llam")) or limits.lower,
+            prev_high=codec.whole(previous.get("stck_hgpr")) or base,
+            prev_low=codec.whole(previous.get("stck_lwpr")) or base,
+            open=codec.whole(out.get("stck_oprc")) or base,
+            upper_limit=codec.whole(out.get("stck_mxpr")) or limits.upper,
+            lower_limit=codec.whole(out.get("stck_llam")) or limits.lower,
         )
-        self._instruments[code] = inst
-        return inst
+        return self._instruments.put(inst)
 
     # ---- orders --------------------------------------------------------------------------
 
@@ -431,22 +419,22 @@ class KisBroker(StreamingBroker):
 
     @staticmethod
     def _row_order(row: dict[str, Any], coid: str) -> BrokerOrder:
-        qty, filled = _int(row.get("ord_qty")), _int(row.get("tot_ccld_qty"))
+        qty, filled = codec.whole(row.get("ord_qty")), codec.whole(row.get("tot_ccld_qty"))
         # The original order's row carries its cancelled quantity (cnc_cfrm_qty); cncl_yn
         # marks only the cancel request's own row. Either means nothing more will fill.
-        cancelled = str(row.get("cncl_yn", "N")).upper() == "Y" or _int(row.get("cnc_cfrm_qty")) > 0
+        cancelled = str(row.get("cncl_yn", "N")).upper() == "Y" or codec.whole(row.get("cnc_cfrm_qty")) > 0
         status = (
             OrderStatus.FILLED
             if filled >= qty > 0
             else OrderStatus.CANCELLED
             if cancelled
             else OrderStatus.REJECTED
-            if _int(row.get("rjct_qty"))
+            if codec.whole(row.get("rjct_qty"))
             else OrderStatus.PARTIALLY_FILLED
             if filled
             else OrderStatus.ACCEPTED
         )
-        price = _int(row.get("ord_unpr")) or None
+        price = codec.whole(row.get("ord_unpr")) or None
         return BrokerOrder(
             str(row.get("odno", "")),
             coid,
@@ -494,9 +482,6 @@ class KisBroker(StreamingBroker):
         orders = [self._row_order(r, "") for r in await self._today()]
         return [o for o in orders if o.status in (OrderStatus.ACCEPTED, OrderStatus.PARTIALLY_FILLED)]
 
-    async def fills(self) -> list[BrokerFill]:
-        return []  # KIS reports fills per order (tot_ccld_qty); see order_states()
-
     async def order_states(self) -> list[tuple[BrokerOrder, float]]:
         """Today's orders with their average fill price, for reconciling missed fills."""
         return [
@@ -525,6 +510,8 @@ class KisBroker(StreamingBroker):
         first = summary[0] if isinstance(summary, list) and summary else summary
         totals: dict[str, Any] = first if isinstance(first, dict) else {}
         # dnca_tot_amt is settled cash (T+2); the D+2 figure includes today's trades.
-        cash = _int(totals.get("prvs_rcdl_excc_amt") or totals.get("dnca_tot_amt"))
-        positions = {str(r["pdno"]): _int(r.get("hldg_qty")) for r in rows if _int(r.get("hldg_qty"))}
+        cash = codec.whole(totals.get("prvs_rcdl_excc_amt") or totals.get("dnca_tot_amt"))
+        positions = {
+            str(r["pdno"]): codec.whole(r.get("hldg_qty")) for r in rows if codec.whole(r.get("hldg_qty"))
+        }
         return AccountSnapshot(cash=cash, positions=positions)

@@ -323,7 +323,8 @@ def condition_matches(body: dict[str, Any]) -> set[str]:
     }
 
 
-def _whole(value: Any) -> int:
+def whole(value: Any) -> int:
+    """A KIS number field ("1500", "1500.00", "" or missing) as a whole number; 0 if unreadable."""
     try:
         return int(float(str(value).strip() or 0))
     except ValueError:
@@ -340,17 +341,17 @@ def minute_bars(body: dict[str, Any], today: str) -> list[Bar]:
         if len(hour) != 6 or not hour.isdigit():
             continue
         start = datetime.strptime(today + hour[:4], "%Y%m%d%H%M").replace(tzinfo=SEOUL)
-        close = _whole(row.get("stck_prpr"))
+        close = whole(row.get("stck_prpr"))
         if close <= 0:
             continue
         bars.append(
             Bar(
                 int(start.timestamp()) * 1_000_000_000,
-                _whole(row.get("stck_oprc")) or close,
-                _whole(row.get("stck_hgpr")) or close,
-                _whole(row.get("stck_lwpr")) or close,
+                whole(row.get("stck_oprc")) or close,
+                whole(row.get("stck_hgpr")) or close,
+                whole(row.get("stck_lwpr")) or close,
                 close,
-                _whole(row.get("cntg_vol")),
+                whole(row.get("cntg_vol")),
             )
         )
     return bars

@@ -21,7 +21,6 @@ from pathlib import Path
 from engine.brokers.base import (
     AccountSnapshot,
     BrokerError,
-    BrokerFill,
     BrokerOrder,
     Capabilities,
     ConditionInfo,
@@ -31,6 +30,7 @@ from engine.brokers.base import (
 )
 from engine.brokers.common.adapter import StreamingBroker
 from engine.brokers.common.conditions import ConditionMembers
+from engine.brokers.common.instruments import DailyInstruments
 from engine.brokers.common.pacing import Priority
 from engine.brokers.common.pending import PendingRequests
 from engine.brokers.common.ties import ListedOrder, OrderTies
@@ -109,7 +109,7 @@ class KiwoomBroker(StreamingBroker):
         self._codes: dict[tuple[date, str], str] = {}
         self._cancelling: dict[str, str] = {}  # our cancels awaiting Kiwoom's 확인
         self._cancelled: set[tuple[date, str]] = set()  # orders whose cancel was delivered
-        self._instruments: dict[str, tuple[date, Instrument]] = {}
+        self._instruments = DailyInstruments(self.clock)
         self.ignored = 0  # frames or entries of kinds this adapter does not use
 
     # ---- lifecycle ----------------------------------------------------------------------------
@@ -272,7 +272,7 @@ class KiwoomBroker(StreamingBroker):
         commission, tax = self.costs.fill_costs(
             event.side == Side.SELL,
             event.fill_qty * event.fill_price,
-            self._market(event.symbol),
+            self._instruments.market(event.symbol),
             self.clock.today(),
         )
         status = OrderStatus.FILLED if event.filled >= event.order_qty > 0 else OrderStatus.PARTIALLY_FILLED
@@ -315,13 +315,6 @@ class KiwoomBroker(StreamingBroker):
                 message="cancelled at Kiwoom",
             )
         )
-
-    def _market(self, code: str) -> Market:
-        cached = self._instruments.get(code)
-        if cached is not None:
-            return cached[1].market
-        listing = BY_CODE.get(code)
-        return listing.market if listing else Market.KOSPI
 
     # ---- realtime trades ----------------------------------------------------------------------
 
@@ -407,16 +400,15 @@ class KiwoomBroker(StreamingBroker):
     # ---- instruments and bars -----------------------------------------------------------------
 
     async def instruments(self) -> dict[str, Instrument]:
-        today = self.clock.today()
-        return {code: inst for code, (day, inst) in self._instruments.items() if day == today}
+        return self._instruments.today()
 
     async def instrument(self, code: str) -> Instrument:
         """Today's figures of one symbol (ka10001), yesterday's range from the daily chart
         (ka10081); kept for the day."""
         today = self.clock.today()
         cached = self._instruments.get(code)
-        if cached is not None and cached[0] == today:
-            return cached[1]
+        if cached is not None:
+            return cached
         data, _, _ = await self.http.call(codec.STOCK_INFO_PATH, codec.STOCK_INFO_API, {"stk_cd": code})
         daily, _, _ = await self.http.call(
             codec.CHART_PATH,
@@ -444,8 +436,7 @@ class KiwoomBroker(StreamingBroker):
             upper_limit=info.upper or limits.upper,
             lower_limit=info.lower or limits.lower,
         )
-        self._instruments[code] = (today, inst)
-        return inst
+        return self._instruments.put(inst)
 
     async def minute_bars(self, symbol: str) -> list[Bar]:
         """Today's 1-minute bars (ka10080, newest first, paged), oldest first."""
@@ -558,9 +549,6 @@ class KiwoomBroker(StreamingBroker):
             for r in await self._orders_of(self.clock.today())
             if r.order.status in (OrderStatus.ACCEPTED, OrderStatus.PARTIALLY_FILLED)
         ]
-
-    async def fills(self) -> list[BrokerFill]:
-        return []  # kt00007 gives each order's totals: see order_states()
 
     async def order_states(self) -> list[tuple[BrokerOrder, float]]:
         """Today's orders with their average fill price (체결단가), for missed fills."""

@@ -21,7 +21,6 @@ from pathlib import Path
 from engine.brokers.base import (
     AccountSnapshot,
     BrokerError,
-    BrokerFill,
     BrokerOrder,
     Capabilities,
     ConditionInfo,
@@ -31,6 +30,7 @@ from engine.brokers.base import (
 )
 from engine.brokers.common.adapter import StreamingBroker
 from engine.brokers.common.conditions import ConditionMembers
+from engine.brokers.common.instruments import DailyInstruments
 from engine.brokers.common.pacing import Priority
 from engine.brokers.common.pending import PendingRequests
 from engine.brokers.common.ties import ListedOrder, OrderTies
@@ -119,7 +119,7 @@ class LsBroker(StreamingBroker):
         self._alerts_path = data_dir / "ls_conditions.json"
         self._alerts_lock = asyncio.Lock()  # one read-modify-write of the file at a time
         self._renewing: set[str] = set()
-        self._instruments: dict[str, Instrument] = {}
+        self._instruments = DailyInstruments(self.clock)
         self._quotes: dict[str, codec.Quote] = {}
         self.ties = OrderTies(self.clock)  # client order id <-> LS order number
         self._orders: dict[str, _Known] = {}
@@ -627,11 +627,11 @@ class LsBroker(StreamingBroker):
         return quote
 
     async def instruments(self) -> dict[str, Instrument]:
-        return dict(self._instruments)  # filled on demand by instrument()
+        return self._instruments.today()  # filled on demand by instrument()
 
     async def instrument(self, code: str) -> Instrument:
         """Today's figures: base price, limits and open from t1102, yesterday's high and low
-        from t8410's head (t1102 has no such field). Cached for the session."""
+        from t8410's head (t1102 has no such field). Kept for the day."""
         cached = self._instruments.get(code)
         if cached is not None:
             return cached
@@ -650,8 +650,7 @@ class LsBroker(StreamingBroker):
             upper_limit=quote.upper or limits.upper,
             lower_limit=quote.lower or limits.lower,
         )
-        self._instruments[code] = inst
-        return inst
+        return self._instruments.put(inst)
 
     async def minute_bars(self, symbol: str) -> list[Bar]:
         """Today's one-minute bars from the open (t8412 pages newest first, rows oldest
@@ -799,9 +798,6 @@ class LsBroker(StreamingBroker):
             for r in await self._orders_today()
             if r.status in (OrderStatus.ACCEPTED, OrderStatus.PARTIALLY_FILLED)
         ]
-
-    async def fills(self) -> list[BrokerFill]:
-        return []  # t0425 reports fills per order (cheqty, cheprice): see order_states()
 
     async def order_states(self) -> list[tuple[BrokerOrder, float]]:
         return [(self._order(r), r.avg_price) for r in await self._orders_today()]
